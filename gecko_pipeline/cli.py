@@ -14,6 +14,9 @@ import sys
 
 COMMAND_MODULES = [
     "gecko_pipeline.sandbox.cli",
+    "gecko_pipeline.demo",
+    "gecko_pipeline.dev",
+    "gecko_pipeline.orders.cli",
 ]
 
 

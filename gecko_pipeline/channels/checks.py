@@ -1,0 +1,83 @@
+"""What must hold of the channel tables after every recompute; each check returns what it found.
+
+Used by the Dagster asset checks (gecko_pipeline/assets/channels.py) and directly by tests and tools.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+SAMPLE = 10
+
+DESCRIPTIONS = {
+    "no_negative_quantity": "No published quantity (channel total or location share) is negative.",
+    "within_max_online": "No published quantity is above the variant's max_online.",
+    "prices_present": "Every listed variant has a price in its channel's price list (a missing one is flagged, never invented).",
+    "shares_add_up": "Per-location shares add up to the channel total (and are null together for untracked variants).",
+    "keys_unique": "One listing per channel and variant, one stock level per channel, variant and location.",
+}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    passed: bool
+    failures: int
+    description: str
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, description: str) -> CheckOutcome:
+    """`sql` selects the offending rows; the check passes when there are none."""
+    (count,) = con.execute(f"SELECT count(*) FROM ({sql})").fetchone() or (0,)  # noqa: S608 (fixed SQL)
+    cursor = con.execute(f"SELECT * FROM ({sql}) LIMIT {SAMPLE}")  # noqa: S608
+    names = [d[0] for d in cursor.description or []]
+    sample = [{n: (None if v is None else str(v)) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+    return CheckOutcome(passed=count == 0, failures=int(count), description=description, sample=sample)
+
+
+def no_negative_quantity(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    return _run(con, """
+        SELECT channel, variant_id, NULL::BIGINT AS location_id, quantity FROM channel_listings WHERE quantity < 0
+        UNION ALL
+        SELECT channel, variant_id, location_id, quantity FROM channel_stock_levels WHERE quantity < 0""",
+        DESCRIPTIONS["no_negative_quantity"])
+
+
+def within_max_online(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    return _run(con, """
+        SELECT channel, variant_id, sku, quantity, max_online FROM channel_listings
+        WHERE max_online IS NOT NULL AND quantity > max_online""",
+        DESCRIPTIONS["within_max_online"])
+
+
+def prices_present(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    return _run(con, """
+        SELECT channel, variant_id, sku, price_list_id FROM channel_listings WHERE listed AND price IS NULL""",
+        DESCRIPTIONS["prices_present"])
+
+
+def shares_add_up(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    return _run(con, """
+        SELECT l.channel, l.variant_id, l.quantity, s.shares, s.rows
+        FROM channel_listings l
+        LEFT JOIN (SELECT channel, variant_id, sum(quantity) AS shares, count(*) AS rows,
+                          count(quantity) AS tracked_rows
+                   FROM channel_stock_levels GROUP BY channel, variant_id) s
+          ON s.channel = l.channel AND s.variant_id = l.variant_id
+        WHERE s.rows IS NULL
+           OR (l.quantity IS NULL AND s.tracked_rows > 0)
+           OR (l.quantity IS NOT NULL AND s.shares IS DISTINCT FROM l.quantity)""",
+        DESCRIPTIONS["shares_add_up"])
+
+
+def keys_unique(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    return _run(con, """
+        SELECT 'channel_listings' AS table_name, channel, variant_id, NULL::BIGINT AS location_id, count(*) AS n
+        FROM channel_listings GROUP BY channel, variant_id HAVING count(*) > 1
+        UNION ALL
+        SELECT 'channel_stock_levels', channel, variant_id, location_id, count(*)
+        FROM channel_stock_levels GROUP BY channel, variant_id, location_id HAVING count(*) > 1""",
+        DESCRIPTIONS["keys_unique"])

@@ -1,0 +1,364 @@
+"""`gecko-pipeline dev` (what `make dev` runs): the whole system on this machine, with the Dagster UI.
+
+Starts, each in its own process group and only on 127.0.0.1:
+1. the API sandbox (`gecko-pipeline sandbox`, a modest account, the real quota over a shorter window);
+2. the gateway (`gecko-pipeline gateway`: webhook receiver + order intake), when that command exists,
+   and points the sandbox's webhook subscriptions at it (`gecko-pipeline subscribe`);
+3. `dagster dev` (webserver + daemon) on the project's Definitions, with the environment pointing at
+   the sandbox; waits until the code location has loaded.
+Then prints what to open and waits; Ctrl-C or SIGTERM (or any service dying) stops everything it started.
+
+The browser test starts the same stack through `start_stack`, on ephemeral ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from gecko_pipeline.processes import Service, Services, gecko_command, port_in_use, start_service
+from gecko_pipeline.settings import (
+    GATEWAY_PORT,
+    SANDBOX_APP_SECRET,
+    SANDBOX_HOST,
+    SANDBOX_PORT,
+    SANDBOX_TOKEN,
+)
+
+HOST = SANDBOX_HOST  # loopback only: nothing here is meant to be reachable from another machine
+UI_PORT = 3000
+DEV_SCALE = 2000
+# The real quota (300 requests) over a 60 s window instead of 300 s: the same pacing behaviour, but a
+# user who clicks "Materialize all" a few times in a row waits at most a minute, not five.
+DEV_RATE_LIMIT_QUOTA = 300
+DEV_RATE_LIMIT_WINDOW = 60
+DEFINITIONS_MODULE = "gecko_pipeline.definitions"
+RECEIVER_PATH = "/webhooks"  # where the gateway serves the webhook receiver (gecko_pipeline/gateway.py)
+# The project's instance settings (one DuckDB writer, few sensor threads); `make dev` copies the same file.
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
+@dataclass(frozen=True)
+class DevConfig:
+    data_dir: Path
+    dagster_home: Path
+    sandbox_port: int = SANDBOX_PORT
+    gateway_port: int = GATEWAY_PORT
+    ui_port: int = UI_PORT
+    scale: int = DEV_SCALE
+    rate_limit_quota: int = DEV_RATE_LIMIT_QUOTA
+    rate_limit_window: int = DEV_RATE_LIMIT_WINDOW
+    definitions_module: str = DEFINITIONS_MODULE
+    # Extra variables for every child (the test uses it to keep schedules from firing mid-test).
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.sandbox_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{HOST}:{self.gateway_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{HOST}:{self.ui_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+@dataclass
+class DevStack:
+    config: DevConfig
+    services: list[Service]
+    gateway_started: bool
+    subscriptions: str | None
+
+    def failed_service(self) -> Service | None:
+        return next((s for s in self.services if s.process.poll() is not None), None)
+
+
+class DevError(RuntimeError):
+    """A service of the dev stack could not start; the message says which and shows its log's tail."""
+
+
+def child_environment(config: DevConfig) -> dict[str, str]:
+    """What every child sees: the sandbox's URL and demo credentials, the data folder, the Dagster home.
+
+    Secrets travel only in the environment: resources read them when they build a client, so they never
+    appear in run config or in the UI.
+    """
+    return {
+        "GECKO_API_URL": config.api_url,
+        "GECKO_ACCESS_TOKEN": SANDBOX_TOKEN,
+        "GECKO_CLIENT_SECRET": SANDBOX_APP_SECRET,
+        "GECKO_DATA_DIR": str(config.data_dir),
+        "DAGSTER_HOME": str(config.dagster_home),
+        **config.extra_env,
+    }
+
+
+def prepare_dagster_home(home: Path, template: Path = PROJECT_DAGSTER_YAML) -> Path:
+    """Create DAGSTER_HOME with the project's dagster.yaml unless one is already there (a user's own wins)."""
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() and template.exists():
+        shutil.copyfile(template, target)
+    return target
+
+
+def available_commands() -> set[str]:
+    """The `gecko-pipeline` sub-commands that exist in this checkout (gateway and subscribe may not yet)."""
+    from gecko_pipeline.cli import COMMAND_MODULES
+
+    parser = argparse.ArgumentParser()
+    subparsers = parser.add_subparsers()
+    for name in COMMAND_MODULES:
+        if name == __name__:
+            continue
+        importlib.import_module(name).register(subparsers)
+    return set(subparsers.choices)
+
+
+def graphql(ui_url: str, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One query against the Dagster webserver's GraphQL API; raises on transport or GraphQL errors."""
+    response = httpx.post(f"{ui_url}/graphql", json={"query": query, "variables": dict(variables or {})},
+                          timeout=30.0)
+    response.raise_for_status()
+    body = response.json()
+    if body.get("errors"):
+        raise DevError(f"GraphQL error from {ui_url}: {body['errors']}")
+    return body["data"]
+
+
+LOCATIONS_QUERY = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message } }
+} } } }
+"""
+
+
+def wait_for_code_location(ui_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> str:
+    """Wait until every code location has loaded; a location that fails to load is an error with its message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise DevError(f"dagster dev exited with code {process.returncode} while loading definitions")
+        entries = graphql(ui_url, LOCATIONS_QUERY)["workspaceOrError"].get("locationEntries") or []
+        if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+            for entry in entries:
+                error = entry["locationOrLoadError"]
+                if error and error["__typename"] == "PythonError":
+                    raise DevError(f"code location {entry['name']} failed to load:\n{error['message']}")
+            return ", ".join(e["name"] for e in entries)
+        if time.monotonic() > deadline:
+            raise DevError(f"the code location did not load within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def _log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop_group(service: Service, grace: float = 10.0) -> None:
+    """Stop a service, then make sure nothing of its process group outlives it (dagster dev has children)."""
+    service.stop()
+    pgid = service.process.pid
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _start(services: Services, config: DevConfig, name: str, command: list[str], *,
+           ready_url: str, timeout: float) -> Service:
+    log_path = config.logs_dir / f"{name}.log"
+    try:
+        service = start_service(name, command, ready_url=ready_url, env=child_environment(config),
+                                log_path=log_path, timeout=timeout)
+    except RuntimeError as exc:
+        raise DevError(f"{exc}\n--- last lines of {log_path} ---\n{_log_tail(log_path)}") from None
+    services.callback(_stop_group, service)
+    return service
+
+
+def dagster_command(config: DevConfig) -> list[str]:
+    return [sys.executable, "-m", "dagster", "dev", "-h", HOST, "-p", str(config.ui_port),
+            "-m", config.definitions_module]
+
+
+def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 180.0) -> DevStack:
+    """Start sandbox, gateway (+ subscriptions) and dagster dev under `services`, each waited for."""
+    config.logs_dir.mkdir(parents=True, exist_ok=True)
+    prepare_dagster_home(config.dagster_home)
+    commands = available_commands()
+    started: list[Service] = []
+
+    started.append(_start(services, config, "sandbox", gecko_command(
+        "sandbox", "--host", HOST, "--port", str(config.sandbox_port), "--scale", str(config.scale),
+        "--token", SANDBOX_TOKEN, "--app-secret", SANDBOX_APP_SECRET,
+        "--rate-limit-quota", str(config.rate_limit_quota),
+        "--rate-limit-window", str(config.rate_limit_window),
+    ), ready_url=f"{config.api_url}/_sandbox/stats", timeout=120.0))
+
+    gateway_started = "gateway" in commands
+    subscriptions: str | None = None
+    if gateway_started:
+        started.append(_start(services, config, "gateway", gecko_command(
+            "gateway", "--host", HOST, "--port", str(config.gateway_port),
+        ), ready_url=f"{config.gateway_url}/", timeout=60.0))
+        if "subscribe" in commands:
+            subscriptions = ensure_subscriptions(config)
+
+    dagster = _start(services, config, "dagster", dagster_command(config),
+                     ready_url=f"{config.ui_url}/server_info", timeout=ui_timeout)
+    started.append(dagster)
+    try:
+        wait_for_code_location(config.ui_url, ui_timeout, dagster.process)
+    except DevError as exc:
+        log_path = config.logs_dir / "dagster.log"
+        raise DevError(f"{exc}\n--- last lines of {log_path} ---\n{_log_tail(log_path)}") from None
+    return DevStack(config=config, services=started, gateway_started=gateway_started,
+                    subscriptions=subscriptions)
+
+
+def ensure_subscriptions(config: DevConfig) -> str:
+    """Point the sandbox's webhook subscriptions at the gateway (idempotent: creates only missing ones)."""
+    result = subprocess.run(
+        gecko_command("subscribe", "--address", f"{config.gateway_url}{RECEIVER_PATH}"),
+        env={**os.environ, **child_environment(config)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    if result.returncode != 0:
+        raise DevError(f"gecko-pipeline subscribe failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return (result.stdout.strip().splitlines() or ["subscriptions ensured"])[-1]
+
+
+def banner(stack: DevStack) -> str:
+    config = stack.config
+    lines = [
+        "",
+        "gecko_pipeline dev is up (everything on 127.0.0.1):",
+        f"  Dagster UI        {config.ui_url}   (Assets > Materialize all; Automation: schedules, sensors)",
+        f"  API sandbox       {config.api_url}   ({config.scale:,} variants; "
+        f"{config.rate_limit_quota} requests / {config.rate_limit_window} s; stats at /_sandbox/stats)",
+    ]
+    if stack.gateway_started:
+        lines.append(f"  Gateway           {config.gateway_url}   (webhooks at {RECEIVER_PATH}, "
+                     "channel orders at /channels/<channel>/orders)")
+        if stack.subscriptions:
+            lines.append(f"  Webhooks          {stack.subscriptions}")
+    else:
+        lines.append("  Gateway           not started (the `gateway` command is not in this checkout)")
+    lines += [
+        f"  Data              {config.data_dir}   (warehouse.duckdb, published.duckdb, ops.sqlite, feeds/)",
+        f"  Dagster home      {config.dagster_home}",
+        f"  Logs              {config.logs_dir}/{{sandbox,gateway,dagster}}.log",
+        "Press Ctrl-C to stop everything.",
+    ]
+    return "\n".join(lines)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the wait like Ctrl-C does, so the services are stopped on the way out."""
+
+    def _raise(_signo: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_ports_free(config: DevConfig) -> str | None:
+    for name, port in (("sandbox", config.sandbox_port), ("gateway", config.gateway_port),
+                       ("Dagster UI", config.ui_port)):
+        if port_in_use(HOST, port):
+            return f"Port {port} ({name}) is taken: stop whatever runs there (another `make dev`?) and retry."
+    return None
+
+
+def config_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> DevConfig:
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("GECKO_DATA_DIR") or "data").resolve()
+    dagster_home = Path(env.get("DAGSTER_HOME") or data_dir / "dagster_home").resolve()
+    return DevConfig(
+        data_dir=data_dir, dagster_home=dagster_home, sandbox_port=args.sandbox_port,
+        gateway_port=args.gateway_port, ui_port=args.port, scale=args.scale,
+        rate_limit_quota=args.rate_limit_quota, rate_limit_window=args.rate_limit_window,
+    )
+
+
+def run_dev(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    problem = _check_ports_free(config)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    with _terminate_as_interrupt():
+        try:
+            with Services() as services:
+                print(f"Starting the sandbox, the gateway and dagster dev (logs in {config.logs_dir}) ...",
+                      flush=True)
+                stack = start_stack(services, config)
+                print(banner(stack), flush=True)
+                while (failed := stack.failed_service()) is None:
+                    time.sleep(1.0)
+                print(f"{failed.name} exited with code {failed.process.returncode}; stopping the rest.\n"
+                      f"--- last lines of {config.logs_dir / (failed.name + '.log')} ---\n"
+                      f"{_log_tail(config.logs_dir / (failed.name + '.log'))}", file=sys.stderr)
+                return 1
+        except KeyboardInterrupt:
+            print("\nStopped: sandbox, gateway and dagster dev are down.", flush=True)
+            return 0
+        except DevError as exc:
+            print(f"make dev could not start: {exc}", file=sys.stderr)
+            return 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dev", help="sandbox + gateway + the Dagster UI on 127.0.0.1, stopped together by Ctrl-C")
+    parser.add_argument("--port", type=int, default=UI_PORT, help=f"Dagster UI port (default {UI_PORT})")
+    parser.add_argument("--sandbox-port", type=int, default=SANDBOX_PORT,
+                        help=f"API sandbox port (default {SANDBOX_PORT})")
+    parser.add_argument("--gateway-port", type=int, default=GATEWAY_PORT,
+                        help=f"webhook receiver + order intake port (default {GATEWAY_PORT})")
+    parser.add_argument("--scale", type=int, default=DEV_SCALE,
+                        help=f"variants in the sandbox account (default {DEV_SCALE})")
+    parser.add_argument("--rate-limit-quota", type=int, default=DEV_RATE_LIMIT_QUOTA,
+                        help=f"sandbox requests per window (default {DEV_RATE_LIMIT_QUOTA}, as the real API)")
+    parser.add_argument("--rate-limit-window", type=int, default=DEV_RATE_LIMIT_WINDOW,
+                        help=f"sandbox rate-limit window in seconds (default {DEV_RATE_LIMIT_WINDOW}; "
+                             "the real API: 300)")
+    parser.set_defaults(func=run_dev)

@@ -1,0 +1,92 @@
+"""The gateway: one ASGI server for what the outside world sends us, the API's webhooks
+(POST /webhooks/gecko) and channel orders (POST /channels/{channel}/orders), plus GET /healthz.
+
+Both only write ops.sqlite (never the warehouse), so the server stays responsive whatever Dagster does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from gecko_pipeline.settings import Settings
+from gecko_pipeline.webhooks.receiver import RECEIVER_PATH, ReceiverLimits, receiver_routes
+
+log = logging.getLogger("gecko_pipeline.gateway")
+
+INTAKE_MODULE = "gecko_pipeline.orders.intake"
+
+
+async def _healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+def _intake_routes(settings: Settings) -> list[BaseRoute]:
+    # The order intake is another part of the project; serve it when it is installed.
+    if importlib.util.find_spec(INTAKE_MODULE) is None:
+        log.info("order intake not available (%s missing): serving webhooks only", INTAKE_MODULE)
+        return []
+    from gecko_pipeline.orders.intake import intake_routes
+
+    return list(intake_routes(settings))
+
+
+def create_gateway_app(settings: Settings, *, limits: ReceiverLimits | None = None,
+                       with_intake: bool = True) -> Starlette:
+    routes: list[BaseRoute] = [Route("/healthz", _healthz, methods=["GET"], name="healthz")]
+    routes += receiver_routes(settings, limits)
+    if with_intake:
+        routes += _intake_routes(settings)
+    return Starlette(routes=routes)
+
+
+class GatewayHandle:
+    """The gateway served by uvicorn in a background thread (tests, benchmarks, the demo).
+
+    `port=0` takes an ephemeral port; `url` is set once it serves; `stop()` ends it."""
+
+    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="gecko-gateway")
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the gateway did not start on {host}:{port}")
+            time.sleep(0.01)
+        bound_host, bound_port = self.server.servers[0].sockets[0].getsockname()[:2]
+        self.host, self.port = str(bound_host), int(bound_port)
+        self.url = f"http://{self.host}:{self.port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + RECEIVER_PATH
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> GatewayHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_gateway(settings: Settings, host: str = "127.0.0.1", port: int = 0, *,
+                limits: ReceiverLimits | None = None, with_intake: bool = True) -> GatewayHandle:
+    return GatewayHandle(create_gateway_app(settings, limits=limits, with_intake=with_intake), host, port)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serves the gateway in the foreground until SIGTERM / Ctrl-C."""
+    uvicorn.run(create_gateway_app(settings), host=host, port=port, log_level="info", lifespan="off")

@@ -1,0 +1,263 @@
+"""The order inbox and the quarantine, in ops.sqlite.
+
+Intake (HTTP endpoint, drop folder, replay) appends one row per order to `order_inbox` and commits
+before it acknowledges; the order push job reads rows by id (the sensor's cursor). An order that
+cannot be pushed lands in `order_quarantine` with its raw payload and a reason naming the field, where
+`gecko-pipeline quarantine list` shows it and `quarantine replay ID` sends it (or a fixed copy) back
+through the inbox.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from gecko_pipeline.ops_db import transaction
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS order_inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT,                 -- the channel the order came in for (URL or drop file); may be NULL
+    channel_order_id TEXT,        -- as far as it could be read; the payload is the truth
+    payload TEXT NOT NULL,        -- the order's JSON exactly as stored (never re-validated here)
+    source TEXT NOT NULL,         -- http | file:<name> | replay:q<id>
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS order_quarantine (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    inbox_id INTEGER,
+    channel TEXT,
+    channel_order_id TEXT,
+    payload TEXT NOT NULL,
+    field TEXT,
+    reason TEXT NOT NULL,
+    quarantined_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',   -- open | replayed | superseded | resolved
+    closed_at TEXT,
+    replay_inbox_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS order_quarantine_key ON order_quarantine (channel, channel_order_id, status);
+CREATE TABLE IF NOT EXISTS order_drop_files (
+    sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    orders INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def ensure_schema(con: sqlite3.Connection) -> None:
+    con.executescript(SCHEMA)
+
+
+def _decimal_text(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_decimal_text)
+
+
+def loads(text: str | bytes) -> Any:
+    # Numbers with a fraction become Decimal, so 9.95 stays 9.95 when it is stored again.
+    return json.loads(text, parse_float=Decimal)
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    channel: str | None
+    channel_order_id: str | None
+    payload: str
+    source: str
+    received_at: str
+
+
+def _order_id_of(item: Any) -> str | None:
+    if isinstance(item, dict):
+        value = item.get("channel_order_id")
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def add_orders(
+    con: sqlite3.Connection, channel: str | None, items: Sequence[Any], source: str, *, raw: bool = False
+) -> list[int]:
+    """Appends orders to the inbox in one transaction and returns their ids.
+
+    `items` are parsed JSON values (one per order), or with `raw=True` texts to keep as they are (an
+    NDJSON line that is not JSON is still stored, so the push job quarantines it rather than losing it).
+    """
+    with transaction(con):
+        return insert_orders(con, channel, items, source, raw=raw)
+
+
+def insert_orders(
+    con: sqlite3.Connection, channel: str | None, items: Sequence[Any], source: str, *, raw: bool = False
+) -> list[int]:
+    """As `add_orders`, inside the caller's transaction."""
+    received = now_iso()
+    ids: list[int] = []
+    for item in items:
+        if raw:
+            text = str(item)
+            try:
+                parsed: Any = loads(text)
+            except ValueError:
+                parsed = None
+        else:
+            text, parsed = dumps(item), item
+        item_channel = channel
+        if item_channel is None and isinstance(parsed, dict) and isinstance(parsed.get("channel"), str):
+            item_channel = parsed["channel"]
+        cur = con.execute(
+            "INSERT INTO order_inbox (channel, channel_order_id, payload, source, received_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (item_channel, _order_id_of(parsed), text, source, received),
+        )
+        ids.append(int(cur.lastrowid or 0))
+    return ids
+
+
+def split_batch(document: Any) -> list[Any]:
+    """One order, a list of orders, or {"orders": [...]}: always a list of order values."""
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and isinstance(document.get("orders"), list) and "channel_order_id" not in document:
+        return document["orders"]
+    return [document]
+
+
+def read_inbox(con: sqlite3.Connection, first_id: int, last_id: int) -> list[InboxRow]:
+    rows = con.execute(
+        "SELECT id, channel, channel_order_id, payload, source, received_at FROM order_inbox "
+        "WHERE id BETWEEN ? AND ? ORDER BY id",
+        (first_id, last_id),
+    ).fetchall()
+    return [InboxRow(*tuple(r)) for r in rows]
+
+
+def last_inbox_id(con: sqlite3.Connection) -> int:
+    (value,) = con.execute("SELECT coalesce(max(id), 0) FROM order_inbox").fetchone()
+    return int(value)
+
+
+# --- quarantine ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    id: int
+    inbox_id: int | None
+    channel: str | None
+    channel_order_id: str | None
+    payload: str
+    field: str | None
+    reason: str
+    quarantined_at: str
+    status: str
+    closed_at: str | None
+    replay_inbox_id: int | None
+
+
+_Q_COLUMNS = ("id, inbox_id, channel, channel_order_id, payload, field, reason, quarantined_at, status, "
+              "closed_at, replay_inbox_id")
+
+
+def quarantine(
+    con: sqlite3.Connection,
+    *,
+    inbox_id: int | None,
+    channel: str | None,
+    channel_order_id: str | None,
+    payload: str,
+    field: str | None,
+    reason: str,
+) -> int:
+    """Keeps a bad order where a person can see and replay it. An older open entry for the same order
+    is marked superseded, so the list shows each order's latest problem once."""
+    with transaction(con):
+        if channel is not None and channel_order_id is not None:
+            con.execute(
+                "UPDATE order_quarantine SET status = 'superseded', closed_at = ? "
+                "WHERE channel = ? AND channel_order_id = ? AND status = 'open'",
+                (now_iso(), channel, channel_order_id),
+            )
+        cur = con.execute(
+            "INSERT INTO order_quarantine (inbox_id, channel, channel_order_id, payload, field, reason, "
+            "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (inbox_id, channel, channel_order_id, payload, field, reason, now_iso()),
+        )
+        return int(cur.lastrowid or 0)
+
+
+def resolve_quarantine(con: sqlite3.Connection, channel: str, channel_order_id: str) -> None:
+    """The order went through after all (a later delivery or a replay): close its open entries."""
+    con.execute(
+        "UPDATE order_quarantine SET status = 'resolved', closed_at = ? "
+        "WHERE channel = ? AND channel_order_id = ? AND status IN ('open', 'replayed')",
+        (now_iso(), channel, channel_order_id),
+    )
+
+
+def list_quarantine(con: sqlite3.Connection, statuses: Iterable[str] = ("open",)) -> list[QuarantineRow]:
+    wanted = list(statuses)
+    marks = ",".join("?" for _ in wanted)
+    sql = f"SELECT {_Q_COLUMNS} FROM order_quarantine WHERE status IN ({marks}) ORDER BY id"  # noqa: S608
+    rows = con.execute(sql, wanted).fetchall()
+    return [QuarantineRow(*tuple(r)) for r in rows]
+
+
+def get_quarantine(con: sqlite3.Connection, quarantine_id: int) -> QuarantineRow | None:
+    sql = f"SELECT {_Q_COLUMNS} FROM order_quarantine WHERE id = ?"  # noqa: S608
+    row = con.execute(sql, (quarantine_id,)).fetchone()
+    return QuarantineRow(*tuple(row)) if row else None
+
+
+def count_open_quarantine(con: sqlite3.Connection) -> int:
+    (value,) = con.execute("SELECT count(*) FROM order_quarantine WHERE status = 'open'").fetchone()
+    return int(value)
+
+
+class ReplayError(ValueError):
+    pass
+
+
+def replay(con: sqlite3.Connection, quarantine_id: int, payload: str | None = None) -> int:
+    """Sends a quarantined order back through the inbox: as it was (after fixing the catalog or the
+    channel file) or as `payload` (a corrected copy). Returns the new inbox id."""
+    entry = get_quarantine(con, quarantine_id)
+    if entry is None:
+        raise ReplayError(f"no quarantined order #{quarantine_id}")
+    if entry.status != "open":
+        raise ReplayError(f"quarantined order #{quarantine_id} is {entry.status}, not open")
+    text = entry.payload if payload is None else payload
+    try:
+        parsed = loads(text)
+    except ValueError as exc:
+        raise ReplayError(f"the replacement for #{quarantine_id} is not JSON: {exc}") from None
+    with transaction(con):
+        cur = con.execute(
+            "INSERT INTO order_inbox (channel, channel_order_id, payload, source, received_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (entry.channel, _order_id_of(parsed) or entry.channel_order_id, text, f"replay:q{quarantine_id}",
+             now_iso()),
+        )
+        inbox_id = int(cur.lastrowid or 0)
+        con.execute(
+            "UPDATE order_quarantine SET status = 'replayed', closed_at = ?, replay_inbox_id = ? WHERE id = ?",
+            (now_iso(), inbox_id, quarantine_id),
+        )
+    return inbox_id

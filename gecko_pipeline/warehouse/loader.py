@@ -1,0 +1,267 @@
+"""Typed, bulk loading of API pages into the warehouse, in SQL.
+
+The raw bodies go to DuckDB as they came off the wire: DuckDB parses them once (`json_transform` to a
+struct of strings), casts each field from its string (decimals never pass through a float), dedupes by
+key and upserts with `INSERT ... ON CONFLICT DO UPDATE`. No record is looked at in Python.
+
+Bad input never stops a load and is never dropped silently. Each record's current problems are written
+to `load_issues` (a field missing, null where a value was expected, a value that does not cast, an
+unknown new field, a decimal rounded to the column's scale); the record itself is stored with its
+`_raw` JSON. A record without a usable key cannot be stored in its table: it goes whole to
+`rejected_records`, with an issue that points at it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from gecko_pipeline.warehouse.schema import DATE, DECIMAL_TYPES, JSON, STR, TableSpec, child_tables
+
+# Wider than any column: a value that differs after the cast to the column's scale was rounded.
+_EXACT = "DECIMAL(38,12)"
+
+
+@dataclass
+class LoadStats:
+    """What one load did to one table."""
+
+    records: int = 0
+    inserted: int = 0
+    updated: int = 0
+    removed: int = 0  # child rows no longer in their parent's list
+    issues: int = 0
+    rejected: int = 0
+
+    def add(self, other: LoadStats) -> None:
+        for name in ("records", "inserted", "updated", "removed", "issues", "rejected"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class BatchResult:
+    tables: dict[str, LoadStats] = field(default_factory=dict)
+    max_updated_at: dict[str, datetime] = field(default_factory=dict)  # per table, of the records loaded
+
+    def stats(self, table: str) -> LoadStats:
+        return self.tables.setdefault(table, LoadStats())
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _struct_type(spec: TableSpec) -> str:
+    # Every field as a string: casting is done per column afterwards, so a bad value never fails a batch.
+    return json.dumps([{c.name: "VARCHAR" for c in spec.columns if c.name != spec.parent_column}])
+
+
+def _typed_expr(spec: TableSpec, name: str, ctype: str) -> str:
+    if name == spec.parent_column:
+        return "parent_id"
+    src = f"r.{_q(name)}"
+    if ctype == STR:
+        return src
+    if ctype == JSON:
+        return f"raw->{_sql_str(name)}"
+    if ctype == DATE:
+        # Date-only fields sometimes arrive as full timestamps.
+        return f"COALESCE(TRY_CAST({src} AS DATE), CAST(TRY_CAST({src} AS TIMESTAMP) AS DATE))"
+    return f"TRY_CAST({src} AS {ctype})"
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _record_id_expr(spec: TableSpec) -> str:
+    return " || '/' || ".join(f"CAST({_q(k)} AS VARCHAR)" for k in spec.primary_key)
+
+
+def _problem_checks(spec: TableSpec) -> list[tuple[str, str]]:
+    """Per checked column: a struct {field, value, problem} (problem NULL when all is well) and the
+    condition under which there is a problem (to skip the clean rows cheaply)."""
+    out = []
+    for col in spec.columns:
+        if col.name == spec.parent_column:
+            continue
+        name, src, typed = col.name, f"r.{_q(col.name)}", _q(col.name)
+        cases: list[tuple[str, str]] = []
+        if col.required:
+            cases.append((f"NOT list_contains(keys, {_sql_str(name)})", "missing field"))
+            cases.append((f"{src} IS NULL", "null where a value was expected"))
+        if col.type not in (STR, JSON):
+            kind = "decimal" if col.type in DECIMAL_TYPES else col.type.lower()
+            cases.append((f"{src} IS NOT NULL AND {typed} IS NULL", f"not a valid {kind}"))
+        if col.type in DECIMAL_TYPES:
+            cases.append((f"TRY_CAST({src} AS {_EXACT}) <> {typed}", f"rounded to {col.type.lower()}"))
+        if cases:
+            whens = " ".join(f"WHEN {cond} THEN '{problem}'" for cond, problem in cases)
+            struct = f"{{'field': {_sql_str(name)}, 'value': {src}, 'problem': CASE {whens} END}}"
+            out.append((struct, " OR ".join(f"({cond})" for cond, _ in cases)))
+    return out
+
+
+class TableLoader:
+    """SQL for one table, built once from its spec; `load` runs it against a staged batch."""
+
+    def __init__(self, spec: TableSpec) -> None:
+        self.spec = spec
+        self.children = [TableLoader(child) for child in child_tables(spec.name)]
+        cols = spec.column_names
+        typed_cols = ", ".join(f"{_typed_expr(spec, c.name, c.type)} AS {_q(c.name)}" for c in spec.columns)
+        pk_not_null = " AND ".join(f"{_q(k)} IS NOT NULL" for k in spec.primary_key)
+        order = "updated_at DESC NULLS LAST" if "updated_at" in cols else "1"
+        self.stage_typed_sql = (
+            f"CREATE OR REPLACE TEMP TABLE _typed_{spec.name} AS "
+            f"SELECT *, {_record_id_expr(spec)} AS _record_id FROM ("
+            f"SELECT {typed_cols}, r, raw, keys FROM _src_{spec.name}) "
+            f"WHERE {pk_not_null} "
+            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(map(_q, spec.primary_key))} ORDER BY {order}) = 1"
+        )
+        self.reject_sql = (
+            f"SELECT raw FROM _src_{spec.name} WHERE "
+            + " OR ".join(f"{_typed_expr(spec, k, spec.column(k).type)} IS NULL" for k in spec.primary_key)
+        )
+        join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in spec.primary_key)
+        self.count_existing_sql = f"SELECT count(*) FROM _typed_{spec.name} s JOIN {spec.name} t ON {join}"
+        all_cols = [*cols, "_raw", "_synced_at"] + (["_vanished_at"] if spec.has_id else [])
+        select = [*map(_q, cols), "raw", "CAST(? AS TIMESTAMP)"] + (["NULL"] if spec.has_id else [])
+        updates = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in all_cols if c not in spec.primary_key]
+        self.upsert_sql = (
+            f"INSERT INTO {spec.name} ({', '.join(map(_q, all_cols))}) "
+            f"SELECT {', '.join(select)} FROM _typed_{spec.name} "
+            f"ON CONFLICT ({', '.join(map(_q, spec.primary_key))}) DO UPDATE SET {', '.join(updates)}"
+        )
+        checks = _problem_checks(spec)
+        known = "[" + ", ".join(_sql_str(k) for k in sorted(spec.known_keys)) + "]"
+        problem_select = (
+            f"SELECT _record_id, p.field, p.value, p.problem FROM ("
+            f"SELECT _record_id, unnest([{', '.join(struct for struct, _ in checks)}]) AS p "
+            f"FROM _typed_{spec.name} WHERE {' OR '.join(cond for _, cond in checks)}) "
+            f"WHERE p.problem IS NOT NULL"
+            if checks
+            else None
+        )
+        unknown_select = (
+            f"SELECT _record_id, k, json_extract_string(raw, '$.\"' || k || '\"'), 'unknown field' FROM ("
+            f"SELECT _record_id, raw, unnest(list_filter(keys, lambda x: NOT list_contains({known}, x))) AS k "
+            f"FROM _typed_{spec.name})"
+        )
+        selects = [s for s in (problem_select, unknown_select) if s]
+        self.issues_sql = (
+            "INSERT INTO load_issues (table_name, record_id, field, value, problem, seen_at) "
+            f"SELECT {_sql_str(spec.name)}, * , CAST(? AS TIMESTAMP) FROM ({' UNION ALL '.join(selects)})"
+        )
+        if spec.parent:
+            # A child's issues are keyed "<parent id>/<child key>": reloading the parent replaces them.
+            self.clear_issues_sql = (
+                "DELETE FROM load_issues WHERE table_name = ? AND split_part(record_id, '/', 1) IN "
+                f"(SELECT CAST(id AS VARCHAR) FROM _typed_{spec.parent})"
+            )
+        else:
+            self.clear_issues_sql = (
+                f"DELETE FROM load_issues WHERE table_name = ? AND record_id IN (SELECT _record_id FROM _typed_{spec.name})"
+            )
+        if spec.parent:
+            pc = _q(spec.parent_column or "")
+            same = " AND ".join(f"s.{_q(k)} = {spec.name}.{_q(k)}" for k in spec.primary_key)
+            self.remove_children_sql = (
+                f"DELETE FROM {spec.name} WHERE {pc} IN (SELECT id FROM _typed_{spec.parent}) "
+                f"AND NOT EXISTS (SELECT 1 FROM _typed_{spec.name} s WHERE {same})"
+            )
+
+    def stage_from_bodies(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
+        """Stage the records under `key` of every body in `_bodies` (a temp table of JSON documents)."""
+        path = _sql_str(key)
+        self._stage(
+            con, "NULL::BIGINT",
+            # A single record (`{"account": {...}}`) is staged like a list of one.
+            f"SELECT CASE WHEN json_type(b->{path}) = 'OBJECT' THEN json_array(b->{path}) ELSE b->{path} END AS a "
+            f"FROM _bodies WHERE json_type(b->{path}) IN ('ARRAY', 'OBJECT')",
+        )
+
+    def stage_from_parent(self, con: duckdb.DuckDBPyConnection) -> None:
+        key = _sql_str(self.spec.parent_key or "")
+        self._stage(
+            con, "parent_id",
+            f"SELECT id AS parent_id, raw->{key} AS a FROM _typed_{self.spec.parent} "
+            f"WHERE json_type(raw->{key}) = 'ARRAY'",
+        )
+
+    def _stage(self, con: duckdb.DuckDBPyConnection, parent_id: str, source: str) -> None:
+        """Stage the records of the JSON arrays `a` of `source`: parsed once into a struct of strings,
+        with each record's raw JSON and its keys (to tell a missing field from a null one)."""
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _src_{self.spec.name} AS "
+            f"SELECT *, CASE WHEN json_type(raw) = 'OBJECT' THEN json_keys(raw) ELSE [] END AS keys FROM ("
+            f"SELECT {parent_id} AS parent_id, unnest(json_transform(a, '{_struct_type(self.spec)}')) AS r, "
+            f"unnest(CAST(a AS JSON[])) AS raw FROM ({source}))"
+        )
+
+    def load(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, result: BatchResult) -> None:
+        """Type, check and upsert the staged records (then the child tables fed by them)."""
+        spec, stats = self.spec, result.stats(self.spec.name)
+        (staged,) = con.execute(f"SELECT count(*) FROM _src_{spec.name}").fetchone() or (0,)
+        con.execute(self.stage_typed_sql)
+        (kept,) = con.execute(f"SELECT count(*) FROM _typed_{spec.name}").fetchone() or (0,)
+        if kept < staged:
+            stats.rejected += self._reject(con, synced_at)
+        (existing,) = con.execute(self.count_existing_sql).fetchone() or (0,)
+        if spec.parent:
+            removed = con.execute(self.remove_children_sql).fetchall()
+            stats.removed += int(removed[0][0]) if removed else 0
+        con.execute(self.upsert_sql, [synced_at])
+        con.execute(self.clear_issues_sql, [spec.name])
+        issues = con.execute(self.issues_sql, [synced_at]).fetchall()
+        stats.records += kept
+        stats.updated += existing
+        stats.inserted += kept - existing
+        stats.issues += int(issues[0][0]) if issues else 0
+        if "updated_at" in spec.column_names:
+            (latest,) = con.execute(f"SELECT max(updated_at) FROM _typed_{spec.name}").fetchone() or (None,)
+            previous = result.max_updated_at.get(spec.name)
+            if latest is not None and (previous is None or latest > previous):
+                result.max_updated_at[spec.name] = latest
+        for child in self.children:
+            child.stage_from_parent(con)
+            child.load(con, synced_at, result)
+
+    def _reject(self, con: duckdb.DuckDBPyConnection, synced_at: datetime) -> int:
+        """Keep records without a usable key whole, and say so in load_issues."""
+        spec = self.spec
+        key = "/".join(spec.primary_key)
+        rows = con.execute(
+            "INSERT INTO rejected_records (table_name, raw_hash, problem, _raw, seen_at) "
+            f"SELECT ?, md5(CAST(raw AS VARCHAR)), ?, raw, CAST(? AS TIMESTAMP) FROM ({self.reject_sql}) "
+            "ON CONFLICT (table_name, raw_hash) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+            [spec.name, f"no usable {key}", synced_at],
+        ).fetchall()
+        con.execute(
+            "INSERT INTO load_issues (table_name, record_id, field, value, problem, seen_at) "
+            f"SELECT ?, 'rejected:' || md5(CAST(raw AS VARCHAR)), ?, NULL, ?, CAST(? AS TIMESTAMP) "
+            f"FROM ({self.reject_sql}) WHERE 'rejected:' || md5(CAST(raw AS VARCHAR)) NOT IN "
+            "(SELECT record_id FROM load_issues WHERE table_name = ?)",
+            [spec.name, key, "missing or not a valid key: record kept in rejected_records", synced_at, spec.name],
+        )
+        return int(rows[0][0]) if rows else 0
+
+
+_LOADERS: dict[str, TableLoader] = {}
+
+
+def loader_for(spec: TableSpec) -> TableLoader:
+    if spec.name not in _LOADERS:
+        _LOADERS[spec.name] = TableLoader(spec)
+    return _LOADERS[spec.name]
+
+
+def stage_bodies(con: duckdb.DuckDBPyConnection, bodies: list[bytes]) -> None:
+    """Put a batch of raw page bodies into the temp table `_bodies` as JSON documents."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _bodies AS SELECT CAST(unnest(?::VARCHAR[]) AS JSON) AS b",
+        [[body.decode("utf-8") for body in bodies]],
+    )

@@ -1,0 +1,68 @@
+"""The whole Definitions loads, and the asset graph reads like the system."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from gecko_pipeline.definitions import defs
+
+WAREHOUSE_TABLES = {
+    "account", "locations", "currencies", "price_lists", "tax_types", "products", "variants",
+    "variant_locations", "variant_prices", "companies", "addresses", "orders", "order_line_items",
+    "fulfillments", "fulfillment_line_items", "fulfillment_returns", "fulfillment_return_line_items",
+}
+
+
+def _asset_specs() -> dict[str, dg.AssetSpec]:
+    graph = defs.resolve_asset_graph()
+    return {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
+
+
+def test_definitions_validate() -> None:
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_table_and_derived_asset_is_in_the_graph() -> None:
+    keys = set(_asset_specs())
+    expected = WAREHOUSE_TABLES | {
+        "channel_stock_levels", "channel_listings", "channel_feeds", "channel_order_sync", "published_warehouse",
+    }
+    assert expected <= keys, f"missing assets: {sorted(expected - keys)}"
+
+
+def test_every_asset_has_a_description_a_group_and_kinds() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        name = key.to_user_string()
+        assert node.description, f"{name} has no description"
+        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish"}, (name, node.group_name)
+        assert node.kinds, f"{name} has no kinds"
+
+
+def test_published_copy_comes_after_channels_and_extract() -> None:
+    graph = defs.resolve_asset_graph()
+    upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("published_warehouse")).parent_keys}
+    assert {"variants", "orders", "channel_listings", "channel_order_sync"} <= upstream
+
+
+def test_jobs_schedules_and_sensors_are_defined_and_on() -> None:
+    for name in ("incremental_sync_job", "full_refresh_job", "order_push_job", "webhook_refresh_job"):
+        assert defs.resolve_job_def(name).name == name
+    schedules = {s.name: s for s in defs.schedules or []}
+    assert schedules["incremental_sync_schedule"].cron_schedule == "*/15 * * * *"
+    assert schedules["nightly_full_refresh_schedule"].default_status == dg.DefaultScheduleStatus.RUNNING
+    sensors = {s.name for s in defs.sensors or []}
+    assert {"order_inbox_sensor", "webhook_event_sensor"} <= sensors
+    for schedule in defs.schedules or []:
+        assert schedule.description
+    for sensor in defs.sensors or []:
+        assert sensor.description, f"sensor {sensor.name} has no description"
+
+
+def test_every_warehouse_writer_is_in_the_duckdb_writer_pool() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        pools = {op.pool for op in node.assets_def.node_def.iterate_op_defs()}
+        assert pools == {"duckdb_writer"}, f"{key.to_user_string()} runs in pools {pools}"
