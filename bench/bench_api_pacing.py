@@ -6,8 +6,7 @@ The bound: with R requests and quota Q, starting at a window's start, the last w
 ceil(R/Q) - 1 full windows, and its requests take at least what they take with no limit at all
 (measured in the same run). Printed: the wall time against that bound as a ratio, and the 429 count.
 
-Run: `.venv/bin/python -m bench` (all benchmarks) or `.venv/bin/python -c
-"from bench.bench_api_pacing import main; main()"`.
+Run: `.venv/bin/python -m bench api_pacing` (about 15 s; `make bench` runs every benchmark).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -47,13 +47,16 @@ def sandbox_process() -> Iterator[str]:
            "--rate-limit-window", str(WINDOW)]
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         cmd = ["taskset", "-c", "0", *cmd]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads would fill up and stall the server.
+    log_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log_file)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"sandbox exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+                log_file.seek(0)
+                raise RuntimeError(f"sandbox exited: {log_file.read().decode(errors='replace')[-2000:]}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{url}/_sandbox/stats", timeout=1).status_code == 200:
                     break
@@ -68,6 +71,7 @@ def sandbox_process() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log_file.close()
 
 
 def _set_rate_limit(url: str, quota: int, window: float) -> None:
@@ -91,8 +95,8 @@ def main() -> None:
     with sandbox_process() as url:
         # Baseline in the same run: the same sync with the limit out of the way.
         _set_rate_limit(url, 10**9, WINDOW)
-        _sync(url)  # warm-up: the sandbox caches list queries and records' JSON
-        free_seconds, records, free_stats = _sync(url)
+        # The first run warms the sandbox's caches; the fastest run is the tightest bound.
+        free_seconds, records, free_stats = min((_sync(url) for _ in range(3)), key=lambda run: run[0])
         requests = int(free_stats["requests"])
 
         _set_rate_limit(url, QUOTA, WINDOW)

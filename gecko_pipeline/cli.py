@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "gecko_pipeline.demo",
     "gecko_pipeline.dev",
     "gecko_pipeline.orders.cli",
+    "gecko_pipeline.webhooks.cli",
 ]
 
 

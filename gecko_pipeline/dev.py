@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import shutil
 import signal
@@ -38,6 +39,7 @@ from gecko_pipeline.settings import (
     SANDBOX_PORT,
     SANDBOX_TOKEN,
 )
+from gecko_pipeline.webhooks.receiver import RECEIVER_PATH
 
 HOST = SANDBOX_HOST  # loopback only: nothing here is meant to be reachable from another machine
 UI_PORT = 3000
@@ -47,7 +49,7 @@ DEV_SCALE = 2000
 DEV_RATE_LIMIT_QUOTA = 300
 DEV_RATE_LIMIT_WINDOW = 60
 DEFINITIONS_MODULE = "gecko_pipeline.definitions"
-RECEIVER_PATH = "/webhooks"  # where the gateway serves the webhook receiver (gecko_pipeline/gateway.py)
+CODE_LOCATION = "gecko_pipeline"  # as in pyproject's [tool.dagster] and workspace.yaml
 # The project's instance settings (one DuckDB writer, few sensor threads); `make dev` copies the same file.
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 
@@ -209,9 +211,25 @@ def _start(services: Services, config: DevConfig, name: str, command: list[str],
     return service
 
 
+def write_workspace(config: DevConfig) -> Path:
+    """A workspace file naming the code location `gecko_pipeline` (with `-m` it would be the module's name).
+
+    Written under DAGSTER_HOME rather than read from the clone, so `dev` works from any directory.
+    """
+    path = config.dagster_home / "workspace.yaml"
+    path.write_text(
+        "# Written by `gecko-pipeline dev` on every start.\n"
+        "load_from:\n"
+        "  - python_module:\n"
+        f"      module_name: {config.definitions_module}\n"
+        f"      location_name: {CODE_LOCATION}\n"
+    )
+    return path
+
+
 def dagster_command(config: DevConfig) -> list[str]:
     return [sys.executable, "-m", "dagster", "dev", "-h", HOST, "-p", str(config.ui_port),
-            "-m", config.definitions_module]
+            "-w", str(write_workspace(config))]
 
 
 def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 180.0) -> DevStack:
@@ -258,7 +276,8 @@ def ensure_subscriptions(config: DevConfig) -> str:
     )
     if result.returncode != 0:
         raise DevError(f"gecko-pipeline subscribe failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    return (result.stdout.strip().splitlines() or ["subscriptions ensured"])[-1]
+    # The command's first line is its summary ("N already there, M created for URL").
+    return (result.stdout.strip().splitlines() or ["subscriptions ensured"])[0]
 
 
 def banner(stack: DevStack) -> str:
@@ -321,6 +340,7 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
 
 def run_dev(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
     problem = _check_ports_free(config)
     if problem:
         print(problem, file=sys.stderr)

@@ -1,5 +1,5 @@
 """The gateway: one ASGI server for what the outside world sends us, the API's webhooks
-(POST /webhooks/gecko) and channel orders (POST /channels/{channel}/orders), plus GET /healthz.
+(POST /webhooks) and channel orders (POST /channels/{channel}/orders), plus GET / (readiness).
 
 Both only write ops.sqlite (never the warehouse), so the server stays responsive whatever Dagster does.
 """
@@ -25,8 +25,11 @@ log = logging.getLogger("gecko_pipeline.gateway")
 INTAKE_MODULE = "gecko_pipeline.orders.intake"
 
 
-async def _healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"ok": True})
+def _index(paths: list[str]):  # noqa: ANN202 (a Starlette endpoint)
+    async def index(request: Request) -> JSONResponse:
+        return JSONResponse({"service": "gecko-pipeline gateway", "ok": True, "routes": paths})
+
+    return index
 
 
 def _intake_routes(settings: Settings) -> list[BaseRoute]:
@@ -41,11 +44,11 @@ def _intake_routes(settings: Settings) -> list[BaseRoute]:
 
 def create_gateway_app(settings: Settings, *, limits: ReceiverLimits | None = None,
                        with_intake: bool = True) -> Starlette:
-    routes: list[BaseRoute] = [Route("/healthz", _healthz, methods=["GET"], name="healthz")]
-    routes += receiver_routes(settings, limits)
+    routes: list[BaseRoute] = [*receiver_routes(settings, limits)]
     if with_intake:
         routes += _intake_routes(settings)
-    return Starlette(routes=routes)
+    paths = [getattr(route, "path", "") for route in routes]
+    return Starlette(routes=[Route("/", _index(paths), methods=["GET"], name="index"), *routes])
 
 
 class GatewayHandle:
@@ -89,4 +92,6 @@ def run_gateway(settings: Settings, host: str = "127.0.0.1", port: int = 0, *,
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serves the gateway in the foreground until SIGTERM / Ctrl-C."""
-    uvicorn.run(create_gateway_app(settings), host=host, port=port, log_level="info", lifespan="off")
+    # No access log: one line per delivery would cost more than storing it; the receiver logs refusals.
+    uvicorn.run(create_gateway_app(settings), host=host, port=port, log_level="info", lifespan="off",
+                access_log=False)

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import stat
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
@@ -27,7 +28,7 @@ def _oauth_settings(oauth_sandbox, settings_for, data_dir, access_token: str | N
         settings_for(oauth_sandbox, data_dir),
         access_token=access_token,
         client_id=config.oauth_client_id,
-        client_secret=config.oauth_client_secret,
+        client_secret=oauth_sandbox.app_secret,
         refresh_token=config.oauth_refresh_token,
     )
 
@@ -105,3 +106,32 @@ def test_the_resource_reads_secrets_from_the_environment_not_its_config(sandbox,
     assert result.success
     count = result.asset_materializations_for_node("variant_count")[0].metadata["variants"].value
     assert count > 0
+
+
+def test_an_access_token_about_to_expire_is_refreshed_before_it_is_refused(
+    oauth_sandbox, settings_for, data_dir
+) -> None:
+    settings = _oauth_settings(oauth_sandbox, settings_for, data_dir)
+    with GeckoClient.from_settings(settings) as client:
+        client.get("/accounts/current")
+    stored = json.loads(settings.token_store_path.read_text())
+    stored["expires_at"] = time.time() - 1  # as if the process had slept past the access token's life
+    settings.token_store_path.write_text(json.dumps(stored))
+    httpx.post(f"{oauth_sandbox.url}/_sandbox/stats/reset")
+    with GeckoClient.from_settings(settings) as client:
+        client.get("/accounts/current")
+        assert client.stats.snapshot()["token_refreshes"] == 1
+    assert "401" not in httpx.get(f"{oauth_sandbox.url}/_sandbox/stats").json()["by_status"]
+    assert json.loads(settings.token_store_path.read_text())["access_token"] != stored["access_token"]
+
+
+def test_clients_sharing_the_data_folder_never_spend_a_refresh_token_twice(
+    oauth_sandbox, settings_for, data_dir
+) -> None:
+    # E.g. a run and a sensor: both start from the environment's refresh token.
+    settings = _oauth_settings(oauth_sandbox, settings_for, data_dir, access_token="stale-access-token")
+    with GeckoClient.from_settings(settings) as run, GeckoClient.from_settings(settings) as sensor:
+        run.get("/accounts/current")  # 401: rotates, stores the new pair
+        sensor.get("/accounts/current")  # 401: adopts the stored pair instead of spending a dead token
+        assert run.stats.snapshot()["token_refreshes"] == 1
+        assert sensor.stats.snapshot()["token_refreshes"] == 0

@@ -134,3 +134,11 @@ def test_an_unknown_account_default_price_list_is_named(warehouse: duckdb.DuckDB
     warehouse.execute("UPDATE account SET default_order_price_list_id = 'gone'")
     with pytest.raises(ChannelConfigError, match=r"'price_list \(account default\)' names unknown price list 'gone'"):
         resolve_channels(warehouse, parse_channels({"channels": [{"name": "a"}]}))
+
+
+def test_a_location_a_full_refresh_no_longer_finds_counts_as_archived(warehouse: duckdb.DuckDBPyConnection) -> None:
+    warehouse.execute("UPDATE locations SET _vanished_at = now() WHERE id = 5")
+    (shop,) = resolve_channels(warehouse, parse_channels({"channels": [{"name": "shop"}]}))
+    assert shop.location_ids == (2, 1)
+    with pytest.raises(ChannelConfigError, match="names archived location 'Christchurch'"):
+        resolve_channels(warehouse, parse_channels({"channels": [{"name": "a", "locations": ["Christchurch"]}]}))

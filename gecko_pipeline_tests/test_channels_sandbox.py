@@ -26,7 +26,7 @@ from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.channels.config import ChannelConfigError, load_channels
 from gecko_pipeline.channels.feeds import read_changes, write_feeds
 from gecko_pipeline.channels.resource import ChannelConfigResource
-from gecko_pipeline.channels.stock import compute_channel_stock
+from gecko_pipeline.channels.stock import REASONS, compute_channel_stock
 from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.warehouse.sync import refresh_ids
 
@@ -162,10 +162,10 @@ def query(setup: dict[str, Any], sql: str, params: list[Any] | None = None) -> l
         con.close()
 
 
-def channel_definitions(account: Account) -> dict[str, dict[str, Any]]:
+def channel_definitions(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The test file's channels with their locations as the docs say they resolve."""
-    locations = account.dump("locations")
-    primary = account.dump("accounts")[0]["primary_location_id"] if False else 1
+    locations = setup["account"].dump("locations")
+    (primary,) = query(setup, "SELECT primary_location_id FROM account")[0]
     web = sorted((loc["id"] for loc in locations if loc["status"] == "active" and loc["holds_stock"]),
                  key=lambda i: (i != primary, i))
     return {
@@ -238,7 +238,7 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
     result = materialize(setup)
     assert result.success
 
-    expected = expected_listings(account, channel_definitions(account))
+    expected = expected_listings(account, channel_definitions(setup))
     actual = listings(setup)
     assert set(actual) == set(expected)
     for key, want in expected.items():
@@ -264,7 +264,7 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
                  [cases["missing_price"]]) == [(True,)]
     # Every branch occurs somewhere, and the awkward inputs the sandbox seeds are really there.
     reasons = {row[4] for row in actual.values()}
-    assert {"untracked", "backorder", "capped", "buffer", "out_of_stock", "not_sellable"} <= reasons
+    assert {"untracked", "backorder", "capped", "buffer", "out_of_stock", "not_sellable"} <= reasons <= set(REASONS)
     assert {row[4] for (channel, _), row in actual.items() if channel == "market"} >= {"in_stock"}
     assert query(setup, "SELECT count(*) FROM channel_stock_levels WHERE committed IS NULL AND stocked")[0][0] > 0
     assert query(setup, "SELECT count(*) FROM channel_stock_levels WHERE available < 0")[0][0] > 0
@@ -336,7 +336,8 @@ def test_the_webhook_path_recomputes_only_the_given_variants(setup: dict[str, An
         refresh_ids(client, con, "variants", [variant["id"]])
         counts = compute_channel_stock(con, channels, variant_ids=[variant["id"]])
         fed = write_feeds(con, channels, setup["data_dir"] / "feeds")
-    assert counts["listings_rows"] == 3 and counts["stock_level_rows"] == 4 + 2 + 1 - 1 + 0 or True
+    web_locations = channel_definitions(setup)["web"]["locations"]
+    assert counts["listings_rows"] == 3 and counts["stock_level_rows"] == len(web_locations) + 2 + 1
     after = listings(setup)
     assert {k for k in after if after[k] != before[k]} == {("web", variant["id"]), ("north", variant["id"])}
     assert fed["channels"]["web"]["changes"] == 1 and fed["channels"]["north"]["changes"] == 1
@@ -381,3 +382,29 @@ def test_a_channel_naming_an_unknown_location_fails_clearly(setup: dict[str, Any
     setup["channel_file"].write_text("channels:\n  - name: web\n    locations: [Warehouse 9]\n")
     with pytest.raises(ChannelConfigError, match="channel 'web': field 'locations' names unknown location 'Warehouse 9'"):
         materialize(setup, dg.AssetSelection.groups("channels"))
+
+
+def test_a_vanished_variant_is_taken_down_and_a_dropped_location_is_removed(setup: dict[str, Any]) -> None:
+    account: Account = setup["account"]
+    assert materialize(setup).success
+    feeds = setup["data_dir"] / "feeds"
+    variant = next(v for v in account.dump("variants") if v["status"] == "active" and v.get("sellable")
+                   and v.get("product_status") == "active")
+    account.http.post("/_sandbox/activity/purge", json={"resource": "variants", "id": variant["id"]}).raise_for_status()
+    # Only a full refresh notices a hard delete; the row stays (with _vanished_at) and is taken down.
+    full = dg.materialize([*EXTRACT_ASSETS, *CHANNEL_ASSETS], selection=SELECTION, resources=setup["resources"],
+                          instance=setup["instance"], tags={"gecko_pipeline/sync_mode": "full"})
+    assert full.success
+    assert query(setup, "SELECT DISTINCT listed, quantity, reason FROM channel_listings WHERE variant_id = $1",
+                 [variant["id"]]) == [(False, 0, "not_sellable")]
+    (change,) = [c for c in read_changes(feeds, "web")["changes"] if c["variant_id"] == variant["id"]]
+    assert change["change"] == "updated" and change["listed"] is False and change["quantity"] == "0"
+
+    # The marketplace stops selling from the primary location: its location rows leave the feed.
+    setup["channel_file"].write_text(CHANNEL_FILE.replace("[Warehouse 2, Primary Location]", "[Warehouse 2]"))
+    assert materialize(setup, dg.AssetSelection.groups("channels")).success
+    market = read_changes(feeds, "market")["changes"]
+    removed = [c for c in market if c["change"] == "removed"]
+    assert removed and {c["location_id"] for c in removed} == {1}
+    assert len(removed) == query(setup, "SELECT count(*) FROM channel_listings WHERE channel = 'market'")[0][0]
+    assert query(setup, "SELECT DISTINCT location_id FROM channel_stock_levels WHERE channel = 'market'") == [(2,)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -181,11 +182,30 @@ def _run_failures(stack: Stack, run_id: str) -> str:
     )
 
 
+def test_dev_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            gecko_command("dev", "--port", str(port), "--sandbox-port", str(free_port()),
+                          "--gateway-port", str(free_port())),
+            env={**os.environ, "GECKO_DATA_DIR": str(tmp_path / "data"),
+                 "DAGSTER_HOME": str(tmp_path / "home")},
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    assert result.returncode == 2
+    assert f"Port {port} (Dagster UI) is taken" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_dev_prints_what_to_open(stack: Stack) -> None:
     log = stack.log()
     assert f"Dagster UI        {stack.ui_url}" in log
     assert f"http://127.0.0.1:{stack.ports['sandbox']}" in log
     assert (stack.dagster_home / "dagster.yaml").read_text() == dev.PROJECT_DAGSTER_YAML.read_text()
+    locations = dev.graphql(stack.ui_url, dev.LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
+    assert [(e["name"], e["loadStatus"]) for e in locations] == [(dev.CODE_LOCATION, "LOADED")]
     # Every service answers on loopback.
     for port in stack.ports.values():
         assert port_in_use("127.0.0.1", port)
@@ -227,15 +247,18 @@ def test_materialize_all_in_the_browser(stack: Stack, page: Any) -> None:
     assert status == "SUCCESS", f"run {run_id} ended {status}:\n{_run_failures(stack, run_id)}"
 
     page.goto(f"{stack.ui_url}/assets/channel_listings")
+    expect(page.get_by_text("Latest check results")).to_be_visible(timeout=30_000)
     # The latest materialisation's metadata table: the merchant's counts and the Markdown summary.
-    expect(page.get_by_text("Metadata", exact=True).first).to_be_visible(timeout=30_000)
     for key in ("listed", "out of stock", "missing prices", "lowest stock"):
         expect(page.get_by_text(key, exact=True).first).to_be_visible(timeout=30_000)
-    page.screenshot(path=str(ARTIFACTS / "03-channel-listings.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "03-channel-listings.png"))
+    page.get_by_text("lowest stock", exact=True).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "04-channel-listings-preview.png"))
 
     page.goto(f"{stack.ui_url}/automation")
     expect(page.get_by_text("incremental_sync_schedule").first).to_be_visible(timeout=30_000)
-    page.screenshot(path=str(ARTIFACTS / "04-automation.png"))
+    expect(page.get_by_text("Standard sensor").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "05-automation.png"))
 
 
 def test_ctrl_c_stops_everything(stack: Stack) -> None:

@@ -113,7 +113,7 @@ def test_a_batch_with_the_same_record_twice_keeps_the_newest(con: duckdb.DuckDBP
 
 def test_bad_records_are_kept_reported_and_do_not_stop_the_batch(con: duckdb.DuckDBPyConnection) -> None:
     records = [
-        variant(1, buy_price="twelve", brand_new_field={"x": 1}),
+        variant(1, buy_price="twelve", brand_new_field={"x": 1}, **{'odd "key"': "v"}),
         variant(2, stock_on_hand=None),
         {k: v for k, v in variant(3).items() if k != "status"},
         {"sku": "NO-ID", "stock_on_hand": "1"},
@@ -129,6 +129,7 @@ def test_bad_records_are_kept_reported_and_do_not_stop_the_batch(con: duckdb.Duc
     assert found == {
         ("variants", "1", "buy_price", "twelve", "not a valid decimal"),
         ("variants", "1", "brand_new_field", '{"x":1}', "unknown field"),
+        ("variants", "1", 'odd "key"', "v", "unknown field"),
         ("variants", "2", "stock_on_hand", None, "null where a value was expected"),
         ("variants", "3", "status", None, "missing field"),
         ("variant_locations", "4/1", "stock_on_hand", "lots", "not a valid decimal"),

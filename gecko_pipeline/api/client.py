@@ -203,11 +203,15 @@ class GeckoClient:
         failures = rate_limited = 0
         refreshed = False
         while True:
-            token = self._auth.token()
             waited, for_reset = self._pacer.acquire()
             if for_reset:
                 self.stats.add(throttle_waits=1, throttle_seconds=waited)
                 log.info("rate limit window spent: waited %.2fs for the reset", waited)
+            try:
+                token = self._auth.token()  # after the wait, so a token that expired meanwhile is renewed
+            except BaseException:
+                self._pacer.release(None, reached_server=False)
+                raise
             started = time.monotonic()
             try:
                 response = self._http.request(
@@ -262,9 +266,12 @@ class GeckoClient:
         path = path if path.startswith("/") else "/" + path
         return path, path.split("?", 1)[0]
 
-    def _backoff(self, attempt: int, method: str, path: str, reason: str) -> None:
+    def _jitter(self, attempt: int) -> float:
         # Exponential backoff with full jitter: retries of many clients spread out instead of lining up.
-        delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    def _backoff(self, attempt: int, method: str, path: str, reason: str) -> None:
+        delay = self._jitter(attempt)
         self.stats.add(retries=1)
         log.warning("%s %s: %s, retry %d/%d in %.2fs", method, path, reason, attempt, self.max_retries, delay)
         time.sleep(delay)
@@ -279,7 +286,7 @@ class GeckoClient:
             return  # the pacer learnt remaining=0 and the reset time from the answer, and will wait
         else:
             # No usable reset (a missing header or a clock ahead of the server's): back off instead.
-            delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+            delay = self._jitter(attempt)
         log.warning("429 Too Many Requests: waiting %.2fs", delay)
         time.sleep(delay)
 

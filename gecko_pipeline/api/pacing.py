@@ -41,6 +41,7 @@ class Pacer:
         self.margin = margin  # seconds past the reset before the next window is trusted to be open
         self._cond = threading.Condition()
         self._limited = False  # False until an answer carries rate-limit headers
+        self._answered = False  # any HTTP answer yet
         self._remaining: int | None = None  # None: unknown in this window
         self._reset: float | None = None
         self._closed_before = float("-inf")  # answers from windows that ended are stale
@@ -69,10 +70,11 @@ class Pacer:
             while True:
                 now = time.time()
                 self._roll_window(now)
-                timeout: float | None
                 if not self._limited:
-                    break
-                if self._remaining is None:
+                    if self._answered or self._in_flight == 0:
+                        break  # the first request, or a server without rate-limit headers
+                    timeout = 1.0  # the very first request probes alone: the quota may be part-spent
+                elif self._remaining is None:
                     if self._in_flight == 0:
                         break  # the probe of a new window
                     timeout = 1.0  # its answer will notify; the timeout only guards a lost wake-up
@@ -91,6 +93,7 @@ class Pacer:
         info = RateLimitInfo.from_headers(headers) if headers is not None else None
         with self._cond:
             self._in_flight -= 1
+            self._answered = self._answered or headers is not None
             if info is not None:
                 self._limited = True
                 self._learn(info)

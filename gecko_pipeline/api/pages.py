@@ -77,7 +77,8 @@ class Page:
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        return self.data.get(self.resource) or []
+        found = self.data.get(self.resource) or []
+        return [found] if isinstance(found, dict) else found  # a single-record answer reads as one row
 
     @property
     def sideloads(self) -> dict[str, list[dict[str, Any]]]:

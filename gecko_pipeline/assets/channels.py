@@ -6,12 +6,11 @@ so all of them (checks included: DuckDB locks the file for any other process) ru
 `duckdb_writer` pool.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+from dagster import AssetCheckExecutionContext, AssetExecutionContext  # real classes: Dagster inspects them
 
 from gecko_pipeline.channels import checks
 from gecko_pipeline.channels.feeds import write_feeds
@@ -55,7 +54,7 @@ last feed."""
     pool=POOL,
 )
 def channel_stock(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, channel_config: ChannelConfigResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, channel_config: ChannelConfigResource
 ) -> Iterator[dg.MaterializeResult]:
     channels = channel_config.load()
     with warehouse.connect() as con:
@@ -75,7 +74,7 @@ def channel_stock(
     yield dg.MaterializeResult(
         asset_key="channel_listings",
         metadata={
-            "rows": dg.MetadataValue.int(result["listings_rows"]),
+            "dagster/row_count": dg.MetadataValue.int(result["listings_rows"]),
             "channels": dg.MetadataValue.int(len(result["channels"])),
             "listed": dg.MetadataValue.int(totals["listed"]),
             "out of stock": dg.MetadataValue.int(totals["out_of_stock"]),
@@ -93,7 +92,7 @@ def channel_stock(
     yield dg.MaterializeResult(
         asset_key="channel_stock_levels",
         metadata={
-            "rows": dg.MetadataValue.int(result["stock_level_rows"]),
+            "dagster/row_count": dg.MetadataValue.int(result["stock_level_rows"]),
             "duckdb seconds": dg.MetadataValue.float(float(result["seconds"])),
         },
     )
@@ -120,7 +119,7 @@ def _summary_markdown(summary: list[dict[str, Any]]) -> str:
     pool=POOL,
 )
 def channel_feeds(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, channel_config: ChannelConfigResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, channel_config: ChannelConfigResource
 ) -> dg.MaterializeResult:
     channels = channel_config.load()
     feeds_dir = channel_config.feeds_path(warehouse.warehouse_path)
@@ -161,7 +160,7 @@ CHECKS = {
     pool=POOL,
 )
 def channel_checks(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
     selected = {key.name for key in context.selected_asset_check_keys}
     with warehouse.connect() as con:

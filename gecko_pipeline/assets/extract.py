@@ -16,7 +16,8 @@ from dagster import AssetExecutionContext
 from gecko_pipeline.api import GeckoApiError
 from gecko_pipeline.api.resource import GeckoApiResource
 from gecko_pipeline.warehouse.resource import WarehouseResource
-from gecko_pipeline.warehouse.sync import SyncResult, sync_stream
+from gecko_pipeline.warehouse.state import read_state
+from gecko_pipeline.warehouse.sync import SyncResult, sync_all
 
 SYNC_MODE_TAG = "gecko_pipeline/sync_mode"
 SYNC_MODES = ("incremental", "full")
@@ -39,27 +40,26 @@ def run_streams(
 ) -> SyncResult:
     """Sync the streams in order into the warehouse; 401/402 stop the run with what to fix."""
     full = sync_mode(context) == "full"
-    total: SyncResult | None = None
+    total = SyncResult(",".join(streams), "full" if full else "incremental")
     try:
         with gecko_api.get_client() as client, warehouse.connect() as con:
-            for name in streams:
-                result = sync_stream(
-                    client, con, name, full=full,
-                    overlap=timedelta(seconds=warehouse.incremental_overlap_seconds),
-                    progress=context.log.info,
-                )
-                if total is None:
-                    total = result
-                else:
-                    total.merge(result)
-                    total.cursor = total.cursor or result.cursor
-                    total.mode = total.mode if total.mode == result.mode else "mixed"
+            results = sync_all(
+                client, con, full=full, streams=streams,
+                overlap=timedelta(seconds=warehouse.incremental_overlap_seconds), progress=context.log.info,
+            )
+            cursors = {name: read_state(con, name).cursor for name in streams}
+        for result in results.values():
+            total.merge(result)
+        # A stream without a cursor yet gets a full sync even in an incremental run.
+        modes = {result.mode for result in results.values()}
+        total.mode = modes.pop() if len(modes) == 1 else "mixed"
+        total.cursor = cursors.get(streams[0])
+        total.cursors = {name: c.isoformat() if c else None for name, c in cursors.items()}
     except GeckoApiError as error:
         if error.status in (401, 402):
             # The client's message says what to fix (the token, or the lapsed subscription).
             raise dg.Failure(description=str(error), allow_retries=False) from error
         raise
-    assert total is not None
     return total
 
 
@@ -77,6 +77,8 @@ def table_metadata(result: SyncResult, table: str) -> dict[str, object]:
         "duration_s": round(result.duration_s, 3),
         "cursor": result.cursor.isoformat() if result.cursor else None,
     }
+    if len(result.cursors) > 1:
+        metadata["cursors"] = result.cursors
     if stats and stats.removed:
         metadata["rows_removed"] = stats.removed
     if table in result.vanished:

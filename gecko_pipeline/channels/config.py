@@ -213,9 +213,14 @@ def resolve_channels(con: duckdb.DuckDBPyConnection, channels: Sequence[ChannelC
 
     Raises ChannelConfigError naming the channel and the unknown location or price list.
     """
+    # A location a full refresh no longer finds (`_vanished_at`) counts as archived.
+    has_vanished = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'locations' AND column_name = '_vanished_at'"
+    ).fetchone()
+    status = "CASE WHEN _vanished_at IS NOT NULL THEN 'archived' ELSE status END" if has_vanished and has_vanished[0] else "status"
     locations = [
         _Location(int(r[0]), r[1], r[2], r[3])
-        for r in con.execute("SELECT id, label, status, holds_stock FROM locations ORDER BY id").fetchall()
+        for r in con.execute(f"SELECT id, label, {status}, holds_stock FROM locations ORDER BY id").fetchall()  # noqa: S608
     ]
     account = con.execute(
         "SELECT default_order_price_list_id, primary_location_id FROM account ORDER BY id LIMIT 1"

@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from gecko_pipeline.channels.config import ChannelConfig, ResolvedChannel
-from gecko_pipeline.channels.stock import QTY, as_resolved, ensure_channel_tables
+from gecko_pipeline.channels.stock import QTY, as_resolved, dec_text, ensure_channel_tables
 
 STATE_DDL = f"""CREATE TABLE IF NOT EXISTS channel_feed_state (
     channel VARCHAR NOT NULL, variant_id BIGINT NOT NULL,
@@ -35,7 +35,7 @@ STATE_DDL = f"""CREATE TABLE IF NOT EXISTS channel_feed_state (
     fed_at TIMESTAMP NOT NULL)"""
 
 # Exact decimal text without padding: 12.5000 -> "12.5", 3.0000 -> "3", null stays null.
-MACRO = "CREATE OR REPLACE TEMP MACRO _dec_text(x) AS rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.')"
+MACRO = f"CREATE OR REPLACE TEMP MACRO _dec_text(x) AS {dec_text('x')}"
 
 # The rows every feed of the given channels publishes now.
 FEED_NOW_SQL = """

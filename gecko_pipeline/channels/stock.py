@@ -158,6 +158,7 @@ def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool
 def as_resolved(
     con: duckdb.DuckDBPyConnection, channels: Sequence[ChannelConfig | ResolvedChannel]
 ) -> list[ResolvedChannel]:
+    """Channels as given by callers (from `load_channels()` or already resolved), checked against the warehouse."""
     plain = [c for c in channels if isinstance(c, ChannelConfig)]
     if not plain:
         return list(channels)  # type: ignore[arg-type]
@@ -198,10 +199,14 @@ def compute_channel_stock(
             # Rows of channels no longer in the file go too, whatever the scope.
             con.execute(f"DELETE FROM {table} WHERE {scope_del} "  # noqa: S608 (fixed fragments)
                         "OR channel NOT IN (SELECT channel FROM channel_settings)")
+        phase = time.perf_counter()
         (listings,) = con.execute(
             LISTINGS_SQL.format(scope_v=scope_v, scope_vl=scope_vl, vanished=vanished)  # noqa: S608
         ).fetchone() or (0,)
+        listings_seconds = time.perf_counter() - phase
+        phase = time.perf_counter()
         (levels,) = con.execute(STOCK_LEVELS_SQL.format(scope_l=scope_l)).fetchone() or (0,)  # noqa: S608
+        levels_seconds = time.perf_counter() - phase
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -213,6 +218,8 @@ def compute_channel_stock(
         "scope": "all" if variant_ids is None else f"{len(set(variant_ids))} variants",
         "listings_rows": int(listings),
         "stock_level_rows": int(levels),
+        "listings_seconds": round(listings_seconds, 4),
+        "stock_levels_seconds": round(levels_seconds, 4),
         "seconds": round(time.perf_counter() - started, 4),
     }
 
@@ -235,22 +242,22 @@ def listing_summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
+def dec_text(column: str) -> str:
+    """SQL for a DECIMAL column as exact text without padding (12.5000 -> 12.5); `column` is ours, not input."""
+    text = f"CAST({column} AS VARCHAR)"
+    # Only trim after a decimal point: an integer's zeros are digits.
+    return f"CASE WHEN contains({text}, '.') THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
+
+
 def lowest_stock_preview(con: duckdb.DuckDBPyConnection, limit: int = 10) -> str:
     """A Markdown table of the listed, tracked listings with the least published stock."""
     rows = con.execute(
-        """SELECT channel, sku, CAST(quantity AS VARCHAR), CAST(available AS VARCHAR), inventory_policy, reason,
-                  coalesce(CAST(price AS VARCHAR) || ' ' || coalesce(currency, ''), 'missing')
-           FROM channel_listings WHERE listed AND quantity IS NOT NULL
-           ORDER BY quantity, available, channel, sku LIMIT $1""",
+        f"""SELECT channel, coalesce(sku, '(no sku)'), {dec_text("quantity")}, {dec_text("available")},
+                   inventory_policy, reason, coalesce({dec_text("price")} || ' ' || coalesce(currency, ''), 'missing')
+            FROM channel_listings WHERE listed AND quantity IS NOT NULL
+            ORDER BY quantity, available, channel, sku LIMIT $1""",  # noqa: S608 (fixed columns)
         [limit],
     ).fetchall()
     header = "| channel | sku | published | available | policy | reason | price |\n|---|---|---:|---:|---|---|---|"
-    lines = ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
     return "\n".join([header, *lines]) if lines else "(no listed, tracked variants)"
-
-
-def _md(value: object) -> str:
-    text = "" if value is None else str(value)
-    if text and "." in text and text.replace(".", "").replace("-", "").isdigit():
-        text = text.rstrip("0").rstrip(".")  # 12.5000 -> 12.5
-    return text.replace("|", "\\|")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -135,3 +136,58 @@ def drop_orders(folder: Path, orders: Sequence[dict[str, Any]], name: str) -> Pa
     temp.write_text("".join(dumps(order) + "\n" for order in orders), encoding="utf-8")
     os.replace(temp, target)
     return target
+
+
+def newer_states(orders: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The channel moves on: pending orders get paid and shipped (what a second delivery looks like)."""
+    later = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    moved = []
+    for order in orders:
+        if len(moved) >= count:
+            break
+        if order.get("cancelled") or order.get("shipments"):
+            continue
+        rng = random.Random(order["channel_order_id"])
+        moved.append({**order, "financial_status": "paid", "updated_at": later,
+                      "shipments": [_shipment(rng, "s1", order["lines"])]})
+    return moved
+
+
+def run_order_demo(settings: Any, defs: Any, instance: Any, count: int = 16) -> None:
+    """`make run`'s order step: demo orders into the drop folder, order_push_job over them, then a
+    second delivery with newer states, and what became of each order."""
+    from gecko_pipeline import ops_db
+    from gecko_pipeline.channels.config import load_channels
+    from gecko_pipeline.orders import ledger
+    from gecko_pipeline.orders.inbox import ensure_schema, list_quarantine
+    from gecko_pipeline.orders.intake import drop_folder, ingest_drop_folder
+
+    channels = load_channels(settings.channels_file)
+    orders = make_orders(settings.published_path, channels, count)
+    job = defs.resolve_job_def("order_push_job")
+    for wave, batch in (("new orders", orders), ("newer states", newer_states(orders, max(2, count // 4)))):
+        path = drop_orders(drop_folder(settings.data_dir), batch, f"demo-{wave.replace(' ', '-')}-{int(time.time())}")
+        con = ops_db.connect(settings.ops_path)
+        try:
+            ensure_schema(con)
+            last = con.execute("SELECT coalesce(max(id), 0) FROM order_inbox").fetchone()[0]
+            ingest_drop_folder(con, drop_folder(settings.data_dir))
+            top = con.execute("SELECT coalesce(max(id), 0) FROM order_inbox").fetchone()[0]
+        finally:
+            con.close()
+        print(f"\n== Demo channel: {len(batch)} {wave} dropped as {path.name}; order_push_job runs")
+        config = {"first_inbox_id": last + 1, "last_inbox_id": top}
+        result = job.execute_in_process(run_config={"ops": {"push_channel_orders": {"config": config}}},
+                                        instance=instance)
+        print(f"order_push_job: {'succeeded' if result.success else 'FAILED'}: "
+              f"{result.output_for_node('push_channel_orders')}")
+    con = ops_db.connect(settings.ops_path)
+    try:
+        rows = [r for r in ledger.all_rows(con) if r.channel_order_id.startswith(orders[0]["channel_order_id"].split("-")[0])]
+        print("\n== What became of the demo orders")
+        for r in rows:
+            note = f"  ({r.last_error[:70]})" if r.last_error and r.state != "done" else ""
+            print(f"  {r.reference:24s} -> {r.order_number or '-':8s} {r.state:11s} {', '.join(r.done) or '-'}{note}")
+        print(f"  quarantined (gecko-pipeline quarantine list): {len(list_quarantine(con))}")
+    finally:
+        con.close()

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS order_inbox (
     channel_order_id TEXT,        -- as far as it could be read; the payload is the truth
     payload TEXT NOT NULL,        -- the order's JSON exactly as stored (never re-validated here)
     source TEXT NOT NULL,         -- http | file:<name> | replay:q<id>
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    handled_at TEXT               -- set once validated into the ledger or quarantined
 );
 CREATE TABLE IF NOT EXISTS order_quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,6 +58,15 @@ def now_iso() -> str:
 
 def ensure_schema(con: sqlite3.Connection) -> None:
     con.executescript(SCHEMA)
+    add_missing_columns(con, "order_inbox", {"handled_at": "TEXT"})
+
+
+def add_missing_columns(con: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    """Brings a table created by an older version up to date (SQLite has no ADD COLUMN IF NOT EXISTS)."""
+    present = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}  # our own table names
+    for name, ddl in columns.items():
+        if name not in present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
 
 
 def _decimal_text(value: object) -> str:
@@ -145,6 +155,21 @@ def read_inbox(con: sqlite3.Connection, first_id: int, last_id: int) -> list[Inb
         "SELECT id, channel, channel_order_id, payload, source, received_at FROM order_inbox "
         "WHERE id BETWEEN ? AND ? ORDER BY id",
         (first_id, last_id),
+    ).fetchall()
+    return [InboxRow(*tuple(r)) for r in rows]
+
+
+def mark_handled(con: sqlite3.Connection, inbox_id: int) -> None:
+    con.execute("UPDATE order_inbox SET handled_at = ? WHERE id = ?", (now_iso(), inbox_id))
+
+
+def unhandled(con: sqlite3.Connection, received_before: str) -> list[InboxRow]:
+    """Rows no run has validated although they arrived before `received_before` (a run that died before
+    reading its batch): the retry pass takes them, so nothing in the inbox is ever skipped."""
+    rows = con.execute(
+        "SELECT id, channel, channel_order_id, payload, source, received_at FROM order_inbox "
+        "WHERE handled_at IS NULL AND received_at < ? ORDER BY id",
+        (received_before,),
     ).fetchall()
     return [InboxRow(*tuple(r)) for r in rows]
 

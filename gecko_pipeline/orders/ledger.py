@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gecko_pipeline.ops_db import transaction
-from gecko_pipeline.orders.inbox import now_iso
+from gecko_pipeline.orders.inbox import add_missing_columns, now_iso
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS order_ledger (
@@ -69,6 +69,7 @@ COLUMNS = (
 
 def ensure_schema(con: sqlite3.Connection) -> None:
     con.executescript(SCHEMA)
+    add_missing_columns(con, "order_ledger", {"failures": "INTEGER NOT NULL DEFAULT 0"})
 
 
 @dataclass

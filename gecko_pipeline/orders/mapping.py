@@ -61,6 +61,7 @@ class Catalog:
     def variant_ids(self, skus: Iterable[str]) -> dict[str, int]:
         """SKU -> id of an active variant. SKUs are not unique in the API: the lowest active id wins,
         so the choice is stable."""
+        skus = list(skus)
         wanted = sorted(set(skus) - set(self._variants))
         if wanted:
             rows = self.con.execute(
@@ -181,8 +182,7 @@ def map_order(
     }
     if order.notes:
         body["notes"] = order.notes
-    if order.customer.email:
-        body["email"] = order.customer.email
+    # The order's e-mail defaults to its company's, which carries the customer's.
     if order.customer.phone_number:
         body["phone_number"] = order.customer.phone_number
     if order.source_url:

@@ -96,10 +96,14 @@ class SkuQuantity:
     quantity: Decimal
 
 
+SHIPMENT_STATUSES = ("packed", "shipped")
+
+
 @dataclass(frozen=True)
 class Shipment:
     shipment_id: str
     lines: tuple[SkuQuantity, ...]
+    status: str = "shipped"  # packed: boxed, not yet handed to the carrier
     tracking_number: str | None = None
     tracking_url: str | None = None
     tracking_company: str | None = None
@@ -407,9 +411,13 @@ def _sku_quantities(r: _Reader, obj: Mapping[str, Any], path: str) -> tuple[SkuQ
 
 
 def _shipment(r: _Reader, obj: Mapping[str, Any], path: str) -> Shipment:
+    status = (r.text(obj, "status", f"{path}.status") or "shipped").lower()
+    if status not in SHIPMENT_STATUSES:
+        raise r.fail(f"{path}.status", f"must be packed or shipped (got {status!r})")
     return Shipment(
         shipment_id=r.text(obj, "shipment_id", f"{path}.shipment_id", required=True),  # type: ignore[arg-type]
         lines=_sku_quantities(r, obj, path),
+        status=status,
         tracking_number=r.text(obj, "tracking_number", f"{path}.tracking_number"),
         tracking_url=r.text(obj, "tracking_url", f"{path}.tracking_url"),
         tracking_company=r.text(obj, "tracking_company", f"{path}.tracking_company"),

@@ -7,7 +7,7 @@ Creation is exactly-once by construction (shared/design.md section 6):
    outcome: only then is `GET /orders?reference_number=...` asked before posting again (the normal
    path spends no lookup), and the retried POST reuses the key, which the API deduplicates for 24 h.
 Follow-ups are the actions the channel state calls for that the ledger has not done yet, in order
-(pay or invoice, pack, fulfil with tracking, void, fulfillment returns), each with its own key and
+(pay or invoice, pack when packed, fulfil with tracking when shipped, void, fulfillment returns), each with its own key and
 recorded as done at once, so none is sent twice.
 
 Test hook (documented in docs/orders.md): when the environment variable GECKO_ORDERS_CRASH_AFTER_POST
@@ -80,10 +80,14 @@ def planned_actions(order: ChannelOrder) -> list[Action]:
         return [Action("void", "void")]  # an unshipped cancelled order is voided; it is not paid
     actions = [Action("invoice", "invoice") if order.financial_status == "pending" else Action("pay", "pay")]
     if len(shipments) == 1 and _ships_everything(order, shipments[0]):
-        # The common case uses the order actions: pack, then fulfil, both carrying the tracking.
-        actions += [Action("pack", "pack", shipments[0]), Action("fulfil", "fulfil", shipments[0])]
+        # The common case uses the order actions: pack while the channel says packed, fulfil once shipped
+        # (fulfil ships a packed fulfillment, or creates a fulfilled one: no pack needed before it).
+        shipment = shipments[0]
+        actions.append(Action("pack", "pack", shipment) if shipment.status == "packed" else
+                       Action("fulfil", "fulfil", shipment))
     else:
-        actions += [Action(f"ship:{s.shipment_id}", "ship", s) for s in shipments]
+        # Partial shipments are sent line by line once shipped (a packed partial waits for its carrier).
+        actions += [Action(f"ship:{s.shipment_id}", "ship", s) for s in shipments if s.status == "shipped"]
     actions += [
         Action(f"return:{r.return_id}", "return", return_lines=tuple((x.sku, x.quantity) for x in r.lines),
                notes=r.notes)
@@ -159,6 +163,7 @@ class OrderPusher:
             ledger.accept(self.con, channel=order.channel, channel_order_id=order.channel_order_id,
                           reference=order.key, payload=row.payload, channel_updated_at=order.updated_at,
                           inbox_id=row.id)
+            inbox.mark_handled(self.con, row.id)
             keys[(order.channel, order.channel_order_id)] = None
         found = [ledger.get(self.con, channel, order_id) for channel, order_id in keys]
         return [r for r in found if r is not None]
@@ -172,6 +177,7 @@ class OrderPusher:
             else row.channel
         inbox.quarantine(self.con, inbox_id=row.id, channel=channel, channel_order_id=order_id,
                          payload=row.payload, field=field_name, reason=reason)
+        inbox.mark_handled(self.con, row.id)
         self.log.warning("quarantined %s", reason)
 
     # --- push side ----------------------------------------------------------------------------------
@@ -213,10 +219,10 @@ class OrderPusher:
             return False
         if mapped.currency_missing:
             self._ensure_currency(order.currency)
-        key = row.create_key or f"{KEY_PREFIX}:{row.reference}:create:{uuid.uuid4().hex[:12]}"
-        ledger.update(self.con, row, create_key=key, intent_at=_iso(_now()), attempts=row.attempts + 1)
+        if not self._claim(row):
+            return False
         try:
-            answer = self.client.post("/orders", mapped.body, idempotency_key=key)
+            answer = self.client.post("/orders", mapped.body, idempotency_key=row.create_key)
         except ValidationError as exc:
             # A definitive refusal: nothing was created, so the next attempt (after a fix) takes a new key.
             ledger.update(self.con, row, create_key=None, intent_at=None)
@@ -236,6 +242,18 @@ class OrderPusher:
             learn_from_created(self.con, mapped, created, order.currency)
         self.stats.created += 1
         self.log.info("created %s as sales order %s (id %s)", row.reference, row.order_number, row.order_id)
+        return True
+
+    def _claim(self, row: ledger.LedgerRow) -> bool:
+        """Writes the create intent, unless another run wrote one (or created the order) since this run
+        read the row: compare-and-set in one transaction, so two runs never post the same order twice."""
+        with transaction(self.con):
+            fresh = ledger.get(self.con, row.channel, row.channel_order_id)
+            if fresh is None or fresh.order_id is not None or fresh.intent_at != row.intent_at:
+                self.log.info("%s is being created by another run; leaving it", row.reference)
+                return False
+            key = row.create_key or f"{KEY_PREFIX}:{row.reference}:create:{uuid.uuid4().hex[:12]}"
+            ledger.write(self.con, row, create_key=key, intent_at=_iso(_now()), attempts=row.attempts + 1)
         return True
 
     def _recover(self, row: ledger.LedgerRow) -> bool:
@@ -343,9 +361,10 @@ class OrderPusher:
                 self.client.post("/fulfillment_returns", {"fulfillment_return": body}, idempotency_key=key)
             else:  # pragma: no cover - planned_actions makes only the kinds above
                 raise ValueError(f"unknown action {action.kind}")
-        except ValidationError:
-            # Sent before (an answer lost beyond the key's lifetime) or refused: the order tells which.
-            if not self._already_applied(row, action):
+        except GeckoApiError as exc:
+            # A refusal (422: done before, beyond the key's lifetime?) or a lost answer (5xx, network):
+            # the order's statuses tell whether the action took effect.
+            if isinstance(exc, AuthenticationError | PaymentRequiredError) or not self._already_applied(row, action):
                 raise
 
     def _already_applied(self, row: ledger.LedgerRow, action: Action) -> bool:

@@ -75,6 +75,11 @@ def due_for_retry(
     return due
 
 
+def stale_cutoff(policy: RetryPolicy, now: datetime | None = None) -> str:
+    moment = (now or datetime.now(timezone.utc)) - timedelta(seconds=policy.stale_after_seconds)
+    return moment.isoformat(timespec="milliseconds")
+
+
 def catalog_mtime(published_path: Path) -> float | None:
     try:
         return Path(published_path).stat().st_mtime
@@ -123,6 +128,8 @@ def run_push(
             for row in pusher.accept_inbox(inbox.read_inbox(con, first_inbox_id, last_inbox_id)):
                 rows[row.reference] = row
         if retry_pending:
+            for row in pusher.accept_inbox(inbox.unhandled(con, stale_cutoff(policy))):
+                rows[row.reference] = row
             for row in due_for_retry(con, policy, catalog_mtime(published_path)):
                 rows.setdefault(row.reference, row)
         return pusher.push_all(rows.values())

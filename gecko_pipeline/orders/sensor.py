@@ -18,7 +18,7 @@ from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.intake import drop_folder, ingest_drop_folder
 from gecko_pipeline.orders.jobs import order_push_job
-from gecko_pipeline.orders.runner import RetryPolicy, catalog_mtime, due_for_retry
+from gecko_pipeline.orders.runner import RetryPolicy, catalog_mtime, due_for_retry, stale_cutoff
 from gecko_pipeline.warehouse.resource import WarehouseResource
 
 BATCH_SIZE = 200  # orders per run: a run costs seconds of overhead, an order a few requests
@@ -53,19 +53,28 @@ def order_inbox_sensor(
         dropped = ingest_drop_folder(con, drop_folder(ops_store.path.parent))
         top = inbox.last_inbox_id(con)
         due = due_for_retry(con, policy, catalog_mtime(warehouse.published_path))
+        # Rows behind the cursor that no run validated (a run that died before reading its batch).
+        left = [r for r in inbox.unhandled(con, stale_cutoff(policy)) if r.id <= seen]
+        states = ledger.state_counts(con)
     requests = [
         dg.RunRequest(run_key=f"inbox:{first}-{min(first + BATCH_SIZE - 1, top)}",
                       run_config=_run_config(first, min(first + BATCH_SIZE - 1, top), retry=False),
                       tags={"gecko_pipeline/inbox_range": f"{first}-{min(first + BATCH_SIZE - 1, top)}"})
         for first in range(seen + 1, top + 1, BATCH_SIZE)
     ]
-    if due:
+    if due or left:
         # The key names exactly the work and its versions: the same due set is never launched twice.
-        digest = hashlib.sha256("|".join(f"{r.reference}@{r.updated_at}" for r in due).encode()).hexdigest()[:16]
+        work = [f"{r.reference}@{r.updated_at}" for r in due] + [f"inbox#{r.id}" for r in left]
+        digest = hashlib.sha256("|".join(work).encode()).hexdigest()[:16]
         requests.append(dg.RunRequest(run_key=f"retry:{digest}", run_config=_run_config(0, 0, retry=True),
-                                      tags={"gecko_pipeline/retry_orders": str(len(due))}))
+                                      tags={"gecko_pipeline/retry_orders": str(len(work))}))
     if not requests:
-        note = f" ({dropped.duplicates} already-ingested file(s) moved aside)" if dropped.duplicates else ""
-        return dg.SkipReason(f"no new orders in the inbox since #{seen} and none due for a retry{note}")
-    context.log.info(f"{top - seen} new inbox row(s) (#{seen + 1}-#{top}); {len(due)} order(s) due for a retry")
+        notes = [f"{states[s]} {s}" for s in ("waiting", "failed") if states.get(s)]
+        if states.get("waiting"):
+            notes.append("waiting orders retry once a catalog sync republishes published.duckdb")
+        if dropped.duplicates:
+            notes.append(f"{dropped.duplicates} already-ingested drop file(s) moved aside")
+        detail = f" ({'; '.join(notes)})" if notes else ""
+        return dg.SkipReason(f"no new orders in the inbox since #{seen} and none due for a retry{detail}")
+    context.log.info(f"{top - seen} new inbox row(s) (#{seen + 1}-#{top}); {len(due) + len(left)} due for a retry")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps({"inbox": max(seen, top)}))

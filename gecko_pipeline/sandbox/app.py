@@ -4,9 +4,12 @@ request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -14,7 +17,7 @@ from starlette.requests import Request
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from gecko_pipeline.sandbox import control, faults, reads
+from gecko_pipeline.sandbox import control, faults, oauth, reads, webhooks, writes
 from gecko_pipeline.sandbox.config import SandboxConfig
 from gecko_pipeline.sandbox.core import Reply, Sandbox
 from gecko_pipeline.sandbox.errors import ApiError
@@ -40,17 +43,25 @@ class SandboxApp:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        from gecko_pipeline.sandbox import oauth, webhooks, writes  # noqa: PLC0415 - parts added later
-
-        self._writes = writes
         self.deliverer = webhooks.Deliverer(sandbox)
         self.router = Starlette(
             routes=[
                 Mount("/_sandbox", routes=control.routes(sandbox, self.deliverer)),
                 Route("/oauth/token", oauth.token_endpoint(sandbox), methods=["POST"]),
             ],
-            lifespan=self.deliverer.lifespan,
+            lifespan=self.lifespan,
         )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """Webhook delivery runs while serving; so does pre-serializing every record in idle moments."""
+        async with self.deliverer.lifespan(app):
+            warming = asyncio.get_running_loop().create_task(self.sandbox.store.warm())
+            try:
+                yield
+            finally:
+                warming.cancel()
+                await asyncio.gather(warming, return_exceptions=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +132,7 @@ class SandboxApp:
             if table is not None and len(segments) == 2:
                 return reads.show_record(sandbox, request, table, segments[1])
         else:
-            reply = await self._writes.dispatch(sandbox, request, method, segments, token)
+            reply = await writes.dispatch(sandbox, request, method, segments, token)
             if reply is not None:
                 return reply
         raise ApiError(404, f"No route matches {method} {request.url.path}")

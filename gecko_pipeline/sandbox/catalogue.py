@@ -12,7 +12,7 @@ from gecko_pipeline.sandbox.store import Record, Store
 
 def product_record(pid: int, name: str, **fields: Any) -> Record:
     record: Record = {
-        "id": pid, "brand": None, "description": None, "image_url": None, "name": name, "opt1": None,
+        "id": pid, "created_at": None, "updated_at": None, "brand": None, "description": None, "image_url": None, "name": name, "opt1": None,
         "opt2": None, "opt3": None, "product_type": None, "quantity": "0", "status": "active", "supplier": None,
         "supplier_ids": [], "image_ids": [], "tags": None, "variant_ids": [], "vendor": None,
     }
@@ -24,7 +24,7 @@ def variant_record(vid: int, product: Record, **fields: Any) -> Record:
     """A variant of `product` with every wire field; `fields` override the defaults. Stock fields are
     derived from `locations` by stock.recompute (called here)."""
     record: Record = {
-        "id": vid, "product_id": product["id"], "default_ledger_account_id": None, "buy_price": None,
+        "id": vid, "created_at": None, "updated_at": None, "product_id": product["id"], "default_ledger_account_id": None, "buy_price": None,
         "committed_stock": "0", "available_stock": "0", "incoming_stock": "0", "hs_code": None,
         "country_of_origin": None, "composite": None, "description": None, "keep_selling": False,
         "last_cost_price": None, "manage_stock": True, "max_online": None, "moving_average_cost": None,

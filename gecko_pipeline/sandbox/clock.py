@@ -6,7 +6,6 @@ import time
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 
-
 _DAYS: dict[int, str] = {}
 
 

@@ -48,8 +48,7 @@ class SandboxConfig:
     rate_limit_quota: int = 300
     rate_limit_window: float = 300.0  # seconds; windows are aligned to epoch multiples of it
     faults: FaultConfig = field(default_factory=FaultConfig)
-    oauth_client_id: str = "sandbox-client-id"
-    oauth_client_secret: str = field(default=settings.SANDBOX_APP_SECRET, repr=False)
+    oauth_client_id: str = "sandbox-client-id"  # the client secret is app_secret, as for a real OAuth app
     oauth_refresh_token: str = field(default="sandbox-refresh-token", repr=False)
     access_token_ttl: float = 7200.0
     webhook_retry_base_delay: float = 2.0  # seconds; attempt n waits base * 4**(n-1)

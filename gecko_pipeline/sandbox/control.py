@@ -85,12 +85,17 @@ def routes(sandbox: Sandbox, deliverer: Any) -> list[Route]:
     async def health(request: Request) -> Response:
         config = sandbox.config
         return _json({
-            "ok": True, "scale": config.scale, "seed": config.seed, "orders": config.order_count,
+            "ok": True, "cache_warm": sandbox.store.warmed, "scale": config.scale, "seed": config.seed, "orders": config.order_count,
             "locations": config.location_count, "counts": {n: len(t.records) for n, t in sandbox.store.tables.items()},
         })
 
+    async def cache_clear(request: Request) -> Response:
+        disable = request.query_params.get("disable", "false").lower() in ("1", "true", "yes")
+        sandbox.store.set_caching(not disable)
+        return _json({"caching": sandbox.store.caching})
+
     async def deliveries(request: Request) -> Response:
-        return _json({"webhook_deliveries": deliverer.log})
+        return _json({"webhook_deliveries": list(deliverer.log)})
 
     def act(fn: Callable[[Sandbox, dict[str, Any]], object]) -> Handler:
         async def handler(request: Request) -> Response:
@@ -107,6 +112,7 @@ def routes(sandbox: Sandbox, deliverer: Any) -> list[Route]:
         Route("/payment_required", payment_required, methods=["PUT"]),
         Route("/health", health, methods=["GET"]),
         Route("/webhook_deliveries", deliveries, methods=["GET"]),
+        Route("/cache/clear", cache_clear, methods=["POST"]),
         Route("/activity/stock_move", act(activity.stock_move), methods=["POST"]),
         Route("/activity/new_product", act(activity.new_product), methods=["POST"]),
         Route("/activity/update", act(activity.update), methods=["POST"]),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from gecko_pipeline.sandbox.config import SandboxConfig
 from gecko_pipeline.sandbox.errors import ApiError
+from gecko_pipeline.sandbox.idempotency import IdempotencyCache
 from gecko_pipeline.sandbox.ratelimit import RateLimiter
 from gecko_pipeline.sandbox.seed import seed_store
 from gecko_pipeline.sandbox.stats import Stats
@@ -37,6 +38,9 @@ class Sandbox:
         # OAuth: access tokens issued by refresh -> expiry (epoch s); the one valid refresh token.
         self.issued_tokens: dict[str, float] = {}
         self.refresh_token = config.oauth_refresh_token
+        # Idempotency keys are scoped to the app and account: every token of this sandbox (the static
+        # one and refreshed OAuth ones) shares them, so a retry after a token refresh is still a replay.
+        self.idempotency = IdempotencyCache()
 
     def authenticate(self, authorization: str | None) -> str:
         """The bearer token of a request, or 401 in the API's shape."""

@@ -26,7 +26,7 @@ def build_tables(store: Store) -> None:
         Table("accounts", "account"),
         Table("currencies", "currency", ARCHIVED, _f("iso")),
         Table("locations", "location", ARCHIVED, _f("holds_stock")),
-        Table("price_lists", "price_list", filters=_f("code", "currency_id")),
+        Table("price_lists", "price_list", filters=_f("code", "currency_id"), fixed_order=True),
         Table("tax_types", "tax_type", ARCHIVED, _f("code")),
         Table("tax_components", "tax_component", filters=_f("tax_type_id")),
         Table(

@@ -13,7 +13,7 @@ import random
 from collections import defaultdict
 from decimal import Decimal
 
-from gecko_pipeline.sandbox import stock
+from gecko_pipeline.sandbox import catalogue, records, stock
 from gecko_pipeline.sandbox.clock import date_only, iso_ms
 from gecko_pipeline.sandbox.config import SandboxConfig
 from gecko_pipeline.sandbox.resources import build_tables
@@ -30,6 +30,8 @@ COLOURS = ["Red", "Blue", "Green", "Black", "White", "Peach", "Teal"]
 SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
 CITIES = ["Auckland", "Wellington", "Christchurch", "Singapore", "Sydney", "Melbourne"]
 CARRIERS = ["GeckoShip", "NZ Post", "DHL"]
+# Every account, however small, has orders in every status and both kinds of return.
+FORCED_ORDER_STATUS = {1: "draft", 2: "active", 3: "fulfilled", 4: "finalized", 5: "void", 6: "deleted", 13: "fulfilled"}
 
 
 def money(cents: int) -> str:
@@ -183,34 +185,39 @@ class Seeder:
             created, updated = product_stamps[index]
             roll = rng.random()
             status = "archived" if roll < 0.04 else "disabled" if roll < 0.09 else "active"
+            if len(sizes) >= 3 and index >= len(sizes) - 2:  # every account has both, whatever its size
+                status = "archived" if index == len(sizes) - 1 else "disabled"
             ptype = TYPES[pid % len(TYPES)]
             name = f"{COLOURS[pid % len(COLOURS)]} {NOUNS[pid % len(NOUNS)]} {pid}"
             ids = list(range(variant_id + 1, variant_id + size + 1))
             tags = None if pid % 3 == 0 else ("summer,sale" if pid % 3 == 1 else "core")
-            self.add("products", {
-                "id": pid, "created_at": iso_ms(created), "updated_at": iso_ms(updated),
-                "brand": BRANDS[pid % len(BRANDS)], "description": f"{name}, seeded by the sandbox.",
-                "image_url": None, "name": name, "opt1": "Size" if size > 1 else None,
-                "opt2": "Colour" if size > 6 else None, "opt3": None, "product_type": ptype,
-                "quantity": "0", "status": status, "supplier": None, "supplier_ids": [], "image_ids": [],
-                "tags": tags, "variant_ids": ids, "vendor": None,
-            })
+            product = self.add("products", catalogue.product_record(
+                pid, name, created_at=iso_ms(created), updated_at=iso_ms(updated),
+                brand=BRANDS[pid % len(BRANDS)], description=f"{name}, seeded by the sandbox.",
+                opt1="Size" if size > 1 else None, opt2="Colour" if size > 6 else None, product_type=ptype,
+                status=status, tags=tags, variant_ids=ids,
+            ))
             for position, vid in enumerate(ids, start=1):
                 v_created = created + position * 1000
                 v_updated = max(v_created, updated - rng.randint(0, 3_600_000))
-                self.seed_variant(vid, pid, name, status, ptype, position, v_created, v_updated)
+                self.seed_variant(vid, product, position, v_created, v_updated)
             variant_id += size
 
-    def seed_variant(
-        self, vid: int, pid: int, pname: str, pstatus: str, ptype: str, position: int, created: int, updated: int
-    ) -> None:
+    def seed_variant(self, vid: int, product: Record, position: int, created: int, updated: int) -> None:
         rng = self.rng
+        pid, pname, pstatus = product["id"], product["name"], product["status"]
         r = rng.random()
         archived = pstatus == "archived" or r < 0.03
         sellable = not (0.03 <= r < 0.06)
         manage_stock = not (0.06 <= r < 0.09)
         keep_selling = 0.09 <= r < 0.14
         max_online = str(rng.randint(1, 20)) if 0.14 <= r < 0.19 else None
+        # Small accounts get each awkward case at least once, on variants 2-6.
+        archived = archived or vid == 2
+        sellable = sellable and vid != 3
+        manage_stock = manage_stock and vid != 4
+        keep_selling = keep_selling or vid == 5
+        max_online = "3" if vid == 6 else max_online
         wholesale = rng.randint(150, 20000)
         self.variant_cents[vid] = wholesale
         buy, retail, us = wholesale // 2, wholesale * 9 // 5, wholesale * 11 // 10
@@ -245,7 +252,7 @@ class Seeder:
                 on_hand = "0"
             else:
                 q = rng.random()
-                if q < 0.02:
+                if q < 0.02 or (vid == 7 and loc == 1):
                     on_hand = f"-{rng.randint(1, 12)}"
                 elif q < 0.04:
                     on_hand = f"{rng.randint(0, 40)}.5"
@@ -260,24 +267,15 @@ class Seeder:
         if vid % 499 == 0 and vid > 1:
             sku = f"GK-{pid:05d}-{max(position - 1, 1):02d}"  # SKUs are not unique
         option = SIZES[(position - 1) % len(SIZES)]
-        self.add("variants", {
-            "id": vid, "created_at": iso_ms(created), "updated_at": iso_ms(updated), "product_id": pid,
-            "default_ledger_account_id": None, "buy_price": money(buy), "committed_stock": "0",
-            "available_stock": "0", "incoming_stock": "0", "hs_code": None, "country_of_origin": "NZ",
-            "composite": None if vid % 2 else False, "description": None, "keep_selling": keep_selling,
-            "last_cost_price": money(buy), "manage_stock": manage_stock, "max_online": max_online,
-            "moving_average_cost": money(buy), "name": f"{pname} {option}", "online_ordering": sellable,
-            "opt1": option, "opt2": COLOURS[position % len(COLOURS)] if position > 6 else None, "opt3": None,
-            "position": position, "product_name": pname, "product_status": pstatus, "product_type": ptype,
-            "retail_price": retail_s, "sellable": sellable, "purchasable": True, "sku": sku,
-            "status": "archived" if archived else "active", "stock_on_hand": "0", "supplier_code": None,
-            "taxable": vid % 17 != 0, "upc": None, "weight": None, "weight_unit": None, "weight_value": None,
-            "wholesale_price": wholesale_s, "image_ids": [], "variant_prices": prices_list,
-            "locations": locations,
-            "prices": {p["price_list_id"]: p["value"] for p in prices_list},
-            "stock_levels": {}, "committed_stock_levels": {}, "incoming_stock_levels": {},
-            "is_online": False, "online_id": None, "reorder_point": None,
-        })
+        self.add("variants", catalogue.variant_record(
+            vid, product, created_at=iso_ms(created), updated_at=iso_ms(updated), buy_price=money(buy),
+            country_of_origin="NZ", composite=None if vid % 2 else False, keep_selling=keep_selling,
+            last_cost_price=money(buy), manage_stock=manage_stock, max_online=max_online,
+            moving_average_cost=money(buy), name=f"{pname} {option}", online_ordering=sellable, opt1=option,
+            opt2=COLOURS[position % len(COLOURS)] if position > 6 else None, position=position,
+            retail_price=retail_s, sellable=sellable, sku=sku, status="archived" if archived else "active",
+            taxable=vid % 17 != 0, wholesale_price=wholesale_s, variant_prices=prices_list, locations=locations,
+        ))
         if sellable and not archived and pstatus != "archived":
             self.sellable_variants.append(vid)
 
@@ -304,28 +302,24 @@ class Seeder:
             name = f"{'Supplier' if ctype == 'supplier' else 'Customer'} {cid}"
             addresses = [address_id + 1] + ([address_id + 2] if cid % 2 == 0 else [])
             for position, aid in enumerate(addresses):
-                self.add("addresses", {
-                    "id": aid, "created_at": iso_ms(created + position), "updated_at": iso_ms(updated),
-                    "company_id": cid, "address1": f"{cid} Queen St", "address2": "",
-                    "city": CITIES[cid % len(CITIES)], "company_name": name, "country": "New Zealand",
-                    "country_code": "NZ", "email": f"orders{cid}@example.com" if position == 0 else "",
-                    "first_name": None, "last_name": None, "label": "Shipping" if position == 0 else "Billing",
-                    "phone_number": "", "state": "", "status": "archived" if aid % 37 == 0 and position else "active",
-                    "suburb": "", "zip_code": f"{1000 + cid % 9000}",
-                })
+                self.add("addresses", records.address_record(
+                    aid, cid, created_at=iso_ms(created + position), updated_at=iso_ms(updated),
+                    address1=f"{cid} Queen St", address2="", city=CITIES[cid % len(CITIES)], company_name=name,
+                    country="New Zealand", country_code="NZ", email=f"orders{cid}@example.com" if position == 0 else "",
+                    label="Shipping" if position == 0 else "Billing", phone_number="", state="",
+                    status="archived" if aid % 37 == 0 and position else "active", suburb="",
+                    zip_code=f"{1000 + cid % 9000}",
+                ))
             address_id += len(addresses)
             price_list = (None, "retail", "wholesale", "1", None, None)[cid % 6]
-            self.add("companies", {
-                "id": cid, "created_at": iso_ms(created), "updated_at": iso_ms(updated), "assignee_id": 1,
-                "default_ledger_account_id": None, "default_payment_method_id": None,
-                "default_payment_term_id": None, "default_stock_location_id": None, "default_tax_type_id": None,
-                "company_code": f"C{cid:05d}" if cid % 2 else None, "company_type": ctype,
-                "default_discount_rate": None if cid % 4 else "5.0", "default_price_list_id": price_list,
-                "default_tax_rate": None, "description": "", "email": f"buyer{cid}@example.com" if cid % 10 < 7 else None,
-                "fax": None, "name": name, "phone_number": None, "status": status, "tax_number": None,
-                "website": None, "tags": ["wholesale"] if ctype == "business" else [], "address_ids": addresses,
-                "contact_ids": [], "note_ids": [], "default_price_type_id": price_list,
-            })
+            self.add("companies", records.company_record(
+                cid, created_at=iso_ms(created), updated_at=iso_ms(updated), assignee_id=1,
+                company_code=f"C{cid:05d}" if cid % 2 else None, company_type=ctype,
+                default_discount_rate=None if cid % 4 else "5.0", default_price_list_id=price_list,
+                description="", email=f"buyer{cid}@example.com" if cid % 10 < 7 else None, name=name,
+                status=status, tags=["wholesale"] if ctype == "business" else [], address_ids=addresses,
+                default_price_type_id=price_list,
+            ))
             if ctype != "supplier":
                 self.customers.append((cid, addresses[0], addresses[-1]))
 
@@ -336,18 +330,18 @@ class Seeder:
         if not self.sellable_variants or not self.customers:
             return
         stamps = self.stamps(n)
-        committed: dict[tuple[int, int], int] = defaultdict(int)
-        variants = self.store.table("variants").records
-        ids = {"line": 0, "ful": 0, "ful_line": 0, "ret": 0, "ret_line": 0, "inv": 0, "inv_line": 0, "pay": 0}
+        self.committed: dict[tuple[int, int], int] = defaultdict(int)
+        self.ids = dict.fromkeys(("line", "ful", "ful_line", "ret", "ret_line", "inv", "inv_line", "pay"), 0)
         statuses = ("draft",) * 10 + ("active",) * 25 + ("finalized",) * 20 + ("fulfilled",) * 30 + (
             "void",) * 10 + ("deleted",) * 5
         sellable = self.sellable_variants
         holding = self.holding
+        ids = self.ids
         for index in range(n):
             oid = index + 1
             created, updated = stamps[index]
             created_s, updated_s = iso_ms(created), iso_ms(updated)
-            status = statuses[int(rng.random() * 100)]
+            status = FORCED_ORDER_STATUS.get(oid) or statuses[int(rng.random() * 100)]
             company, shipping, billing = self.customers[int(rng.random() * len(self.customers))]
             location = 1 if rng.random() < 0.7 or len(holding) == 1 else holding[rng.randrange(len(holding))]
             lines: list[Record] = []
@@ -358,172 +352,138 @@ class Seeder:
                 qty = 1 + int(rng.random() * 5)
                 price = self.variant_cents[vid]
                 total_cents += qty * price
-                lines.append({
-                    "id": ids["line"], "created_at": created_s, "updated_at": updated_s, "order_id": oid,
-                    "variant_id": vid, "tax_type_id": 1, "discount": None, "freeform": False, "image_url": None,
-                    "label": None, "line_type": "product", "position": position, "price": money(price),
-                    "quantity": f"{qty}.0", "tax_rate_override": None, "tax_rate": None, "shippable": True,
-                    "fulfillment_line_item_ids": [], "fulfillment_return_line_item_ids": [],
-                    "invoice_line_item_ids": [],
-                })
+                lines.append(records.line_record(
+                    ids["line"], oid, created_at=created_s, updated_at=updated_s, variant_id=vid,
+                    line_type="product", position=position, price=money(price), quantity=f"{qty}.0",
+                ))
             if oid % 5 < 2:
                 ids["line"] += 1
                 total_cents += 995
-                lines.append({
-                    "id": ids["line"], "created_at": created_s, "updated_at": updated_s, "order_id": oid,
-                    "variant_id": None, "tax_type_id": 1, "discount": None, "freeform": True, "image_url": None,
-                    "label": "Shipping - Courier", "line_type": "shipping", "position": len(lines),
-                    "price": "9.95", "quantity": "1.0", "tax_rate_override": None, "tax_rate": None,
-                    "shippable": False, "fulfillment_line_item_ids": [], "fulfillment_return_line_item_ids": [],
-                    "invoice_line_item_ids": [],
-                })
+                lines.append(records.line_record(
+                    ids["line"], oid, created_at=created_s, updated_at=updated_s, freeform=True,
+                    label="Shipping - Courier", line_type="shipping", position=len(lines), price="9.95",
+                    quantity="1.0", shippable=False,
+                ))
             total_cents += total_cents * TAX_RATE_PERCENT // 100
+            order = records.order_record(
+                oid, created_at=created_s, updated_at=updated_s, billing_address_id=billing, company_id=company,
+                currency_id=ACCOUNT_CURRENCY, shipping_address_id=shipping, stock_location_id=location,
+                email=f"buyer{company}@example.com", issued_at=date_only(created), status=status,
+                reference_number=f"WEB-{100000 + oid}" if oid % 3 == 0 else ("" if oid % 3 == 1 else None),
+                total=money(total_cents), tags=["web"] if oid % 4 == 0 else [],
+                order_line_item_ids=[line["id"] for line in lines],
+            )
             product_lines = [line for line in lines if not line["freeform"]]
-            shipped: dict[int, int] = {}
-            fulfillment_ids: list[int] = []
-            packed_status, fulfillment_status = "unpacked", "unshipped"
-            plan: list[tuple[str, list[Record]]] = []
-            if status == "fulfilled":
-                plan.append(("fulfilled", product_lines))
-            elif status in ("active", "finalized"):
-                r = rng.random()
-                if r < 0.2:
-                    plan.append(("fulfilled", product_lines[:1]))
-                elif status == "finalized" and r < 0.5:
-                    plan.append(("packed", product_lines))
-            for ful_status, ful_lines in plan:
-                ids["ful"] += 1
-                fid = ids["ful"]
-                fulfillment_ids.append(fid)
-                line_ids = []
-                for pos, line in enumerate(ful_lines):
-                    ids["ful_line"] += 1
-                    line_ids.append(ids["ful_line"])
-                    line["fulfillment_line_item_ids"].append(ids["ful_line"])
-                    qty = int(float(line["quantity"]))
-                    if ful_status == "fulfilled":
-                        shipped[line["id"]] = qty
-                    self.add("fulfillment_line_items", {
-                        "id": ids["ful_line"], "created_at": created_s, "updated_at": updated_s,
-                        "fulfillment_id": fid, "order_line_item_id": line["id"], "base_price": line["price"],
-                        "position": pos, "quantity": line["quantity"], "variant_id": line["variant_id"],
-                        "variant_sku": variants[line["variant_id"]]["sku"],
-                    })
-                day = date_only(updated)
-                self.add("fulfillments", {
-                    "id": fid, "created_at": created_s, "updated_at": updated_s, "order_id": oid,
-                    "shipping_address_id": shipping, "billing_address_id": billing, "stock_location_id": location,
-                    "delivery_type": "Courier", "exchange_rate": "1.0", "notes": None, "packed_at": day,
-                    "receipt": {}, "received_at": None,
-                    "shipped_at": updated_s if ful_status == "fulfilled" else None, "status": ful_status,
-                    "tracking_company": CARRIERS[fid % 3] if ful_status == "fulfilled" else None,
-                    "tracking_number": f"TRK{fid:08d}" if ful_status == "fulfilled" else None,
-                    "tracking_url": None, "service": None, "order_number": f"SO{oid:05d}", "company_id": company,
-                    "fulfillment_line_item_ids": line_ids,
-                })
-            if plan:
-                full = len(plan[0][1]) == len(product_lines)
-                packed_status = "packed" if full else "partial"
-                if plan[0][0] == "fulfilled":
-                    fulfillment_status = "shipped" if full else "partial"
-            if status in ("active", "finalized"):
-                for line in product_lines:
-                    unshipped = int(float(line["quantity"])) - shipped.get(line["id"], 0)
-                    if unshipped:
-                        committed[(line["variant_id"], location)] += unshipped
-            return_ids: list[int] = []
-            return_status, returning_status = "unreturned", "unreturning"
+            self.seed_shipments(order, product_lines, rng, updated)
             if status == "fulfilled" and oid % 10 == 3:
-                ids["ret"] += 1
-                rid = ids["ret"]
-                return_ids.append(rid)
-                received = oid % 20 == 3
-                ids["ret_line"] += 1
-                line = product_lines[0]
-                line["fulfillment_return_line_item_ids"].append(ids["ret_line"])
-                self.add("fulfillment_return_line_items", {
-                    "id": ids["ret_line"], "created_at": updated_s, "updated_at": updated_s,
-                    "fulfillment_return_id": rid, "order_line_item_id": line["id"], "base_price": line["price"],
-                    "position": 0, "quantity": "1.0", "ledger_account_id": None, "stock_trail_ids": [],
-                })
-                self.add("fulfillment_returns", {
-                    "id": rid, "created_at": updated_s, "updated_at": updated_s, "order_id": oid,
-                    "location_id": location, "delivery_type": None, "exchange_rate": "1.0", "notes": None,
-                    "received_at": updated_s if received else None, "tracking_company": None,
-                    "tracking_number": None, "tracking_url": None,
-                    "status": "received" if received else "returning", "credit_note_number": f"CN{rid:05d}",
-                    "order_number": f"SO{oid:05d}", "company_id": company,
-                    "fulfillment_return_line_item_ids": [ids["ret_line"]],
-                })
-                if received:
-                    return_status = "partial"
-                else:
-                    returning_status = "partial"
-            invoice_ids: list[int] = []
-            payment_ids: list[int] = []
-            invoice_status, payment_status = "uninvoiced", "unpaid"
+                self.seed_return(order, product_lines[0], received=oid % 20 == 3)
             if (status == "fulfilled" and oid % 10 < 7) or (status == "finalized" and oid % 10 < 3):
-                paid = status == "fulfilled"
-                ids["inv"] += 1
-                inv = ids["inv"]
-                invoice_ids.append(inv)
-                inv_lines = []
-                for pos, line in enumerate(lines):
-                    ids["inv_line"] += 1
-                    inv_lines.append(ids["inv_line"])
-                    line["invoice_line_item_ids"].append(ids["inv_line"])
-                    self.add("invoice_line_items", {
-                        "id": ids["inv_line"], "created_at": updated_s, "updated_at": updated_s,
-                        "invoice_id": inv, "order_line_item_id": line["id"], "quantity": line["quantity"],
-                        "position": pos, "ledger_account_id": None,
-                    })
-                if paid:
-                    ids["pay"] += 1
-                    payment_ids.append(ids["pay"])
-                    self.add("payments", {
-                        "id": ids["pay"], "created_at": updated_s, "updated_at": updated_s, "invoice_id": inv,
-                        "amount": money(total_cents), "reference": None, "paid_at": updated_s,
-                        "exchange_rate": "1.0", "status": "active", "payment_method_id": 1,
-                    })
-                self.add("invoices", {
-                    "id": inv, "created_at": updated_s, "updated_at": updated_s, "order_id": oid,
-                    "shipping_address_id": shipping, "billing_address_id": billing, "payment_term_id": 1,
-                    "invoice_number": f"INV{inv:05d}", "invoiced_at": date_only(updated), "due_at": None,
-                    "notes": None, "exchange_rate": "1.0", "total": money(total_cents),
-                    "cached_total": money(total_cents), "payment_status": "paid" if paid else "unpaid",
-                    "status": "active", "order_number": f"SO{oid:05d}", "company_id": company,
-                    "currency_id": ACCOUNT_CURRENCY, "document_url": None,
-                    "invoice_line_item_ids": inv_lines, "payment_ids": payment_ids[-1:] if paid else [],
-                    "refund_ids": [],
-                })
-                invoice_status, payment_status = "invoiced", "paid" if paid else "unpaid"
+                self.seed_invoice(order, lines, total_cents, paid=status == "fulfilled", when=updated)
             for line in lines:
                 self.add("order_line_items", line)
-            reference = f"WEB-{100000 + oid}" if oid % 3 == 0 else ("" if oid % 3 == 1 else None)
-            self.add("orders", {
-                "id": oid, "created_at": created_s, "updated_at": updated_s,
-                "document_url": f"https://sandbox.example/d/order-{oid}", "assignee_id": None,
-                "billing_address_id": billing, "company_id": company, "contact_id": None,
-                "currency_id": ACCOUNT_CURRENCY, "shipping_address_id": shipping, "stock_location_id": location,
-                "user_id": 1, "default_price_list_id": "wholesale", "email": f"buyer{company}@example.com",
-                "fulfillment_status": fulfillment_status, "invoice_status": invoice_status,
-                "issued_at": date_only(created), "notes": None, "order_number": f"SO{oid:05d}",
-                "packed_status": packed_status, "payment_status": payment_status, "phone_number": None,
-                "reference_number": reference, "return_status": return_status,
-                "returning_status": returning_status, "shippability_status": "shippable",
-                "backordering_status": "not_backordered", "ship_at": None, "source_url": None,
-                "status": status, "tax_label": "GST", "tax_override": None, "tax_treatment": "exclusive",
-                "total": money(total_cents), "tags": ["web"] if oid % 4 == 0 else [],
-                "fulfillment_ids": fulfillment_ids, "fulfillment_return_ids": return_ids,
-                "invoice_ids": invoice_ids, "payment_ids": payment_ids, "refund_ids": [],
-                "invoices": invoice_ids, "invoice_numbers": {str(i): f"INV{i:05d}" for i in invoice_ids},
-                "order_line_item_ids": [line["id"] for line in lines], "cached_total": money(total_cents),
-                "default_price_type_id": "wholesale", "source": None, "tax_type": "exclusive",
-                "tracking_number": None, "url": None, "source_id": None,
-            })
-        for (vid, location), qty in committed.items():
+            self.add("orders", order)
+        variants = self.store.table("variants").records
+        for (vid, location), qty in self.committed.items():
             entry = stock.entry_for(variants[vid], location)
             entry["committed"] = f"{qty}.0"
+
+    def seed_shipments(self, order: Record, product_lines: list[Record], rng: random.Random, when: int) -> None:
+        """Fulfillments by status; the unshipped rest of active/finalized orders is committed."""
+        status, oid = order["status"], order["id"]
+        stamp = order["updated_at"]
+        variants = self.store.table("variants").records
+        plan: list[tuple[str, list[Record]]] = []
+        if status == "fulfilled":
+            plan.append(("fulfilled", product_lines))
+        elif status in ("active", "finalized"):
+            r = {2: 0.1, 4: 0.3}.get(oid) or rng.random()  # order 2 partly shipped, order 4 packed
+            if r < 0.2:
+                plan.append(("fulfilled", product_lines[:1]))
+            elif status == "finalized" and r < 0.5:
+                plan.append(("packed", product_lines))
+        shipped: dict[int, int] = {}
+        ids = self.ids
+        for ful_status, ful_lines in plan:
+            ids["ful"] += 1
+            fid = ids["ful"]
+            order["fulfillment_ids"].append(fid)
+            line_ids = []
+            for pos, line in enumerate(ful_lines):
+                ids["ful_line"] += 1
+                line_ids.append(ids["ful_line"])
+                line["fulfillment_line_item_ids"].append(ids["ful_line"])
+                if ful_status == "fulfilled":
+                    shipped[line["id"]] = int(float(line["quantity"]))
+                self.add("fulfillment_line_items", records.fulfillment_line_record(
+                    ids["ful_line"], fid, line, variants[line["variant_id"]]["sku"], created_at=stamp,
+                    updated_at=stamp, position=pos,
+                ))
+            shipped_now = ful_status == "fulfilled"
+            self.add("fulfillments", records.fulfillment_record(
+                fid, order, created_at=stamp, updated_at=stamp, delivery_type="Courier", packed_at=date_only(when),
+                shipped_at=stamp if shipped_now else None, status=ful_status,
+                tracking_company=CARRIERS[fid % 3] if shipped_now else None,
+                tracking_number=f"TRK{fid:08d}" if shipped_now else None, fulfillment_line_item_ids=line_ids,
+            ))
+        if plan:
+            full = len(plan[0][1]) == len(product_lines)
+            order["packed_status"] = "packed" if full else "partial"
+            if plan[0][0] == "fulfilled":
+                order["fulfillment_status"] = "shipped" if full else "partial"
+        if status in ("active", "finalized"):
+            for line in product_lines:
+                unshipped = int(float(line["quantity"])) - shipped.get(line["id"], 0)
+                if unshipped:
+                    self.committed[(line["variant_id"], order["stock_location_id"])] += unshipped
+
+    def seed_return(self, order: Record, line: Record, received: bool) -> None:
+        ids, stamp = self.ids, order["updated_at"]
+        ids["ret"] += 1
+        ids["ret_line"] += 1
+        rid = ids["ret"]
+        order["fulfillment_return_ids"].append(rid)
+        line["fulfillment_return_line_item_ids"].append(ids["ret_line"])
+        self.add("fulfillment_return_line_items", records.return_line_record(
+            ids["ret_line"], rid, line, created_at=stamp, updated_at=stamp,
+        ))
+        self.add("fulfillment_returns", records.return_record(
+            rid, order, created_at=stamp, updated_at=stamp, received_at=stamp if received else None,
+            status="received" if received else "returning", fulfillment_return_line_item_ids=[ids["ret_line"]],
+        ))
+        if received:
+            order["return_status"] = "partial"
+        else:
+            order["returning_status"] = "partial"
+
+    def seed_invoice(self, order: Record, lines: list[Record], total_cents: int, paid: bool, when: int) -> None:
+        ids, stamp = self.ids, order["updated_at"]
+        ids["inv"] += 1
+        inv = ids["inv"]
+        order["invoice_ids"].append(inv)
+        order["invoices"].append(inv)
+        order["invoice_numbers"][str(inv)] = f"INV{inv:05d}"
+        inv_lines = []
+        for pos, line in enumerate(lines):
+            ids["inv_line"] += 1
+            inv_lines.append(ids["inv_line"])
+            line["invoice_line_item_ids"].append(ids["inv_line"])
+            self.add("invoice_line_items", records.invoice_line_record(
+                ids["inv_line"], inv, line, created_at=stamp, updated_at=stamp, position=pos,
+            ))
+        payments = []
+        if paid:
+            ids["pay"] += 1
+            payments.append(ids["pay"])
+            order["payment_ids"].append(ids["pay"])
+            self.add("payments", records.payment_record(
+                ids["pay"], inv, money(total_cents), created_at=stamp, updated_at=stamp, paid_at=stamp,
+            ))
+        self.add("invoices", records.invoice_record(
+            inv, order, created_at=stamp, updated_at=stamp, invoiced_at=date_only(when),
+            payment_status="paid" if paid else "unpaid", invoice_line_item_ids=inv_lines, payment_ids=payments,
+        ))
+        order["invoice_status"] = "invoiced"
+        order["payment_status"] = "paid" if paid else "unpaid"
 
 
 def seed_store(config: SandboxConfig, store: Store) -> Store:

@@ -12,6 +12,7 @@ class Stats:
     responses_429: int = 0
     records_served: int = 0
     bytes_served: int = 0
+    idempotent_replays: int = 0
     by_route: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
     faults_injected: Counter[str] = field(default_factory=Counter)
@@ -32,5 +33,6 @@ class Stats:
             "responses_429": self.responses_429,
             "records_served": self.records_served,
             "bytes_served": self.bytes_served,
+            "idempotent_replays": self.idempotent_replays,
             "faults_injected": dict(self.faults_injected),
         }

@@ -7,6 +7,7 @@ paging through a large resource costs a slice and a join, not a scan and a sort 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -19,8 +20,12 @@ Key = int | str
 Record = dict[str, Any]
 
 
+# One shared encoder (json.dumps with options builds a new one per call); records hold no cycles.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def dumps(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 @dataclass
@@ -40,6 +45,8 @@ class Table:
     hidden_statuses: frozenset[str] = frozenset()  # left out unless the status filter asks for them
     filters: dict[str, FilterSpec] = field(default_factory=dict)
     meta_total: bool = False  # index carries the historical "meta": {"total": n}
+    fixed_order: bool = False  # listed in insertion order whatever `order` says (price lists)
+    cache_json: bool = True  # off only to measure the benchmark's baseline
     records: dict[Key, Record] = field(default_factory=dict)
     _json: dict[Key, bytes] = field(default_factory=dict)
     next_id: int = 1
@@ -67,7 +74,9 @@ class Table:
     def json(self, key: Key) -> bytes:
         cached = self._json.get(key)
         if cached is None:
-            cached = self._json[key] = dumps(self.records[key])
+            cached = dumps(self.records[key])
+            if self.cache_json:
+                self._json[key] = cached
         return cached
 
     def lookup(self, raw: str) -> Record | None:
@@ -101,6 +110,32 @@ class Store:
         self.version = 0
         self._queries: OrderedDict[tuple[str, ListQuery], tuple[int, list[Key]]] = OrderedDict()
         self.listeners: list[Callable[[str, str, Record], None]] = []  # (event, table, record)
+        self.caching = True
+        self.warmed = False
+
+    async def warm(self, chunk: int = 200) -> int:
+        """Serialize every record ahead of time, yielding to requests between chunks, so the first
+        full sync finds its pages ready. Returns how many records it serialized."""
+        done = 0
+        for table in list(self.tables.values()):
+            for key in list(table.records):
+                if not self.caching:
+                    return done
+                if key in table.records and key not in table._json:
+                    table.json(key)
+                    done += 1
+                    if done % chunk == 0:
+                        await asyncio.sleep(0)
+        self.warmed = True
+        return done
+
+    def set_caching(self, enabled: bool) -> None:
+        """Drop every cached JSON and query result; with False, cache nothing (benchmark baseline)."""
+        self.caching = enabled
+        self._queries.clear()
+        for table in self.tables.values():
+            table.cache_json = enabled
+            table._json.clear()
 
     def table(self, name: str) -> Table:
         return self.tables[name]
@@ -119,8 +154,9 @@ class Store:
 
     def insert(self, table: Table, record: Record) -> Record:
         now = self.clock.now()
-        record.setdefault("created_at", now)
-        record.setdefault("updated_at", now)
+        for stamp in ("created_at", "updated_at"):
+            if record.get(stamp) is None:
+                record[stamp] = now
         stored = table.add(record)
         self.version += 1
         return stored
@@ -141,14 +177,17 @@ class Store:
             self._queries.move_to_end(cache_key)
             return hit[1]
         keys = list(self._scan(table, query))
-        if query.order_field != "id":
+        if table.fixed_order:
+            pass
+        elif query.order_field != "id":
             seq = {key: i for i, key in enumerate(keys)}
             keys.sort(key=lambda k: (table.records[k][query.order_field] or "", seq[k]))
-        if query.descending:
+        if query.descending and not table.fixed_order:
             keys.reverse()
-        self._queries[cache_key] = (self.version, keys)
-        if len(self._queries) > self.QUERY_CACHE_SIZE:
-            self._queries.popitem(last=False)
+        if self.caching:
+            self._queries[cache_key] = (self.version, keys)
+            if len(self._queries) > self.QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
         return keys
 
     def _scan(self, table: Table, query: ListQuery) -> Iterator[Key]:

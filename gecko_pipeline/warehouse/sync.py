@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import duckdb
 
+from gecko_pipeline.api.pages import Page
 from gecko_pipeline.warehouse.loader import BatchResult, LoadStats, loader_for, stage_bodies
 from gecko_pipeline.warehouse.schema import TABLES, ensure_schema
 from gecko_pipeline.warehouse.state import read_state, write_state
@@ -55,6 +57,7 @@ class SyncResult:
     duration_s: float = 0.0
     cursor: datetime | None = None
     vanished: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, str | None] = field(default_factory=dict)  # per stream, when several were synced
 
     @property
     def inserted(self) -> int:
@@ -82,7 +85,7 @@ class SyncResult:
         self.duration_s += other.duration_s
 
 
-def _with_lookahead(batches: Iterator[list]) -> Iterator[tuple[list, bool]]:
+def _with_lookahead(batches: Iterator[list[Page]]) -> Iterator[tuple[list[Page], bool]]:
     """(batch, is_last): the last batch's transaction also carries the cursor."""
     current = next(batches, None)
     while current is not None:
@@ -91,8 +94,8 @@ def _with_lookahead(batches: Iterator[list]) -> Iterator[tuple[list, bool]]:
         current = following
 
 
-def _batched(pages: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
+def _batched(pages: Iterable[Page], size: int) -> Iterator[list[Page]]:
+    batch: list[Page] = []
     for page in pages:
         batch.append(page)
         if len(batch) >= size:
@@ -110,10 +113,10 @@ class _Load:
         self.con, self.tables, self.synced_at, self.track_seen = con, tables, synced_at, track_seen
         self.result = BatchResult()
         if track_seen:
-            for table in self._id_tables():
+            for table in self.id_tables():
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _seen_{table} (id {TABLES[table].column('id').type})")
 
-    def _id_tables(self) -> list[str]:
+    def id_tables(self) -> list[str]:
         return [t for t in self.tables if TABLES[t].has_id]
 
     def batch(self, bodies: list[bytes]) -> None:
@@ -126,20 +129,15 @@ class _Load:
                 self.con.execute(f"INSERT INTO _seen_{table} SELECT id FROM _typed_{table}")  # noqa: S608
 
 
-def _transaction(con: duckdb.DuckDBPyConnection) -> _Tx:
-    return _Tx(con)
-
-
-class _Tx:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def __enter__(self) -> duckdb.DuckDBPyConnection:
-        self.con.execute("BEGIN TRANSACTION")
-        return self.con
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.con.execute("COMMIT" if exc_type is None else "ROLLBACK")
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def _new_cursor(latest: datetime | None, started: datetime, previous: datetime | None) -> datetime | None:
@@ -199,7 +197,7 @@ def sync_stream(
             f"({load.result.stats(stream.table).records} {stream.table} so far)")
     if full:
         with _transaction(con) as tx:
-            for table in load._id_tables():
+            for table in load.id_tables():
                 result.vanished[table] = _mark_vanished(client, tx, table, started)
             finish(tx)
     say(f"{name}: {mode} sync done: {result.inserted} inserted, {result.updated} updated, "
@@ -207,9 +205,7 @@ def sync_stream(
     return result
 
 
-def _single_page(client: GeckoClient, stream: Stream) -> Iterator:
-    from gecko_pipeline.api.pages import Page
-
+def _single_page(client: GeckoClient, stream: Stream) -> Iterator[Page]:
     response = client.request("GET", stream.path)
     yield Page(stream.table, 1, 1, 1, response.content)
 

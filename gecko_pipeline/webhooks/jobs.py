@@ -99,7 +99,7 @@ def _refresh(context: dg.OpExecutionContext, config: WebhookRefreshConfig, gecko
         "listings and feed changes for the affected variants only."
     ),
     pool=POOL,
-    tags={"kind": "duckdb"},
+    out={},  # its products are the asset materializations it logs
 )
 def refresh_from_webhooks(
     context: dg.OpExecutionContext,
@@ -108,21 +108,20 @@ def refresh_from_webhooks(
     warehouse: WarehouseResource,
     channel_config: ChannelConfigResource,
     ops_store: OpsStoreResource,
-) -> Iterator[dg.AssetMaterialization | dg.Output]:
+) -> Iterator[dg.AssetMaterialization]:
     event_ids = range(config.first_event_id, config.last_event_id + 1) if config.last_event_id else range(0)
     try:
         yield from _refresh(context, config, gecko_api, warehouse, channel_config)
     except Exception as exc:
         # The events stay visible in ops.sqlite as failed; the periodic incremental sync catches the change.
         with ops_store.connect() as con:
-            store.set_status(con, event_ids, store.FAILED, from_statuses=(store.PENDING, store.QUEUED),
+            store.set_status(con, event_ids, store.FAILED, from_statuses=(store.PENDING,),
                              run_id=context.run_id, problem=f"{type(exc).__name__}: {exc}"[:500])
         raise
     with ops_store.connect() as con:
-        done = store.set_status(con, event_ids, store.DONE, from_statuses=(store.PENDING, store.QUEUED),
+        done = store.set_status(con, event_ids, store.DONE, from_statuses=(store.PENDING,),
                                 run_id=context.run_id)
     context.log.info(f"webhook events #{config.first_event_id}-#{config.last_event_id}: {done} marked done")
-    yield dg.Output(None)
 
 
 @dg.job(

@@ -35,7 +35,7 @@ from gecko_pipeline.webhooks.events import normalise_event, resource_of
 
 log = logging.getLogger("gecko_pipeline.webhooks")
 
-RECEIVER_PATH = "/webhooks/gecko"
+RECEIVER_PATH = "/webhooks"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # The API retries a failed delivery for up to 3 days, and a retry carries the event's original
 # timestamp; a tolerance under 3 days would refuse legitimate late retries (after a receiver outage),
@@ -75,6 +75,8 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
@@ -151,7 +153,7 @@ def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def receiver_routes(settings: Settings, limits: ReceiverLimits | None = None) -> list[Route]:
-    """The receiver's routes (POST /webhooks/gecko), storing into settings.ops_path."""
+    """The receiver's routes (POST /webhooks), storing into settings.ops_path."""
     limits = limits or ReceiverLimits.from_env()
     writer = EventWriter(settings.ops_path)
     secret = settings.webhook_secret or ""

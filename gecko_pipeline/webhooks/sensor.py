@@ -65,13 +65,11 @@ def webhook_event_sensor(context: dg.SensorEvaluationContext, ops_store: OpsStor
             return dg.SensorResult(skip_reason=dg.SkipReason(f"no webhook events after #{after}"))
         first, last = events[0].id, events[-1].id
         ids = plan_ids(events)
-        actionable = [e.id for e in events if e.status == store.PENDING and e.resource]
         if not ids:
             return dg.SensorResult(
                 skip_reason=dg.SkipReason(f"events #{first}-#{last} need no refresh (ignored or invalid)"),
                 cursor=str(last),
             )
-        store.set_status(con, actionable, store.QUEUED, from_statuses=(store.PENDING,))
     summary = ", ".join(f"{len(v)} {k}" for k, v in ids.items())
     context.log.info(f"events #{first}-#{last}: refreshing {summary}")
     return dg.SensorResult(

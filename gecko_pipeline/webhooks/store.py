@@ -1,9 +1,11 @@
 """ops.sqlite `webhook_events`: every accepted delivery, stored before the receiver answers 2xx.
 
 The row id (AUTOINCREMENT, never reused) is the sensor's cursor. `delivery_id` is UNIQUE, so a delivery
-the API retries is stored once whatever the timing. Status moves pending -> queued (the sensor launched
-a run for it) -> done (the run refreshed it) or failed; `ignored` marks events the pipeline does not act
-on and `invalid` signed deliveries whose payload it cannot use (kept, with the problem, for a person).
+the API retries is stored once whatever the timing. Status moves pending -> done (the run the sensor
+launched refreshed the record) or failed (that run failed; the error is kept in `problem`). `ignored`
+marks events the pipeline does not act on, `invalid` signed deliveries whose payload it cannot use
+(kept with the problem, for a person to read). `replay_failed` copies failed events into new pending
+rows (past the sensor's cursor) and marks the originals `replayed`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     event_timestamp INTEGER,    -- the payload's epoch seconds
     received_at TEXT NOT NULL,
     body TEXT NOT NULL,         -- the raw body, for a person to read and replay
-    status TEXT NOT NULL,       -- pending | queued | done | failed | ignored | invalid
+    status TEXT NOT NULL,       -- pending | done | failed | ignored | invalid | replayed
     problem TEXT,
     run_id TEXT,
     processed_at TEXT
@@ -35,11 +37,11 @@ CREATE INDEX IF NOT EXISTS webhook_events_status ON webhook_events (status, id);
 """
 
 PENDING = "pending"
-QUEUED = "queued"
 DONE = "done"
 FAILED = "failed"
 IGNORED = "ignored"
 INVALID = "invalid"
+REPLAYED = "replayed"
 
 
 @dataclass(frozen=True)
@@ -130,3 +132,26 @@ def status_counts(con: sqlite3.Connection) -> dict[str, int]:
 def count_events(con: sqlite3.Connection) -> int:
     (count,) = con.execute("SELECT count(*) FROM webhook_events").fetchone()
     return int(count)
+
+
+def replay_failed(con: sqlite3.Connection, ids: Iterable[int] | None = None) -> list[int]:
+    """Sends failed events (all, or the given row ids) through the sensor again: each becomes a new
+    pending row, since the sensor's cursor is past the original. Returns the new row ids."""
+    wanted = None if ids is None else set(ids)
+    created: list[int] = []
+    with transaction(con):
+        rows = con.execute("SELECT * FROM webhook_events WHERE status = ? ORDER BY id", (FAILED,)).fetchall()
+        for row in rows:
+            if wanted is not None and row["id"] not in wanted:
+                continue
+            cursor = con.execute(
+                """INSERT INTO webhook_events (delivery_id, event, raw_event, resource, object_id, event_timestamp,
+                                               received_at, body, status, problem)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (f"{row['delivery_id']}#replay-{row['id']}", row["event"], row["raw_event"], row["resource"],
+                 row["object_id"], row["event_timestamp"], now_iso(), row["body"], PENDING,
+                 f"replay of event #{row['id']}"),
+            )
+            created.append(int(cursor.lastrowid or 0))
+            con.execute("UPDATE webhook_events SET status = ? WHERE id = ?", (REPLAYED, row["id"]))
+    return created

@@ -1,0 +1,143 @@
+"""Extract benchmark: a full sync of a large sandbox account into a fresh DuckDB file.
+
+Prints, per scale: records/s per table and overall (rate limit off), requests per resource against the
+minimum ceil(records / 250), peak RSS of the syncing process (it must stay flat as the account grows:
+pages are streamed), and the physical bound at the real limit (300 requests per 300 s).
+
+Each sync runs in its own process so that its peak RSS is its own; the sandbox runs in another (on one
+core when taskset exists). Run: `python -m bench` or
+`.venv/bin/python -c "from bench.bench_extract import main; main()"`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+TOKEN = "bench-token"
+LOCATIONS = 5
+# (variants, orders): the small scale shows the memory baseline, the large one the target account.
+SCALES = [(20_000, 40_000), (100_000, 200_000)]
+PAGE = 250
+REAL_QUOTA, REAL_WINDOW = 300, 300.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def sandbox_process(variants: int, orders: int) -> Iterator[str]:
+    """A sandbox (rate limit off) in a separate process, stopped on exit."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "gecko_pipeline.cli", "--log-level", "WARNING", "sandbox", "--quiet",
+           "--port", str(port), "--token", TOKEN, "--scale", str(variants), "--orders", str(orders),
+           "--locations", str(LOCATIONS), "--rate-limit-quota", "1000000000"]
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        cmd = ["taskset", "-c", "0", *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"sandbox exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/_sandbox/stats", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("sandbox did not start within 240 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def child(url: str, path: str) -> None:
+    """Run in a fresh process: one full sync; print its figures as JSON on the last line."""
+    import resource
+
+    from gecko_pipeline.api import GeckoClient
+    from gecko_pipeline.warehouse.db import connect
+    from gecko_pipeline.warehouse.sync import sync_all
+
+    started = time.perf_counter()
+    with GeckoClient(url, token=TOKEN, max_concurrency=4) as client, connect(path) as con:
+        results = sync_all(client, con, full=True)
+        rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - our table names
+                for r in results.values() for t in r.tables}
+    seconds = time.perf_counter() - started
+    per_table = {
+        table: {"records": stats.records, "seconds": result.duration_s}
+        for result in results.values() for table, stats in result.tables.items()
+    }
+    print(json.dumps({
+        "seconds": seconds, "rows": rows, "per_table": per_table,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "requests": {name: r.requests for name, r in results.items()},
+    }))
+
+
+def _run_child(url: str, path: Path) -> dict:
+    code = f"from bench.bench_extract import child; child({url!r}, {str(path)!r})"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _report(variants: int, orders: int, figures: dict, routes: dict[str, int]) -> None:
+    rows, seconds = figures["rows"], figures["seconds"]
+    total = sum(rows.values())
+    print(f"\n== {variants:,} variants x {LOCATIONS} locations, {orders:,} orders: "
+          f"{total:,} rows in {seconds:.1f} s = {total / seconds:,.0f} rows/s overall, "
+          f"peak RSS {figures['peak_rss_mb']:.0f} MB")
+    print(f"{'table':32} {'rows':>10} {'stream s':>9} {'rows/s':>10}")
+    for table, info in figures["per_table"].items():
+        rate = info["records"] / info["seconds"] if info["seconds"] else 0
+        print(f"{table:32} {rows.get(table, 0):>10,} {info['seconds']:>9.1f} {rate:>10,.0f}")
+    # Requests against the minimum: every API list costs at least ceil(records / 250).
+    print(f"{'resource':32} {'requests':>9} {'minimum':>9} {'ratio':>6}")
+    spent = minimum = 0
+    for table in ("locations", "currencies", "price_lists", "tax_types", "products", "variants", "companies",
+                  "addresses", "orders", "order_line_items", "fulfillments", "fulfillment_returns"):
+        need = max(math.ceil(rows.get(table, 0) / PAGE), 1)
+        got = routes.get(f"GET /{table}", 0)
+        spent, minimum = spent + got, minimum + need
+        note = " (side-loaded with products)" if table == "variants" else ""
+        print(f"{table:32} {got:>9} {need:>9} {got / need:>6.2f}{note}")
+    print(f"{'all lists':32} {spent:>9} {minimum:>9} {spent / minimum:>6.2f}")
+    requests = sum(routes.values())
+    windows = math.ceil(requests / REAL_QUOTA)
+    print(f"at the real limit ({REAL_QUOTA} per {REAL_WINDOW:.0f} s): {requests} requests need {windows} windows: "
+          f"a full sync takes at least {(windows - 1) * REAL_WINDOW / 60:.0f} min of waiting for resets")
+
+
+def main() -> None:
+    for variants, orders in SCALES:
+        with sandbox_process(variants, orders) as url, tempfile.TemporaryDirectory() as tmp:
+            figures = _run_child(url, Path(tmp) / "warehouse.duckdb")
+            routes = httpx.get(f"{url}/_sandbox/stats").json()["by_route"]
+            _report(variants, orders, figures, routes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Shared fixtures: a real sandbox over HTTP on 127.0.0.1 (ephemeral ports), data folders, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gecko_pipeline.sandbox.config import FaultConfig, SandboxConfig
+from gecko_pipeline.sandbox.server import SandboxHandle, run_sandbox
+from gecko_pipeline.settings import Settings
+
+pytest_plugins: list[str] = []
+
+SandboxFactory = Callable[..., SandboxHandle]
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[SandboxFactory]:
+    """`sandbox_factory(**SandboxConfig fields)` starts a sandbox (faults may be a dict); all stop at teardown."""
+    handles: list[SandboxHandle] = []
+
+    def start(**fields: Any) -> SandboxHandle:
+        faults = fields.pop("faults", None)
+        if isinstance(faults, dict):
+            faults = FaultConfig(**faults)
+        config = SandboxConfig(**fields) if faults is None else SandboxConfig(faults=faults, **fields)
+        handle = run_sandbox(config)
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
+    """A small sandbox (40 variants) with the rate limit effectively off."""
+    return sandbox_factory(scale=40, rate_limit_quota=100_000, webhook_retry_base_delay=0.05, webhook_max_attempts=3)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def settings_for() -> Callable[[SandboxHandle, Path], Settings]:
+    """`settings_for(handle, data_dir)`: Settings pointing at that sandbox (token, app secret) and folder."""
+
+    def build(handle: SandboxHandle, data_dir: Path) -> Settings:
+        return Settings(
+            api_url=handle.url,
+            access_token=handle.token,
+            client_id=handle.config.oauth_client_id,
+            client_secret=handle.app_secret,
+            refresh_token=handle.config.oauth_refresh_token,
+            data_dir=data_dir,
+        )
+
+    return build

@@ -1,0 +1,510 @@
+"""Channel orders pushed into the sandbox over HTTP, exactly once.
+
+One sandbox and one extracted + published catalogue serve the whole module (each test uses its own
+channel order ids). The sandbox's control plane (/_sandbox/dump, /_sandbox/stats, /_sandbox/faults)
+is the ground truth: what sales orders, lines, companies and addresses exist, and which requests the
+pipeline spent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+
+from gecko_pipeline import ops_db
+from gecko_pipeline.api import GeckoClient
+from gecko_pipeline.api.resource import GeckoApiResource
+from gecko_pipeline.assets.extract import EXTRACT_ASSETS
+from gecko_pipeline.assets.orders import ORDER_ASSETS
+from gecko_pipeline.channels.config import load_channels
+from gecko_pipeline.channels.resource import ChannelConfigResource
+from gecko_pipeline.ops_resource import OpsStoreResource
+from gecko_pipeline.orders import inbox, ledger
+from gecko_pipeline.orders.demo import send_orders
+from gecko_pipeline.orders.intake import ServerHandle, intake_app
+from gecko_pipeline.orders.jobs import order_push_job
+from gecko_pipeline.orders.push import CRASH_HOOK_ENV, PushStats
+from gecko_pipeline.orders.runner import RetryPolicy, run_push
+from gecko_pipeline.orders.sensor import order_inbox_sensor
+from gecko_pipeline.sandbox import SandboxConfig, run_sandbox
+from gecko_pipeline.settings import Settings
+from gecko_pipeline.warehouse.publish import publish
+from gecko_pipeline.warehouse.resource import WarehouseResource
+
+CHANNEL_FILE = """
+channels:
+  - name: webstore
+    price_list: retail
+    order_tags: [web]
+    order_secret_env: TEST_WEBSTORE_ORDER_SECRET
+  - name: market
+    price_list: VIP
+    locations: [Warehouse 2, Primary Location]
+    stock_location: Warehouse 2
+    order_tags: [marketplace]
+"""
+SECRET = "test-webstore-secret"
+QUIET = RetryPolicy(unknown_sku_wait_seconds=3600, retry_delay_seconds=0, stale_after_seconds=3600)
+
+
+class World:
+    """The sandbox, the data folder with a published catalogue, and helpers to drive and inspect them."""
+
+    def __init__(self, handle: Any, data_dir: Path, channel_file: Path) -> None:
+        self.handle = handle
+        self.data_dir = data_dir
+        self.channel_file = channel_file
+        self.channels = load_channels(channel_file)
+        self.http = httpx.Client(base_url=handle.url, timeout=30)
+        self.warehouse = WarehouseResource(data_dir=str(data_dir))
+        self.ops_path = data_dir / "ops.sqlite"
+
+    def resources(self) -> dict[str, Any]:
+        return {"ops_store": OpsStoreResource(data_dir=str(self.data_dir)), "warehouse": self.warehouse,
+                "gecko_api": GeckoApiResource(api_url=self.handle.url),
+                "channel_config": ChannelConfigResource(channels_file=str(self.channel_file))}
+
+    def sensor(self, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=self.resources())
+        return order_inbox_sensor(context)
+
+    def client(self, **overrides: Any) -> GeckoClient:
+        return GeckoClient(self.handle.url, token=self.handle.token, backoff_base=0.01, **overrides)
+
+    def ops(self) -> Any:
+        con = ops_db.connect(self.ops_path)
+        inbox.ensure_schema(con)
+        ledger.ensure_schema(con)
+        return con
+
+    def deliver(self, *orders: Any, channel: str | None = None) -> list[int]:
+        con = self.ops()
+        try:
+            return inbox.add_orders(con, channel, list(orders), "test")
+        finally:
+            con.close()
+
+    def push(self, ids: list[int] | None = None, *, retry: bool = False, policy: RetryPolicy = QUIET,
+             client: GeckoClient | None = None) -> PushStats:
+        own = client is None
+        client = client or self.client()
+        con = self.ops()
+        try:
+            first, last = (min(ids), max(ids)) if ids else (0, 0)
+            return run_push(client, con, self.warehouse.published_path, self.channels, first_inbox_id=first,
+                            last_inbox_id=last, retry_pending=retry, policy=policy)
+        finally:
+            con.close()
+            if own:
+                client.close()
+
+    def dump(self, resource: str) -> list[dict[str, Any]]:
+        body = self.http.get(f"/_sandbox/dump/{resource}").raise_for_status().json()
+        return body[resource] if isinstance(body, dict) else body
+
+    def orders_with(self, reference: str) -> list[dict[str, Any]]:
+        return [o for o in self.dump("orders") if o.get("reference_number") == reference]
+
+    def lines_of(self, order_id: int) -> list[dict[str, Any]]:
+        return sorted((x for x in self.dump("order_line_items") if x["order_id"] == order_id),
+                      key=lambda x: x.get("position") or 0)
+
+    def reset_stats(self) -> None:
+        self.http.post("/_sandbox/stats/reset").raise_for_status()
+
+    def requests(self, method: str, prefix: str) -> int:
+        routes = self.http.get("/_sandbox/stats").raise_for_status().json()["by_route"]
+        return sum(n for route, n in routes.items() if route.startswith(f"{method} {prefix}"))
+
+    def faults(self, **values: Any) -> None:
+        self.http.put("/_sandbox/faults", json=values).raise_for_status()
+
+    def ledger_row(self, channel: str, order_id: str) -> ledger.LedgerRow:
+        con = self.ops()
+        try:
+            row = ledger.get(con, channel, order_id)
+            assert row is not None
+            return row
+        finally:
+            con.close()
+
+    def quarantined(self) -> list[inbox.QuarantineRow]:
+        con = self.ops()
+        try:
+            return inbox.list_quarantine(con)
+        finally:
+            con.close()
+
+    def variant_ids(self) -> dict[str, int]:
+        return {v["sku"]: v["id"] for v in self.dump("variants") if v["status"] == "active" and v.get("sku")}
+
+    def committed(self, variant_id: int, location_id: int) -> Decimal:
+        variant = next(v for v in self.dump("variants") if v["id"] == variant_id)
+        for loc in variant.get("locations") or []:
+            if loc["location_id"] == location_id:
+                return Decimal(loc.get("committed") or "0")
+        return Decimal(0)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("orders")
+    data_dir = root / "data"
+    channel_file = root / "channels.yaml"
+    channel_file.write_text(CHANNEL_FILE)
+    with run_sandbox(SandboxConfig(scale=40, seed=3, rate_limit_quota=100_000)) as handle:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("GECKO_API_URL", handle.url)
+            env.setenv("GECKO_ACCESS_TOKEN", handle.token)
+            env.setenv("GECKO_DATA_DIR", str(data_dir))
+            env.setenv("GECKO_CHANNELS_FILE", str(channel_file))
+            warehouse = WarehouseResource(data_dir=str(data_dir))
+            result = dg.materialize(EXTRACT_ASSETS, resources={"gecko_api": GeckoApiResource(api_url=handle.url),
+                                                               "warehouse": warehouse},
+                                    instance=dg.DagsterInstance.ephemeral())
+            assert result.success
+            publish(warehouse.warehouse_path, warehouse.published_path)
+            world = World(handle, data_dir, channel_file)
+            yield world
+            world.http.close()
+
+
+_counter = iter(range(1, 10**6))
+
+
+def new_order(world: World, *, channel: str = "webstore", n_lines: int = 2, **changes: Any) -> dict[str, Any]:
+    skus = sorted(world.variant_ids())
+    n = next(_counter)
+    order: dict[str, Any] = {
+        "channel": channel,
+        "channel_order_id": f"T{n}",
+        "placed_at": "2026-11-27T07:00:00Z",
+        "currency": "NZD",
+        "customer": {"name": f"Test Buyer {n}", "email": f"buyer.t{n}@example.org"},
+        "shipping_address": {"first_name": "Test", "last_name": f"Buyer {n}", "address1": f"{n} Queen St",
+                             "city": "Auckland", "country_code": "NZ"},
+        "lines": [{"sku": skus[(n * 3 + i) % len(skus)], "quantity": str(i + 1), "unit_price": "12.50"}
+                  for i in range(n_lines)],
+        "shipping_lines": [{"label": "Courier", "amount": "7.95"}],
+        "financial_status": "paid",
+    }
+    order.update(changes)
+    return order
+
+
+def full_shipment(order: dict[str, Any], tracking: str = "TRK1") -> list[dict[str, Any]]:
+    return [{"shipment_id": "s1", "tracking_number": tracking, "tracking_company": "NZ Post",
+             "lines": [{"sku": x["sku"], "quantity": x["quantity"]} for x in order["lines"]]}]
+
+
+def test_a_mixed_batch_becomes_the_right_sales_orders(world: World) -> None:
+    returning = next(c for c in world.dump("companies") if c.get("email") and c.get("company_type") == "business")
+    paid_shipped = new_order(world)
+    paid_shipped["shipments"] = full_shipment(paid_shipped)
+    paid_shipped["discount_lines"] = [{"label": "WELCOME", "amount": "5"}]
+    same_customer = new_order(world, n_lines=1, customer=paid_shipped["customer"],
+                              shipping_address=paid_shipped["shipping_address"])
+    pending = new_order(world, channel="market", n_lines=1, financial_status="pending",
+                        customer={"name": returning["name"], "email": returning["email"].upper(), "type": "business"})
+    cancelled = new_order(world, cancelled=True, financial_status="refunded")
+    returned = new_order(world)
+    returned["shipments"] = full_shipment(returned)
+    returned["returns"] = [{"return_id": "r1", "lines": [{"sku": returned["lines"][1]["sku"], "quantity": "1"}]}]
+    partial = new_order(world)
+    partial["shipments"] = [{"shipment_id": "p1", "tracking_number": "P-1",
+                             "lines": [{"sku": partial["lines"][0]["sku"], "quantity": "1"}]}]
+    batch = [paid_shipped, same_customer, pending, cancelled, returned, partial]
+
+    variants = world.variant_ids()
+    pending_variant = variants[pending["lines"][0]["sku"]]
+    market_location = next(loc["id"] for loc in world.dump("locations") if loc["label"] == "Warehouse 2")
+    committed_before = world.committed(pending_variant, market_location)
+    companies_before = len(world.dump("companies"))
+
+    world.reset_stats()
+    stats = world.push(world.deliver(*batch))
+    assert stats.created == 6 and stats.quarantined == 0 and stats.failed == 0, stats
+    assert world.requests("POST", "/orders") - world.requests("POST", "/orders/") == 6
+    assert world.requests("GET", "/orders") == 0, "the normal path spends no lookup"
+
+    def sales_order(order: dict[str, Any]) -> dict[str, Any]:
+        (found,) = world.orders_with(f"{order['channel']}:{order['channel_order_id']}")
+        return found
+
+    first = sales_order(paid_shipped)
+    assert first["status"] == "fulfilled"
+    assert first["payment_status"] == "paid"
+    assert first["default_price_list_id"] == "retail"
+    assert {"gecko-pipeline", "channel:webstore", "web"} <= set(first["tags"])
+    lines = world.lines_of(first["id"])
+    products = [x for x in lines if not x.get("freeform")]
+    assert [(x["variant_id"], Decimal(x["quantity"]), Decimal(x["price"])) for x in products] == [
+        (variants[x["sku"]], Decimal(x["quantity"]), Decimal("12.50")) for x in paid_shipped["lines"]]
+    freeform = {x["line_type"]: Decimal(x["price"]) for x in lines if x.get("freeform")}
+    assert freeform == {"shipping": Decimal("7.95"), "discount": Decimal("-5")}
+    fulfillment = next(f for f in world.dump("fulfillments") if f["order_id"] == first["id"])
+    assert fulfillment["tracking_number"] == "TRK1"
+
+    # A new consumer is created once, with the order; the second order reuses it and its address.
+    company = next(c for c in world.dump("companies") if c["id"] == first["company_id"])
+    assert (company["email"], company["company_type"]) == (paid_shipped["customer"]["email"], "consumer")
+    second = sales_order(same_customer)
+    assert second["company_id"] == first["company_id"]
+    assert second["shipping_address_id"] == first["shipping_address_id"]
+    assert len(world.dump("companies")) == companies_before + 4  # paid_shipped, cancelled, returned, partial
+
+    # The returning customer is matched by e-mail (case-insensitively), in the market channel's setup.
+    third = sales_order(pending)
+    assert third["company_id"] == returning["id"]
+    assert third["status"] == "active" and third["invoice_status"] == "invoiced"
+    assert third["payment_status"] == "unpaid"
+    assert third["default_price_list_id"] == "2" and third["stock_location_id"] == market_location
+    assert world.committed(pending_variant, market_location) == committed_before + Decimal(pending["lines"][0]["quantity"])
+
+    assert sales_order(cancelled)["status"] == "void"
+    fifth = sales_order(returned)
+    ret = next(r for r in world.dump("fulfillment_returns") if r["order_id"] == fifth["id"])
+    ret_lines = [x for x in world.dump("fulfillment_return_line_items") if x["fulfillment_return_id"] == ret["id"]]
+    assert [Decimal(x["quantity"]) for x in ret_lines] == [Decimal(1)]
+    sixth = sales_order(partial)
+    assert sixth["fulfillment_status"] == "partial"
+
+    for order in batch:
+        row = world.ledger_row(order["channel"], order["channel_order_id"])
+        assert row.state == "done" and row.order_id is not None and row.intent_at is None
+
+
+def test_the_same_order_again_and_a_newer_state_make_no_second_order(world: World) -> None:
+    order = new_order(world, financial_status="pending")
+    world.push(world.deliver(order))
+    world.reset_stats()
+    world.push(world.deliver(order))  # the very same delivery again
+    assert world.requests("POST", "/") == 0 and world.requests("GET", "/") == 0
+
+    packed = dict(order, financial_status="paid", updated_at="2026-11-27T08:00:00Z",
+                  shipments=[{**full_shipment(order, "NEWER")[0], "status": "packed"}])
+    older = dict(order, updated_at="2026-11-27T07:30:00Z", cancelled=True)
+    stats = world.push(world.deliver(packed, older))
+    assert stats.created == 0
+    (sales_order,) = world.orders_with(f"webstore:{order['channel_order_id']}")
+    assert sales_order["payment_status"] == "paid" and sales_order["packed_status"] == "packed"
+    assert sales_order["status"] != "void"  # the older (cancelled) state came late and was ignored
+
+    shipped = dict(packed, updated_at="2026-11-27T09:00:00Z", shipments=full_shipment(order, "NEWER"))
+    world.push(world.deliver(shipped))
+    (sales_order,) = world.orders_with(f"webstore:{order['channel_order_id']}")
+    assert sales_order["status"] == "fulfilled"
+    assert world.ledger_row("webstore", order["channel_order_id"]).done == ["invoice", "pay", "pack", "fulfil"]
+
+
+def test_a_job_killed_between_post_and_ledger_write_creates_one_order(world: World) -> None:
+    order = new_order(world)
+    ids = world.deliver(order)
+    reference = f"webstore:{order['channel_order_id']}"
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from gecko_pipeline import ops_db\n"
+        "from gecko_pipeline.api import GeckoClient\n"
+        "from gecko_pipeline.channels.config import load_channels\n"
+        "from gecko_pipeline.orders.runner import RetryPolicy, run_push\n"
+        "url, token, ops, published, channels, first = sys.argv[1:]\n"
+        "run_push(GeckoClient(url, token=token), ops_db.connect(ops), Path(published),\n"
+        "         load_channels(Path(channels)), first_inbox_id=int(first), last_inbox_id=int(first),\n"
+        "         policy=RetryPolicy(3600, 0, 3600))\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", script, world.handle.url, world.handle.token, str(world.ops_path),
+         str(world.warehouse.published_path), str(world.channel_file), str(ids[0])],
+        env={**os.environ, CRASH_HOOK_ENV: reference}, capture_output=True, timeout=60,
+    )
+    assert killed.returncode == 86, killed.stderr.decode()[-2000:]
+    assert len(world.orders_with(reference)) == 1  # the POST happened
+    row = world.ledger_row("webstore", order["channel_order_id"])
+    assert row.intent_at is not None and row.order_id is None  # ... but the ledger never heard of it
+
+    world.reset_stats()
+    stats = world.push(retry=True, policy=RetryPolicy(3600, 0, stale_after_seconds=0))
+    assert stats.lookups == 1 and stats.created == 1
+    assert world.requests("POST", "/orders") - world.requests("POST", "/orders/") == 0
+    (sales_order,) = world.orders_with(reference)
+    assert world.ledger_row("webstore", order["channel_order_id"]).order_id == sales_order["id"]
+    assert sales_order["payment_status"] == "paid"  # and the follow-up went on from there
+
+
+def test_a_500_after_the_sandbox_created_the_order_ends_with_one_order(world: World) -> None:
+    order = new_order(world)
+    reference = f"webstore:{order['channel_order_id']}"
+    world.faults(error_after_write_rate=1.0)  # every POST is performed, then answered 500
+    try:
+        # No client retries: the lost answer reaches the push, which must find the order, not repost it.
+        stats = world.push(world.deliver(order), client=world.client(max_retries=0))
+    finally:
+        world.faults(error_after_write_rate=0.0)
+    (sales_order,) = world.orders_with(reference)
+    assert stats.lookups >= 1 and stats.created == 1 and stats.failed == 0, stats
+    row = world.ledger_row("webstore", order["channel_order_id"])
+    assert row.order_id == sales_order["id"] and row.state == "done"
+    assert sales_order["payment_status"] == "paid"  # the pay action's lost answer was checked, not resent
+
+    world.push(world.deliver(order), retry=True, policy=RetryPolicy(3600, 0, stale_after_seconds=0))
+    assert len(world.orders_with(reference)) == 1
+
+
+def test_unknown_skus_wait_for_the_catalog_then_are_quarantined_and_can_be_replayed(world: World) -> None:
+    order = new_order(world, n_lines=1)
+    order["lines"].append({"sku": "NOT-YET-IN-CATALOG", "quantity": "1", "unit_price": "3"})
+    stats = world.push(world.deliver(order))
+    assert stats.waiting == 1 and stats.created == 0
+    row = world.ledger_row("webstore", order["channel_order_id"])
+    assert row.state == "waiting" and "NOT-YET-IN-CATALOG" in (row.last_error or "")
+
+    # The sensor leaves a waiting order alone until a catalog sync republishes the copy.
+    instance = dg.DagsterInstance.ephemeral()
+    cursor = json.dumps({"inbox": row.inbox_id})
+    assert isinstance(world.sensor(instance, cursor), dg.SkipReason)
+    later = time.time() + 5
+    os.utime(world.warehouse.published_path, (later, later))
+    result = world.sensor(instance, cursor)
+    assert isinstance(result, dg.SensorResult)
+    assert [r.run_key.split(":")[0] for r in result.run_requests or []] == ["retry"]
+
+    stats = world.push(retry=True, policy=RetryPolicy(unknown_sku_wait_seconds=0, retry_delay_seconds=0,
+                                                      stale_after_seconds=3600))
+    assert stats.quarantined == 1
+    (entry,) = [q for q in world.quarantined() if q.channel_order_id == order["channel_order_id"]]
+    assert entry.field == "lines[1].sku" and "NOT-YET-IN-CATALOG" in entry.reason
+
+    fixed = dict(order, lines=order["lines"][:1])  # the merchant fixes the order and replays it
+    con = world.ops()
+    try:
+        replayed = inbox.replay(con, entry.id, json.dumps(fixed))
+    finally:
+        con.close()
+    assert world.push([replayed]).created == 1
+    assert len(world.orders_with(f"webstore:{order['channel_order_id']}")) == 1
+    assert not [q for q in world.quarantined() if q.channel_order_id == order["channel_order_id"]]
+
+
+MALFORMED: list[tuple[str, Any]] = [
+    ("channel", {"channel": "nowhere"}),
+    ("lines[0].quantity", {"lines": [{"sku": "X", "unit_price": "1"}]}),
+    ("lines[0].quantity", {"lines": [{"sku": "X", "quantity": "0", "unit_price": "1"}]}),
+    ("currency", {"currency": "EURO"}),
+    ("placed_at", {"placed_at": "27/11/2026 7am"}),
+    ("lines", {"lines": []}),
+    ("customer", {"customer": None}),
+]
+
+
+def test_a_hundred_malformed_orders_are_quarantined_and_the_good_ones_created(world: World) -> None:
+    good = [new_order(world, n_lines=1) for _ in range(4)]
+    bad = []
+    for i in range(100):
+        field, change = MALFORMED[i % len(MALFORMED)]
+        bad.append((field, new_order(world, n_lines=1, **change)))
+    batch: list[Any] = []
+    for i, (_, order) in enumerate(bad):
+        batch.append(order)
+        if i % 25 == 0:
+            batch.append(good[i // 25])
+    con = world.ops()
+    before = inbox.count_open_quarantine(con)
+    con.close()
+    # The batch arrives as one signed POST at the intake endpoint, as a channel would send it.
+    settings = Settings(api_url=world.handle.url, data_dir=world.data_dir)
+    app = intake_app(settings, channels=world.channels, env={"TEST_WEBSTORE_ORDER_SECRET": SECRET})
+    with ServerHandle(app) as intake:
+        accepted = send_orders(intake.url, "webstore", SECRET, batch)
+    ids = accepted["inbox_ids"]
+    assert accepted["accepted"] == len(batch) == 104
+
+    instance = dg.DagsterInstance.ephemeral()
+    resources = world.resources()
+    result = world.sensor(instance, json.dumps({"inbox": ids[0] - 1}))
+    assert isinstance(result, dg.SensorResult)
+    inbox_runs = [r for r in result.run_requests or [] if r.run_key.startswith("inbox:")]
+    assert [r.run_key for r in inbox_runs] == [f"inbox:{ids[0]}-{ids[-1]}"]
+    assert json.loads(result.cursor or "{}") == {"inbox": ids[-1]}
+
+    run = order_push_job.execute_in_process(run_config=inbox_runs[0].run_config, instance=instance, resources=resources)
+    assert run.success
+
+    for order in good:
+        assert len(world.orders_with(f"webstore:{order['channel_order_id']}")) == 1
+    quarantined = {q.channel_order_id: q for q in world.quarantined()}
+    assert len(quarantined) - before == 100
+    for field, order in bad:
+        entry = quarantined[order["channel_order_id"]]
+        assert entry.field == field and field in entry.reason and order["channel_order_id"] in entry.reason
+        assert json.loads(entry.payload)["channel_order_id"] == order["channel_order_id"]  # nothing lost
+
+    # The ledger mirror landed in the warehouse, and the sensor keeps going: nothing new, so it skips.
+    mirrored = instance.get_latest_materialization_event(dg.AssetKey("channel_order_sync"))
+    assert mirrored is not None
+    skipped = world.sensor(instance, result.cursor)
+    assert isinstance(skipped, dg.SkipReason) and "no new orders" in (skipped.skip_message or "")
+
+
+def test_channel_order_sync_mirrors_the_ledger_into_the_warehouse(world: World) -> None:
+    order = new_order(world, n_lines=1)
+    world.push(world.deliver(order))
+    result = dg.materialize(ORDER_ASSETS, resources={"warehouse": world.warehouse,
+                                                     "ops_store": OpsStoreResource(data_dir=str(world.data_dir))},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    metadata = result.asset_materializations_for_node("channel_order_sync")[0].metadata
+    assert metadata["created"].value >= 1
+    with world.warehouse.connect(read_only=True) as con:
+        row = con.execute(
+            "SELECT state, order_id, actions_done FROM channel_order_sync WHERE channel_order_id = ?",
+            [order["channel_order_id"]],
+        ).fetchone()
+    assert row is not None
+    assert row[0] == "done" and row[1] == world.orders_with(f"webstore:{order['channel_order_id']}")[0]["id"]
+    assert row[2] == ["pay"]
+
+
+def test_a_currency_the_account_lacks_is_created_once(world: World) -> None:
+    first = new_order(world, n_lines=1, currency="sgd")
+    second = new_order(world, n_lines=1, currency="SGD")
+    world.reset_stats()
+    stats = world.push(world.deliver(first, second))
+    assert stats.created == 2
+    assert world.requests("POST", "/currencies") == 1  # the second order reuses what the first learned
+    (sgd,) = [c for c in world.dump("currencies") if c["iso"] == "SGD"]
+    for order in (first, second):
+        (sales_order,) = world.orders_with(f"webstore:{order['channel_order_id']}")
+        assert sales_order["currency_id"] == sgd["id"]
+
+
+def test_under_injected_faults_every_order_is_created_exactly_once(world: World) -> None:
+    orders = [new_order(world, n_lines=1, shipments=None) for _ in range(12)]
+    for order in orders:
+        order["shipments"] = full_shipment(order)
+    world.faults(error_rate=0.2, drop_rate=0.1, error_after_write_rate=0.2)
+    try:
+        ids = world.deliver(*orders)
+        stats = world.push(ids, client=world.client(max_retries=2))
+        for _ in range(5):  # what the sensor's retry runs would do, without waiting for the delay
+            if not stats.failed:
+                break
+            stats = world.push(retry=True, policy=RetryPolicy(3600, 0, stale_after_seconds=0),
+                               client=world.client(max_retries=2))
+    finally:
+        world.faults(error_rate=0.0, drop_rate=0.0, error_after_write_rate=0.0)
+    world.push(retry=True, policy=RetryPolicy(3600, 0, stale_after_seconds=0))
+    for order in orders:
+        (sales_order,) = world.orders_with(f"webstore:{order['channel_order_id']}")
+        assert sales_order["status"] == "fulfilled" and sales_order["payment_status"] == "paid"
+        assert world.ledger_row("webstore", order["channel_order_id"]).state == "done"

@@ -1,0 +1,163 @@
+"""The sandbox's read API over HTTP: envelopes, pagination arithmetic and headers, filters, sideloads."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from gecko_pipeline.sandbox.server import SandboxHandle
+
+
+@pytest.fixture
+def api(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.token}"}) as client:
+        yield client
+
+
+def dump(handle: SandboxHandle, resource: str) -> list[dict]:
+    return httpx.get(f"{handle.url}/_sandbox/dump/{resource}").json()[resource]
+
+
+def test_pages_cover_every_active_variant_once_most_recent_first(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    active = [v["id"] for v in dump(sandbox, "variants") if v["status"] == "active"]
+    seen: list[int] = []
+    page, limit = 1, 7
+    while True:
+        response = api.get("/variants", params={"limit": limit, "page": page})
+        assert response.status_code == 200
+        meta = json.loads(response.headers["X-Pagination"])
+        assert meta["total_records"] == len(active)
+        assert meta["total_pages"] == math.ceil(len(active) / limit)
+        assert meta["offset"] == (page - 1) * limit
+        assert meta["first_page"] is (page == 1)
+        body = response.json()
+        assert body["meta"] == {"total": len(active)}
+        seen += [v["id"] for v in body["variants"]]
+        if meta["last_page"]:
+            break
+        assert 'rel="next"' in response.headers["Link"]
+        page += 1
+    assert seen == sorted(active, reverse=True)
+    links = response.headers["Link"]
+    assert 'rel="prev"' in links and 'rel="first"' in links and 'rel="next"' not in links
+    assert f"page={meta['total_pages']}>; rel=\"last\"" in links
+
+
+def test_limit_bounds_and_totals_only(api: httpx.Client) -> None:
+    assert api.get("/variants", params={"limit": 251}).status_code == 400
+    body = api.get("/variants", params={"limit": 251}).json()
+    assert body["type"] == "Bad Request" and "250" in body["message"]
+    response = api.get("/variants", params={"limit": 0})
+    assert response.json()["variants"] == []
+    meta = json.loads(response.headers["X-Pagination"])
+    assert meta["total_pages"] == 1 and meta["total_records"] > 0
+    assert len(api.get("/variants").json()["variants"]) == min(50, meta["total_records"])
+    past = api.get("/variants", params={"limit": 250, "page": 9})
+    assert past.json()["variants"] == [] and json.loads(past.headers["X-Pagination"])["out_of_bounds"] is True
+
+
+def test_ids_filters_in_both_forms_and_blank_values_ignored(api: httpx.Client) -> None:
+    a = api.get("/variants", params={"ids": "1,2,3", "sku": ""}).json()["variants"]
+    b = api.get("/variants?ids[]=1&ids[]=2&ids[]=3").json()["variants"]
+    assert [v["id"] for v in a] == [v["id"] for v in b]
+    assert {v["id"] for v in a} <= {1, 2, 3}
+
+
+def test_status_default_and_archived_on_request(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    everything = dump(sandbox, "variants")
+    archived = {v["id"] for v in everything if v["status"] == "archived"}
+    assert archived, "the seed has archived variants"
+    listed = {v["id"] for v in api.get("/variants", params={"limit": 250}).json()["variants"]}
+    assert not listed & archived
+    both = api.get("/variants", params={"limit": 250, "status": "active,archived"}).json()["variants"]
+    assert {v["id"] for v in both} == {v["id"] for v in everything}
+    orders = dump(sandbox, "orders")
+    default_orders = api.get("/orders", params={"limit": 250}).json()["orders"]
+    assert {o["status"] for o in default_orders} == {o["status"] for o in orders} - {"deleted"}
+    deleted = api.get("/orders?status[]=deleted&limit=250").json()["orders"]
+    assert deleted and {o["status"] for o in deleted} == {"deleted"}
+
+
+def test_per_resource_filters(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    variants = dump(sandbox, "variants")
+    product_ids = {variants[0]["product_id"], variants[-1]["product_id"]}
+    got = api.get("/variants", params={"product_id": ",".join(map(str, product_ids)), "limit": 250}).json()["variants"]
+    expected = {v["id"] for v in variants if v["product_id"] in product_ids and v["status"] == "active"}
+    assert {v["id"] for v in got} == expected
+    lines = api.get("/order_line_items", params={"order_id": 3, "limit": 250}).json()["order_line_items"]
+    assert lines and all(line["order_id"] == 3 for line in lines)
+    companies = dump(sandbox, "companies")
+    code = next(c["company_code"] for c in companies if c["company_code"] and c["status"] != "archived")
+    assert [c["company_code"] for c in api.get("/companies", params={"company_code": code}).json()["companies"]] == [code]
+
+
+def test_updated_at_window_and_ordering(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    variants = [v for v in dump(sandbox, "variants") if v["status"] == "active"]
+    stamps = sorted(v["updated_at"] for v in variants)
+    middle = stamps[len(stamps) // 2]
+    got = api.get("/variants", params={"updated_at_min": middle, "order": "updated_at asc", "limit": 250}).json()
+    got_stamps = [v["updated_at"] for v in got["variants"]]
+    assert got_stamps == sorted(got_stamps)
+    assert len(got_stamps) == sum(1 for s in stamps if s >= middle)
+    assert api.get("/variants", params={"updated_at_min": "yesterday-ish"}).status_code == 400
+    assert api.get("/variants", params={"order": "name asc"}).status_code == 400
+
+
+def test_sideloads(api: httpx.Client) -> None:
+    products = api.get("/products", params={"include": "variants", "limit": 3}).json()
+    wanted = {vid for p in products["products"] for vid in p["variant_ids"]}
+    assert {v["id"] for v in products["variants"]} == wanted
+    order = api.get("/orders/3", params={"include": "order_line_items,shipping_address,billing_address,company"}).json()
+    assert {line["id"] for line in order["order_line_items"]} == set(order["order"]["order_line_item_ids"])
+    assert order["companies"][0]["id"] == order["order"]["company_id"]
+    assert order["order"]["shipping_address_id"] in {a["id"] for a in order["addresses"]}
+    fulfillments = api.get("/fulfillments").json()
+    assert {line["fulfillment_id"] for line in fulfillments["fulfillment_line_items"]} <= {
+        f["id"] for f in fulfillments["fulfillments"]
+    }
+    assert "tax_components" in api.get("/tax_types").json()
+
+
+def test_wire_format_and_stock_consistency(sandbox: SandboxHandle) -> None:
+    from decimal import Decimal
+
+    variants = dump(sandbox, "variants")
+    orders = {o["id"]: o for o in dump(sandbox, "orders")}
+    lines = dump(sandbox, "order_line_items")
+    shipped: dict[int, Decimal] = {}
+    fulfillments = {f["id"]: f for f in dump(sandbox, "fulfillments")}
+    for item in dump(sandbox, "fulfillment_line_items"):
+        if fulfillments[item["fulfillment_id"]]["status"] == "fulfilled":
+            shipped[item["order_line_item_id"]] = shipped.get(item["order_line_item_id"], Decimal(0)) + Decimal(item["quantity"])
+    committed: dict[tuple[int, int], Decimal] = {}
+    for line in lines:
+        order = orders[line["order_id"]]
+        if order["status"] in ("active", "finalized") and not line["freeform"]:
+            key = (line["variant_id"], order["stock_location_id"])
+            committed[key] = committed.get(key, Decimal(0)) + Decimal(line["quantity"]) - shipped.get(line["id"], Decimal(0))
+    for variant in variants:
+        assert isinstance(variant["stock_on_hand"], str)
+        on_hand = sum((Decimal(e["stock_on_hand"]) for e in variant["locations"]), Decimal(0))
+        assert Decimal(variant["stock_on_hand"]) == on_hand
+        for entry in variant["locations"]:
+            expected = committed.get((variant["id"], entry["location_id"]), Decimal(0))
+            assert Decimal(entry["committed"] or 0) == expected
+            assert Decimal(entry["available"]) == Decimal(entry["stock_on_hand"]) - expected
+        assert variant["updated_at"].endswith("Z") and len(variant["updated_at"]) == 24
+    assert any(Decimal(v["stock_on_hand"]) < 0 for v in variants) or len(variants) < 100
+
+
+def test_auth_and_not_found(sandbox: SandboxHandle, api: httpx.Client) -> None:
+    response = httpx.get(f"{sandbox.url}/variants", headers={"Authorization": "Bearer wrong"})
+    assert response.status_code == 401 and response.json()["type"] == "Unauthorized"
+    missing = api.get("/variants/999999")
+    assert missing.status_code == 404 and missing.json()["type"] == "Not Found"
+    assert api.get("/variants/1.json").json()["variant"]["id"] == 1
+    account = api.get("/accounts/current").json()["account"]
+    assert account["default_order_price_list_id"] == "wholesale"
+    stock = api.get("/stock_levels/1").json()["stock_level"]
+    assert stock["variant_id"] == 1

@@ -1,0 +1,324 @@
+"""Webhooks end to end against the real sandbox and real DuckDB / SQLite files: subscriptions, the
+sandbox delivering signed webhooks to the gateway over HTTP, webhook_event_sensor and webhook_refresh_job.
+
+Some tests post the deliveries themselves (signed exactly as the API signs) to pin the sensor's batching
+and coalescing precisely; the others let the sandbox deliver."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import httpx
+import pytest
+from dagster._core.test_utils import create_run_for_test
+
+from gecko_pipeline import ops_db
+from gecko_pipeline.api.client import GeckoClient
+from gecko_pipeline.api.resource import GeckoApiResource
+from gecko_pipeline.channels.config import load_channels
+from gecko_pipeline.channels.feeds import read_changes, write_feeds
+from gecko_pipeline.channels.resource import ChannelConfigResource
+from gecko_pipeline.channels.stock import compute_channel_stock
+from gecko_pipeline.gateway import run_gateway
+from gecko_pipeline.ops_resource import OpsStoreResource
+from gecko_pipeline.settings import Settings
+from gecko_pipeline.signing import sign
+from gecko_pipeline.warehouse.resource import WarehouseResource
+from gecko_pipeline.warehouse.sync import sync_all
+from gecko_pipeline.webhooks import store
+from gecko_pipeline.webhooks.events import DEFAULT_EVENTS
+from gecko_pipeline.webhooks.jobs import webhook_refresh_job
+from gecko_pipeline.webhooks.sensor import webhook_event_sensor
+from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
+
+CHANNELS = """
+channels:
+  - name: web
+    price_list: retail
+"""
+
+
+class Pipeline:
+    """A sandbox, its account extracted into a warehouse with a first feed written, and the gateway."""
+
+    def __init__(self, handle: Any, settings: Settings, channels_file: Path) -> None:
+        self.handle, self.settings = handle, settings
+        self.gateway = run_gateway(settings, with_intake=False)
+        self.http = httpx.Client(base_url=handle.url, timeout=30)
+        self.instance = dg.DagsterInstance.ephemeral()
+        data_dir = str(settings.data_dir)
+        self.resources = {
+            "gecko_api": GeckoApiResource(api_url=handle.url),
+            "warehouse": WarehouseResource(data_dir=data_dir),
+            "channel_config": ChannelConfigResource(channels_file=str(channels_file)),
+            "ops_store": OpsStoreResource(data_dir=data_dir),
+        }
+        self.cursor: str | None = None
+
+    def restart_gateway(self, down: Callable[[], None]) -> None:
+        """Stops the gateway, calls `down()` while it is away, and serves again on the same port."""
+        port = self.gateway.port
+        self.gateway.stop()
+        down()
+        self.gateway = run_gateway(self.settings, port=port, with_intake=False)
+
+    def subscribe(self) -> tuple[list[dict], list[dict]]:
+        with GeckoClient(self.handle.url, token=self.handle.token) as client:
+            return ensure_subscriptions(client, self.gateway.webhook_url)
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self.http.get("/_sandbox/webhook_deliveries").json()["webhook_deliveries"]
+
+    def wait_for_events(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """Polls ops.sqlite until `count` events are stored (deliveries run in the sandbox's background)."""
+        deadline = time.monotonic() + timeout
+        while len(events := self.events()) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(events)} of {count} events stored; deliveries: {self.deliveries()}")
+            time.sleep(0.05)
+        return events
+
+    # --- the sandbox ---------------------------------------------------------------------------
+    def stock_move(self, variant_id: int, location_id: int, quantity: str) -> None:
+        self.http.post("/_sandbox/activity/stock_move", json={
+            "variant_id": variant_id, "location_id": location_id, "quantity": quantity}).raise_for_status()
+
+    def reset_stats(self) -> None:
+        self.http.post("/_sandbox/stats/reset").raise_for_status()
+
+    def requests_by_route(self) -> dict[str, int]:
+        return {k: v for k, v in self.http.get("/_sandbox/stats").json()["by_route"].items() if v}
+
+    # --- what the API would deliver ------------------------------------------------------------
+    def deliver(self, event: str, object_id: int, delivery: str | None = None) -> httpx.Response:
+        body = json.dumps({"object_id": object_id, "event": event, "timestamp": int(time.time()),
+                           "resource_url": f"{self.handle.url}/x/{object_id}.json"}).encode()
+        response = httpx.post(self.gateway.webhook_url, content=body, timeout=10, headers={
+            "X-Gecko-Delivery": delivery or str(uuid.uuid4()),
+            "X-Gecko-Signature": sign(self.settings.webhook_secret or "", body)})
+        assert response.status_code == 200, response.text
+        return response
+
+    # --- Dagster -------------------------------------------------------------------------------
+    def tick(self) -> dg.SensorResult:
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor,
+                                          resources={"ops_store": self.resources["ops_store"]})
+        result = webhook_event_sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        if result.cursor is not None:
+            self.cursor = result.cursor
+        return result
+
+    def run(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+        return webhook_refresh_job.execute_in_process(
+            run_config=request.run_config, resources=self.resources, instance=self.instance,
+            tags=request.tags, raise_on_error=False)
+
+    # --- the files -----------------------------------------------------------------------------
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        con = duckdb.connect(str(self.settings.warehouse_path), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def events(self) -> list[dict[str, Any]]:
+        con = ops_db.connect(self.settings.ops_path)
+        try:
+            store.ensure_schema(con)
+            return [dict(r) for r in con.execute("SELECT * FROM webhook_events ORDER BY id")]
+        finally:
+            con.close()
+
+    def changes(self) -> dict[str, Any]:
+        return read_changes(self.settings.feeds_dir, "web")
+
+
+@pytest.fixture
+def pipeline(sandbox_factory: Callable[..., Any], data_dir: Path, tmp_path: Path,
+             settings_for: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    # Retries after 0.2, 0.8, 3.2, 12.8 s...: room to restart the receiver in between.
+    sandbox = sandbox_factory(scale=40, rate_limit_quota=100_000, webhook_retry_base_delay=0.2,
+                              webhook_max_attempts=8)
+    settings = settings_for(sandbox, data_dir)
+    # GeckoApiResource reads its credentials from the environment, as in production.
+    monkeypatch.setenv("GECKO_API_URL", sandbox.url)
+    monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
+    monkeypatch.setenv("GECKO_CLIENT_SECRET", sandbox.app_secret)
+    monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))
+    channels_file = tmp_path / "channels.yaml"
+    channels_file.write_text(CHANNELS)
+    channels = load_channels(channels_file)
+    with GeckoClient(sandbox.url, token=sandbox.token) as client, \
+            WarehouseResource(data_dir=str(data_dir)).connect() as con:
+        sync_all(client, con, full=True)
+        compute_channel_stock(con, channels)
+        write_feeds(con, channels, settings.feeds_dir)
+    pipe = Pipeline(sandbox, settings, channels_file)
+    yield pipe
+    pipe.gateway.stop()
+    pipe.http.close()
+
+
+def listed_variant(pipe: Pipeline, skip: set[int] = frozenset()) -> tuple[int, int, Decimal]:
+    """A listed, stock-tracked variant with stock at a location the channel sells from."""
+    rows = pipe.query(
+        """SELECT l.variant_id, s.location_id, l.quantity FROM channel_listings l
+           JOIN channel_stock_levels s USING (channel, variant_id)
+           WHERE l.channel = 'web' AND l.listed AND l.reason = 'in_stock' AND s.stocked
+           ORDER BY l.variant_id, s.priority""")
+    return next((v, loc, q) for v, loc, q in rows if v not in skip)
+
+
+def test_stock_events_refresh_only_those_variants_and_feed_changes(pipeline: Pipeline) -> None:
+    variant, location, before = listed_variant(pipeline)
+    other, other_location, other_before = listed_variant(pipeline, {variant})
+    pipeline.stock_move(variant, location, "-1")
+    pipeline.stock_move(other, other_location, "2")
+    pipeline.reset_stats()
+    # Several events for the same variant (and a plural name) coalesce into one id in one run.
+    pipeline.deliver("variant.stock_level_update", variant)
+    pipeline.deliver("variants.stock_level_update", variant)
+    pipeline.deliver("variant.stock_level_update", other)
+
+    result = pipeline.tick()
+    [request] = result.run_requests
+    assert request.run_key == "webhook-events-1-3"
+    assert request.run_config["ops"]["refresh_from_webhooks"]["config"]["ids"] == {"variants": [variant, other]}
+    run = pipeline.run(request)
+    assert run.success
+
+    # One ids request for both variants, nothing else.
+    assert pipeline.requests_by_route() == {"GET /variants": 1}
+    after = dict(pipeline.query("SELECT variant_id, quantity FROM channel_listings WHERE channel = 'web' "
+                                "AND variant_id IN (?, ?)", [variant, other]))
+    assert after == {variant: before - 1, other: other_before + 2}
+    changes = pipeline.changes()
+    assert sorted(c["variant_id"] for c in changes["changes"]) == sorted([variant, other])
+    assert {Decimal(str(c["quantity"])) for c in changes["changes"] if c["variant_id"] == variant} == {before - 1}
+
+    materialized = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
+    assert {"variants", "variant_locations", "channel_listings", "channel_stock_levels", "channel_feeds"} <= materialized
+    assert "products" not in materialized
+    assert {e["status"] for e in pipeline.events()} == {"done"}
+    assert {e["run_id"] for e in pipeline.events()} == {run.run_id}
+
+    # Nothing new: the sensor says why it skips, and the cursor stays.
+    idle = pipeline.tick()
+    assert not idle.run_requests
+    assert "no webhook events after #3" in idle.skip_reason.skip_message  # type: ignore[union-attr]
+
+
+def test_events_wait_while_a_run_is_going_and_coalesce_into_the_next(pipeline: Pipeline) -> None:
+    variant, location, _ = listed_variant(pipeline)
+    going = create_run_for_test(pipeline.instance, job_name=webhook_refresh_job.name,
+                                status=dg.DagsterRunStatus.STARTED)
+    pipeline.deliver("variant.stock_level_update", variant)
+    waiting = pipeline.tick()
+    assert not waiting.run_requests
+    assert going.run_id in waiting.skip_reason.skip_message  # type: ignore[union-attr]
+    pipeline.deliver("variant.create", variant)
+    pipeline.deliver("company.update", 1)
+    pipeline.instance.report_run_failed(going)  # the other run ended
+
+    [request] = pipeline.tick().run_requests
+    assert request.run_key == "webhook-events-1-3"
+    ids = request.run_config["ops"]["refresh_from_webhooks"]["config"]["ids"]
+    assert ids == {"variants": [variant], "companies": [1]}
+    pipeline.reset_stats()
+    run = pipeline.run(request)
+    assert run.success
+    assert pipeline.requests_by_route() == {"GET /variants": 1, "GET /companies": 1}
+
+
+def test_events_that_need_no_refresh_advance_the_cursor_without_a_run(pipeline: Pipeline) -> None:
+    pipeline.deliver("invoice.create", 5)
+    result = pipeline.tick()
+    assert not result.run_requests
+    assert result.cursor == "1"
+    assert [e["status"] for e in pipeline.events()] == [store.IGNORED]
+
+
+def test_a_failed_refresh_keeps_its_events_as_failed_with_the_error(pipeline: Pipeline) -> None:
+    variant, _, _ = listed_variant(pipeline)
+    pipeline.deliver("variant.stock_level_update", variant)
+    [request] = pipeline.tick().run_requests
+    pipeline.http.put("/_sandbox/payment_required", json={"enabled": True}).raise_for_status()
+    run = pipeline.run(request)
+    assert not run.success
+    [event] = pipeline.events()
+    assert event["status"] == "failed"
+    assert "402" in event["problem"]
+    assert event["run_id"] == run.run_id
+
+    # A person replays it once the account is paid up: a new pending row past the cursor, one new run.
+    pipeline.http.put("/_sandbox/payment_required", json={"enabled": False}).raise_for_status()
+    con = ops_db.connect(pipeline.settings.ops_path)
+    try:
+        [replayed] = store.replay_failed(con)
+    finally:
+        con.close()
+    [again] = pipeline.tick().run_requests
+    assert again.run_key == f"webhook-events-{replayed}-{replayed}"
+    assert pipeline.run(again).success
+    assert [(e["id"], e["status"]) for e in pipeline.events()] == [(1, "replayed"), (replayed, "done")]
+
+
+# --- the sandbox delivering ----------------------------------------------------------------------------
+
+def test_subscribing_twice_changes_nothing(pipeline: Pipeline) -> None:
+    existing, created = pipeline.subscribe()
+    assert (len(existing), sorted(h["event"] for h in created)) == (0, sorted(DEFAULT_EVENTS))
+    pipeline.reset_stats()
+    existing, created = pipeline.subscribe()
+    assert (len(existing), created) == (len(DEFAULT_EVENTS), [])
+    assert set(pipeline.requests_by_route()) == {"GET /webhooks"}
+
+
+def test_a_stock_move_reaches_the_feed_through_receiver_and_sensor(pipeline: Pipeline) -> None:
+    variant, location, before = listed_variant(pipeline)
+    untouched = dict(pipeline.query("SELECT variant_id, quantity FROM channel_listings WHERE variant_id <> ?",
+                                    [variant]))
+    pipeline.subscribe()
+    pipeline.reset_stats()
+    pipeline.stock_move(variant, location, "-2")
+    [event] = pipeline.wait_for_events(1)
+    assert (event["event"], event["object_id"], event["status"]) == ("variant.stock_level_update", variant, "pending")
+
+    [request] = pipeline.tick().run_requests
+    assert pipeline.run(request).success
+    assert pipeline.requests_by_route() == {"GET /variants": 1}  # only the affected variant, by id
+    [(quantity,)] = pipeline.query("SELECT quantity FROM channel_listings WHERE channel = 'web' AND variant_id = ?",
+                                   [variant])
+    assert quantity == before - 2
+    assert dict(pipeline.query("SELECT variant_id, quantity FROM channel_listings WHERE variant_id <> ?",
+                               [variant])) == untouched
+    changes = pipeline.changes()["changes"]
+    assert [(c["variant_id"], Decimal(str(c["quantity"]))) for c in changes] == [(variant, before - 2)]
+
+
+def test_receiver_restarted_while_deliveries_are_retried_loses_no_event(pipeline: Pipeline) -> None:
+    first, first_location, _ = listed_variant(pipeline)
+    second, second_location, _ = listed_variant(pipeline, {first})
+    pipeline.subscribe()
+
+    def outage() -> None:
+        pipeline.stock_move(first, first_location, "-1")
+        pipeline.stock_move(second, second_location, "-1")
+        deadline = time.monotonic() + 20
+        while not any(d.get("status") != 200 for d in pipeline.deliveries()):  # a refused attempt
+            assert time.monotonic() < deadline, pipeline.deliveries()
+            time.sleep(0.05)
+
+    pipeline.restart_gateway(outage)
+    events = pipeline.wait_for_events(2)
+    assert sorted(e["object_id"] for e in events) == sorted([first, second])
+    assert len({e["delivery_id"] for e in events}) == 2
