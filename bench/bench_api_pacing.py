@@ -112,6 +112,8 @@ def main() -> None:
           f"(quota {QUOTA} per {WINDOW:g} s window; unpaced: {records} records)")
     print(f"unlimited baseline: {free_seconds:.2f} s ({requests / free_seconds:.0f} requests/s)")
     print(f"window-bound minimum: {windows - 1} full windows + {tail} requests = {bound:.2f} s")
+    print(f"paced sync: past the {windows - 1} full windows it took {paced_seconds - (windows - 1) * WINDOW:.2f} s "
+          f"for the last {tail} requests (the baseline's pace: {free_seconds * tail / requests:.2f} s)")
     print(f"paced sync: {paced_seconds:.2f} s = {paced_seconds / bound:.3f}x the bound "
           f"(target <= 1.05x); 429s: client {int(stats['responses_429'])}, server {server_429}; "
           f"throttle waits {int(stats['throttle_waits'])}")

@@ -82,7 +82,12 @@ def show_channels(settings: Settings) -> None:
 
 def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg.ExecuteInProcessResult:
     started = time.monotonic()
-    result = defs.resolve_job_def(name).execute_in_process(instance=instance, raise_on_error=True)
+    # INFO keeps the assets' progress lines ("page k of n") and drops Dagster's per-step DEBUG events.
+    result = defs.resolve_job_def(name).execute_in_process(
+        instance=instance,
+        raise_on_error=True,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
     print(f"{name}: {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s "
           f"(run {result.run_id})")
     return result

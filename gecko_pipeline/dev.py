@@ -306,17 +306,22 @@ def banner(stack: DevStack) -> str:
 
 
 @contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the wait like Ctrl-C does, so the services are stopped on the way out."""
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM both end the wait, so the services are stopped on the way out.
+
+    SIGINT is set explicitly: a shell starts background commands with it ignored, and Python then
+    never raises KeyboardInterrupt.
+    """
 
     def _raise(_signo: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _raise)
+    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_ports_free(config: DevConfig) -> str | None:
@@ -345,7 +350,7 @@ def run_dev(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    with _terminate_as_interrupt():
+    with _stop_signals_interrupt():
         try:
             with Services() as services:
                 print(f"Starting the sandbox, the gateway and dagster dev (logs in {config.logs_dir}) ...",

@@ -120,3 +120,17 @@ def test_absolute_urls_must_point_at_the_configured_api(sandbox, client: GeckoCl
     assert client.get(f"{sandbox.url}/variants/{variant_id}")["variant"]["id"] == variant_id
     with pytest.raises(ValueError, match="refusing to send API credentials"):
         client.get(f"http://example.invalid/variants/{variant_id}")
+
+
+def test_records_added_during_a_sync_push_the_tail_onto_a_page_it_still_fetches(sandbox) -> None:
+    with GeckoClient(sandbox.url, token=sandbox.token, max_concurrency=1, prefetch_pages=1) as c:
+        before = {r["id"] for p in c.iter_pages("/variants", limit=5) for r in p.records}
+        pages = c.iter_pages("/variants", limit=5)
+        first = next(pages)
+        planned = first.total_pages
+        # Newest first: five new variants shift every older record one page further down.
+        added = httpx.post(f"{sandbox.url}/_sandbox/activity/new_product", json={"variants": 5}).json()
+        rest = list(pages)
+    seen = {r["id"] for p in [first, *rest] for r in p.records}
+    assert before <= seen and set(added["variant_ids"]).isdisjoint(before)
+    assert len(rest) + 1 == planned + 1 and rest[-1].is_last

@@ -146,8 +146,9 @@ class World:
         finally:
             con.close()
 
-    def variant_ids(self) -> dict[str, int]:
-        return {v["sku"]: v["id"] for v in self.dump("variants") if v["status"] == "active" and v.get("sku")}
+    def variant_ids(self, sellable: bool = True) -> dict[str, int]:
+        return {v["sku"]: v["id"] for v in sorted(self.dump("variants"), key=lambda v: -v["id"])
+                if v["status"] == "active" and v.get("sku") and bool(v.get("sellable", True)) == sellable}
 
     def committed(self, variant_id: int, location_id: int) -> Decimal:
         variant = next(v for v in self.dump("variants") if v["id"] == variant_id)
@@ -508,3 +509,15 @@ def test_under_injected_faults_every_order_is_created_exactly_once(world: World)
         (sales_order,) = world.orders_with(f"webstore:{order['channel_order_id']}")
         assert sales_order["status"] == "fulfilled" and sales_order["payment_status"] == "paid"
         assert world.ledger_row("webstore", order["channel_order_id"]).state == "done"
+
+
+def test_a_sku_that_is_not_sellable_is_quarantined_without_asking_the_api(world: World) -> None:
+    sellable = world.variant_ids()
+    (sku, *_) = [s for s in world.variant_ids(sellable=False) if s not in sellable]
+    order = new_order(world, n_lines=1)
+    order["lines"][0]["sku"] = sku
+    world.reset_stats()
+    stats = world.push(world.deliver(order))
+    assert stats.quarantined == 1 and world.requests("POST", "/") == 0
+    (entry,) = [q for q in world.quarantined() if q.channel_order_id == order["channel_order_id"]]
+    assert entry.field == "lines[0].sku" and "not sellable" in entry.reason and sku in entry.reason

@@ -161,3 +161,46 @@ def test_auth_and_not_found(sandbox: SandboxHandle, api: httpx.Client) -> None:
     assert account["default_order_price_list_id"] == "wholesale"
     stock = api.get("/stock_levels/1").json()["stock_level"]
     assert stock["variant_id"] == 1
+
+
+def test_created_at_filters_order_and_link_params(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    orders = [o for o in dump(sandbox, "orders") if o["status"] != "deleted"]
+    stamps = sorted(o["created_at"] for o in orders)
+    low, high = stamps[len(stamps) // 4], stamps[3 * len(stamps) // 4]
+    response = api.get("/orders", params={"created_at_min": low, "created_at_max": high, "order": "created_at desc", "limit": 3})
+    got = response.json()["orders"]
+    assert [o["created_at"] for o in got] == sorted((s for s in stamps if low <= s <= high), reverse=True)[:3]
+    assert "created_at_min=" in response.headers["Link"] and "order=created_at+desc" in response.headers["Link"]
+    day = low[:10]
+    by_date = api.get("/orders", params={"created_at_min": day, "limit": 250}).json()["orders"]
+    assert {o["id"] for o in by_date} == {o["id"] for o in orders if o["created_at"] >= f"{day}T00:00:00.000Z"}
+
+
+def test_stock_levels_and_product_show_include(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    levels = api.get("/stock_levels", params={"ids": "1,3,4", "limit": 250}).json()["stock_levels"]
+    variants = {v["id"]: v for v in dump(sandbox, "variants")}
+    for level in levels:
+        variant = variants[level["variant_id"]]
+        assert level["stock_on_hand"] == variant["stock_on_hand"] and level["available_stock"] == variant["available_stock"]
+    product = api.get("/products/1", params={"include": "variants"}).json()
+    assert {v["id"] for v in product["variants"]} == set(product["product"]["variant_ids"])
+    price_lists = api.get("/price_lists").json()["price_lists"]
+    assert [p["id"] for p in price_lists][:3] == ["buy", "wholesale", "retail"]
+    assert all(isinstance(p["id"], int) for p in price_lists[3:])
+
+
+def test_seed_is_deterministic_and_scales(sandbox_factory) -> None:  # type: ignore[no-untyped-def]
+    one = sandbox_factory(scale=60, seed=5, orders=12, locations=3)
+    two = sandbox_factory(scale=60, seed=5, orders=12, locations=3)
+    other = sandbox_factory(scale=60, seed=6, orders=12, locations=3)
+
+    def strip(records: list[dict]) -> list[dict]:  # timestamps are relative to startup
+        return [{k: v for k, v in r.items() if k not in ("created_at", "updated_at")} for r in records]
+
+    assert strip(dump(one, "variants")) == strip(dump(two, "variants"))
+    assert strip(dump(one, "variants")) != strip(dump(other, "variants"))
+    assert len(dump(one, "variants")) == 60 and len(dump(one, "orders")) == 12
+    locations = dump(one, "locations")
+    assert [loc["status"] for loc in locations] == ["active", "active", "archived"]
+    assert [loc["holds_stock"] for loc in locations] == [True, False, True]
+    assert max(len(p["variant_ids"]) for p in dump(one, "products")) >= 50

@@ -50,11 +50,11 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     con.close()
 
 
-def load(con: duckdb.DuckDBPyConnection, table: str, *bodies: bytes) -> BatchResult:
+def load(con: duckdb.DuckDBPyConnection, table: str, *bodies: bytes, single: bool = False) -> BatchResult:
     result = BatchResult()
     stage_bodies(con, list(bodies))
     loader = loader_for(TABLES[table])
-    loader.stage_from_bodies(con, table)
+    loader.stage_from_bodies(con, table, single=single)
     loader.load(con, NOW, result)
     return result
 
@@ -153,7 +153,7 @@ def test_a_fixed_record_clears_its_issues(con: duckdb.DuckDBPyConnection) -> Non
 def test_a_single_record_answer_loads_like_a_list(con: duckdb.DuckDBPyConnection) -> None:
     account = {"id": 1, "name": "Bob's Burgers", "default_order_price_list_id": "wholesale",
                "primary_location_id": 1, "location_ids": [1, 2], "default_tax_rate": "15.0"}
-    load(con, "account", json.dumps({"account": account}).encode())
+    load(con, "account", json.dumps({"account": account}).encode(), single=True)
     assert con.execute("SELECT name, default_order_price_list_id, location_ids FROM account").fetchone() == (
         "Bob's Burgers", "wholesale", "[1,2]")
     assert issues(con) == set()

@@ -46,7 +46,7 @@ class Catalog:
             raise CatalogMissing(f"{published_path} does not exist yet (run a sync first)")
         self.path = Path(published_path)
         self.con = duckdb.connect(str(published_path), read_only=True)
-        self._variants: dict[str, int] = {}
+        self._variants: dict[str, tuple[int, bool]] = {}
         self._currencies: set[str] | None = None
 
     def close(self) -> None:
@@ -59,17 +59,21 @@ class Catalog:
         self.close()
 
     def variant_ids(self, skus: Iterable[str]) -> dict[str, int]:
-        """SKU -> id of an active variant. SKUs are not unique in the API: the lowest active id wins,
-        so the choice is stable."""
+        """SKU -> id of an active variant. SKUs are not unique in the API: a sellable variant wins over
+        one that is not, then the lowest id, so the choice is stable."""
+        return {sku: vid for sku, (vid, _) in self.variants(skus).items()}
+
+    def variants(self, skus: Iterable[str]) -> dict[str, tuple[int, bool]]:
+        """SKU -> (variant id, sellable) for the SKUs the catalogue knows as active variants."""
         skus = list(skus)
         wanted = sorted(set(skus) - set(self._variants))
         if wanted:
             rows = self.con.execute(
-                "SELECT sku, min(id) FROM variants WHERE list_contains(?, sku) AND status = 'active' "
-                "GROUP BY sku",
+                "SELECT sku, arg_min(id, (NOT coalesce(sellable, true), id)), bool_or(coalesce(sellable, true)) "
+                "FROM variants WHERE list_contains(?, sku) AND status = 'active' GROUP BY sku",
                 [wanted],
             ).fetchall()
-            self._variants.update({str(sku): int(vid) for sku, vid in rows})
+            self._variants.update({str(sku): (int(vid), bool(sellable)) for sku, vid, sellable in rows})
         return {sku: self._variants[sku] for sku in skus if sku in self._variants}
 
     def company_id(self, customer: Customer) -> int | None:
@@ -135,6 +139,14 @@ class UnknownSkus(LookupError):
         super().__init__(", ".join(repr(s) for s in skus))
 
 
+class NotSellable(LookupError):
+    """The SKU's variant is marked not sellable: the API refuses it on a sales order."""
+
+    def __init__(self, skus: list[str]) -> None:
+        self.skus = skus
+        super().__init__(", ".join(repr(s) for s in skus))
+
+
 def company_keys(customer: Customer) -> list[str]:
     keys = []
     if customer.company_code:
@@ -165,10 +177,14 @@ def map_order(
     order: ChannelOrder, target: ChannelTarget, catalog: Catalog, con: sqlite3.Connection, reference: str
 ) -> MappedOrder:
     """Builds the sales order. Raises UnknownSkus when the catalogue lacks a SKU (the order waits)."""
-    variants = catalog.variant_ids(line.sku for line in order.lines)
-    missing = sorted({line.sku for line in order.lines} - set(variants))
+    known = catalog.variants(line.sku for line in order.lines)
+    missing = sorted({line.sku for line in order.lines} - set(known))
     if missing:
         raise UnknownSkus(missing)
+    unsellable = sorted(sku for sku, (_, sellable) in known.items() if not sellable)
+    if unsellable:
+        raise NotSellable(unsellable)
+    variants = {sku: vid for sku, (vid, _) in known.items()}
 
     mapped = MappedOrder(body={})
     body: dict[str, Any] = {

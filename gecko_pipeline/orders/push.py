@@ -31,7 +31,14 @@ from gecko_pipeline.api import GeckoApiError, GeckoClient, ValidationError
 from gecko_pipeline.api.errors import AuthenticationError, PaymentRequiredError
 from gecko_pipeline.ops_db import transaction
 from gecko_pipeline.orders import inbox, ledger
-from gecko_pipeline.orders.mapping import Catalog, ChannelTarget, UnknownSkus, learn_from_created, map_order
+from gecko_pipeline.orders.mapping import (
+    Catalog,
+    ChannelTarget,
+    NotSellable,
+    UnknownSkus,
+    learn_from_created,
+    map_order,
+)
 from gecko_pipeline.orders.model import ChannelOrder, OrderInvalid, Shipment, parse_order
 
 CRASH_HOOK_ENV = "GECKO_ORDERS_CRASH_AFTER_POST"
@@ -216,6 +223,11 @@ class OrderPusher:
             index = next(i for i, line in enumerate(order.lines) if line.sku in exc.skus)
             self._wait(row, f"unknown SKU {exc}: not in the catalog (waiting for the next catalog sync)",
                        field_name=f"lines[{index}].sku")
+            return False
+        except NotSellable as exc:
+            index = next(i for i, line in enumerate(order.lines) if line.sku in exc.skus)
+            self._quarantine_order(row, f"lines[{index}].sku", f"order {row.reference}: field lines[{index}].sku: "
+                                   f"SKU {exc} is not sellable in the inventory system (make it sellable, then replay)")
             return False
         if mapped.currency_missing:
             self._ensure_currency(order.currency)

@@ -98,12 +98,12 @@ class SandboxApp:
         drop = None
         try:
             token = sandbox.authenticate(request.headers.get("authorization"))
-            if sandbox.payment_required:
-                raise ApiError(402, "Payment Required: the account's subscription has lapsed")
             decision = sandbox.limiter.hit(token)
             rate_headers = decision.headers()
             if not decision.allowed:
                 raise ApiError(429, "API rate limit exceeded: wait until X-Rate-Limit-Reset")
+            if sandbox.payment_required:
+                raise ApiError(402, "Payment Required: the account's subscription has lapsed")
             drop = await faults.before_request(sandbox, token)
             reply = await self.handle(request, method, segments, token)
         except ApiError as error:

@@ -21,8 +21,8 @@ def product_record(pid: int, name: str, **fields: Any) -> Record:
 
 
 def variant_record(vid: int, product: Record, **fields: Any) -> Record:
-    """A variant of `product` with every wire field; `fields` override the defaults. Stock fields are
-    derived from `locations` by stock.recompute (called here)."""
+    """A variant of `product` with every wire field; `fields` override the defaults. Its stock fields
+    are derived from `locations` by stock.recompute, which the caller runs once stock is known."""
     record: Record = {
         "id": vid, "created_at": None, "updated_at": None, "product_id": product["id"], "default_ledger_account_id": None, "buy_price": None,
         "committed_stock": "0", "available_stock": "0", "incoming_stock": "0", "hs_code": None,
@@ -43,7 +43,6 @@ def variant_record(vid: int, product: Record, **fields: Any) -> Record:
             {"price_list_id": list_id, "value": record[field]} for field, list_id in domain.PRICE_FIELDS.items()
         ]
     record["prices"] = {p["price_list_id"]: p["value"] for p in record["variant_prices"]}
-    stock.recompute(record)
     return record
 
 
@@ -67,6 +66,7 @@ def add_variant(store: Store, product: Record, fields: dict[str, Any]) -> Record
     )
     if custom:
         domain.set_variant_prices(record, {"variant_prices": custom})
+    stock.recompute(record)
     variant = domain.insert(store, "variants", record)
     product["variant_ids"].append(variant["id"])
     domain.refresh_product_quantity(store, product)

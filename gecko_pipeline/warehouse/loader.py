@@ -59,30 +59,34 @@ def _q(name: str) -> str:
 
 
 def _struct_type(spec: TableSpec) -> str:
-    # Every field as a string: casting is done per column afterwards, so a bad value never fails a batch.
-    return json.dumps([{c.name: "VARCHAR" for c in spec.columns if c.name != spec.parent_column}])
-
-
-def _typed_expr(spec: TableSpec, name: str, ctype: str) -> str:
-    if name == spec.parent_column:
-        return "parent_id"
-    src = f"r.{_q(name)}"
-    if ctype == STR:
-        return src
-    if ctype == JSON:
-        return f"raw->{_sql_str(name)}"
-    if ctype == DATE:
-        # Date-only fields sometimes arrive as full timestamps.
-        return f"COALESCE(TRY_CAST({src} AS DATE), CAST(TRY_CAST({src} AS TIMESTAMP) AS DATE))"
-    return f"TRY_CAST({src} AS {ctype})"
+    # Scalars as strings: casting is done per column afterwards, so a bad value never fails a batch.
+    # Arrays and hashes (and the nested lists of child tables) as JSON text, so nothing parses twice.
+    fields = {c.name: "JSON" if c.type == JSON else "VARCHAR" for c in spec.columns if c.name != spec.parent_column}
+    fields.update({child.parent_key: "JSON" for child in child_tables(spec.name) if child.parent_key})
+    return json.dumps([fields])
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _typed_expr(spec: TableSpec, name: str, ctype: str) -> str:
+    """The column's value from the staged record `r` (strings) or, for a child, its parent's id."""
+    if name == spec.parent_column:
+        return "parent_id"
+    src = f"r.{_q(name)}"
+    if ctype in (STR, JSON):
+        return src
+    if ctype == DATE:
+        # Date-only fields sometimes arrive as full timestamps.
+        return f"COALESCE(TRY_CAST({src} AS DATE), CAST(TRY_CAST({src} AS TIMESTAMP) AS DATE))"
+    return f"TRY_CAST({src} AS {ctype})"
+
+
 def _record_id_expr(spec: TableSpec) -> str:
-    return " || '/' || ".join(f"CAST({_q(k)} AS VARCHAR)" for k in spec.primary_key)
+    """The key as text (`"12"`, or `"12/3"` for a child), from the staged record."""
+    parts = [f"CAST({_typed_expr(spec, k, spec.column(k).type)} AS VARCHAR)" for k in spec.primary_key]
+    return " || '/' || ".join(parts)
 
 
 def _problem_checks(spec: TableSpec) -> list[tuple[str, str]]:
@@ -92,7 +96,7 @@ def _problem_checks(spec: TableSpec) -> list[tuple[str, str]]:
     for col in spec.columns:
         if col.name == spec.parent_column:
             continue
-        name, src, typed = col.name, f"r.{_q(col.name)}", _q(col.name)
+        name, src, typed = col.name, f"r.{_q(col.name)}", _typed_expr(spec, col.name, col.type)
         cases: list[tuple[str, str]] = []
         if col.required:
             cases.append((f"NOT list_contains(keys, {_sql_str(name)})", "missing field"))
@@ -104,110 +108,105 @@ def _problem_checks(spec: TableSpec) -> list[tuple[str, str]]:
             cases.append((f"TRY_CAST({src} AS {_EXACT}) <> {typed}", f"rounded to {col.type.lower()}"))
         if cases:
             whens = " ".join(f"WHEN {cond} THEN '{problem}'" for cond, problem in cases)
-            struct = f"{{'field': {_sql_str(name)}, 'value': {src}, 'problem': CASE {whens} END}}"
+            value = f"CAST({src} AS VARCHAR)"
+            struct = f"{{'field': {_sql_str(name)}, 'value': {value}, 'problem': CASE {whens} END}}"
             out.append((struct, " OR ".join(f"({cond})" for cond, _ in cases)))
     return out
 
 
 class TableLoader:
-    """SQL for one table, built once from its spec; `load` runs it against a staged batch."""
+    """SQL for one table, built once from its spec; `load` runs it against a staged batch.
+
+    Per batch: `_src_<table>` holds the staged records (struct of strings `r`, `raw`, `keys`);
+    `_typed_<table>` the typed rows with a usable key, deduplicated, ready to upsert.
+    """
 
     def __init__(self, spec: TableSpec) -> None:
         self.spec = spec
         self.children = [TableLoader(child) for child in child_tables(spec.name)]
         cols = spec.column_names
+        name, src, typed = spec.name, f"_src_{spec.name}", f"_typed_{spec.name}"
+        key_ok = " AND ".join(f"{_typed_expr(spec, k, spec.column(k).type)} IS NOT NULL" for k in spec.primary_key)
+        child_cols = "".join(f", r.{_q(c.parent_key or '')} AS {_q('_child_' + (c.parent_key or ''))}"
+                             for c in child_tables(name))
         typed_cols = ", ".join(f"{_typed_expr(spec, c.name, c.type)} AS {_q(c.name)}" for c in spec.columns)
-        pk_not_null = " AND ".join(f"{_q(k)} IS NOT NULL" for k in spec.primary_key)
-        order = "updated_at DESC NULLS LAST" if "updated_at" in cols else "1"
         self.stage_typed_sql = (
-            f"CREATE OR REPLACE TEMP TABLE _typed_{spec.name} AS "
-            f"SELECT *, {_record_id_expr(spec)} AS _record_id FROM ("
-            f"SELECT {typed_cols}, r, raw, keys FROM _src_{spec.name}) "
-            f"WHERE {pk_not_null} "
-            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(map(_q, spec.primary_key))} ORDER BY {order}) = 1"
+            f"CREATE OR REPLACE TEMP TABLE {typed} AS SELECT {typed_cols}, raw, "
+            f"{_record_id_expr(spec)} AS _record_id{child_cols} FROM {src} WHERE {key_ok}"
         )
-        self.reject_sql = (
-            f"SELECT raw FROM _src_{spec.name} WHERE "
-            + " OR ".join(f"{_typed_expr(spec, k, spec.column(k).type)} IS NULL" for k in spec.primary_key)
+        self.duplicates_sql = f"SELECT count(*) - count(DISTINCT _record_id) FROM {typed}"
+        order = "updated_at DESC NULLS LAST" if "updated_at" in cols else "1"
+        self.dedupe_sql = (
+            f"CREATE OR REPLACE TEMP TABLE {typed} AS SELECT * FROM {typed} "
+            f"QUALIFY row_number() OVER (PARTITION BY _record_id ORDER BY {order}) = 1"
         )
-        join = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in spec.primary_key)
-        self.count_existing_sql = f"SELECT count(*) FROM _typed_{spec.name} s JOIN {spec.name} t ON {join}"
+        self.reject_sql = f"SELECT raw FROM {src} WHERE NOT ({key_ok}) OR ({key_ok}) IS NULL"
         all_cols = [*cols, "_raw", "_synced_at"] + (["_vanished_at"] if spec.has_id else [])
         select = [*map(_q, cols), "raw", "CAST(? AS TIMESTAMP)"] + (["NULL"] if spec.has_id else [])
         updates = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in all_cols if c not in spec.primary_key]
         self.upsert_sql = (
-            f"INSERT INTO {spec.name} ({', '.join(map(_q, all_cols))}) "
-            f"SELECT {', '.join(select)} FROM _typed_{spec.name} "
+            f"INSERT INTO {name} ({', '.join(map(_q, all_cols))}) SELECT {', '.join(select)} FROM {typed} "
             f"ON CONFLICT ({', '.join(map(_q, spec.primary_key))}) DO UPDATE SET {', '.join(updates)}"
         )
         checks = _problem_checks(spec)
         known = "[" + ", ".join(_sql_str(k) for k in sorted(spec.known_keys)) + "]"
+        # Problems are found on the staged strings, and only in rows where one of the checks fires.
         problem_select = (
             f"SELECT _record_id, p.field, p.value, p.problem FROM ("
-            f"SELECT _record_id, unnest([{', '.join(struct for struct, _ in checks)}]) AS p "
-            f"FROM _typed_{spec.name} WHERE {' OR '.join(cond for _, cond in checks)}) "
+            f"SELECT {_record_id_expr(spec)} AS _record_id, unnest([{', '.join(st for st, _ in checks)}]) AS p "
+            f"FROM {src} WHERE ({key_ok}) AND ({' OR '.join(cond for _, cond in checks)})) "
             f"WHERE p.problem IS NOT NULL"
-            if checks
-            else None
         )
         # json_each rather than a JSON path built from the key: any key the API invents is safe.
         unknown_select = (
             f"SELECT t._record_id, e.key, CASE WHEN e.type = 'VARCHAR' THEN e.value->>'$' "
             f"ELSE CAST(e.value AS VARCHAR) END, 'unknown field' "
-            f"FROM (SELECT _record_id, raw FROM _typed_{spec.name} "
-            f"WHERE len(list_filter(keys, lambda x: NOT list_contains({known}, x))) > 0) t, json_each(t.raw) e "
+            f"FROM (SELECT {_record_id_expr(spec)} AS _record_id, raw FROM {src} WHERE ({key_ok}) "
+            f"AND len(list_filter(keys, lambda x: NOT list_contains({known}, x))) > 0) t, json_each(t.raw) e "
             f"WHERE NOT list_contains({known}, e.key)"
         )
-        selects = [s for s in (problem_select, unknown_select) if s]
+        selects = [problem_select] if checks else []
+        selects.append(unknown_select)
         self.issues_sql = (
             "INSERT INTO load_issues (table_name, record_id, field, value, problem, seen_at) "
-            f"SELECT {_sql_str(spec.name)}, * , CAST(? AS TIMESTAMP) FROM ({' UNION ALL '.join(selects)})"
+            f"SELECT DISTINCT {_sql_str(name)}, *, CAST(? AS TIMESTAMP) FROM ({' UNION ALL '.join(selects)})"
         )
         if spec.parent:
             # A child's issues are keyed "<parent id>/<child key>": reloading the parent replaces them.
             self.clear_issues_sql = (
                 "DELETE FROM load_issues WHERE table_name = ? AND split_part(record_id, '/', 1) IN "
-                f"(SELECT CAST(id AS VARCHAR) FROM _typed_{spec.parent})"
+                f"(SELECT _record_id FROM _typed_{spec.parent})"
+            )
+            same = " AND ".join(f"s.{_q(k)} = {name}.{_q(k)}" for k in spec.primary_key)
+            self.remove_children_sql = (
+                f"DELETE FROM {name} WHERE {_q(spec.parent_column or '')} IN (SELECT id FROM _typed_{spec.parent}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {typed} s WHERE {same})"
             )
         else:
             self.clear_issues_sql = (
-                f"DELETE FROM load_issues WHERE table_name = ? AND record_id IN (SELECT _record_id FROM _typed_{spec.name})"
+                f"DELETE FROM load_issues WHERE table_name = ? AND record_id IN (SELECT _record_id FROM {typed})"
             )
-        if spec.parent:
-            pc = _q(spec.parent_column or "")
-            same = " AND ".join(f"s.{_q(k)} = {spec.name}.{_q(k)}" for k in spec.primary_key)
-            self.remove_children_sql = (
-                f"DELETE FROM {spec.name} WHERE {pc} IN (SELECT id FROM _typed_{spec.parent}) "
-                f"AND NOT EXISTS (SELECT 1 FROM _typed_{spec.name} s WHERE {same})"
-            )
+        self.count_sql = f"SELECT count(*) FROM {name}"
 
-    def stage_from_bodies(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
-        """Stage the records under `key` of every body in `_bodies` (a temp table of JSON documents)."""
-        path = _sql_str(key)
-        self._stage(
-            con, "NULL::BIGINT",
-            # A single record (`{"account": {...}}`) is staged like a list of one.
-            f"SELECT CASE WHEN json_type(b->{path}) = 'OBJECT' THEN json_array(b->{path}) ELSE b->{path} END AS a "
-            f"FROM _bodies WHERE json_type(b->{path}) IN ('ARRAY', 'OBJECT')",
-        )
-
-    def stage_from_parent(self, con: duckdb.DuckDBPyConnection) -> None:
-        key = _sql_str(self.spec.parent_key or "")
-        self._stage(
-            con, "parent_id",
-            f"SELECT id AS parent_id, raw->{key} AS a FROM _typed_{self.spec.parent} "
-            f"WHERE json_type(raw->{key}) = 'ARRAY'",
-        )
-
-    def _stage(self, con: duckdb.DuckDBPyConnection, parent_id: str, source: str) -> None:
-        """Stage the records of the JSON arrays `a` of `source`: parsed once into a struct of strings,
-        with each record's raw JSON and its keys (to tell a missing field from a null one)."""
+    def _stage(self, con: duckdb.DuckDBPyConnection, source: str) -> None:
+        """Stage the records of the JSON arrays `a` of `source` (with `parent_id`): each parsed once into a
+        struct of strings, with its raw JSON and its keys (to tell a missing field from a null one)."""
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _src_{self.spec.name} AS "
-            f"SELECT *, CASE WHEN json_type(raw) = 'OBJECT' THEN json_keys(raw) ELSE [] END AS keys FROM ("
-            f"SELECT {parent_id} AS parent_id, unnest(json_transform(a, '{_struct_type(self.spec)}')) AS r, "
-            f"unnest(CAST(a AS JSON[])) AS raw FROM ({source}))"
+            f"SELECT *, CASE WHEN starts_with(raw, '{{') THEN json_keys(raw) ELSE [] END AS keys FROM ("
+            f"SELECT parent_id, unnest(json_transform(a, '{_struct_type(self.spec)}')) AS r, "
+            f"unnest(CAST(a AS JSON[])) AS raw FROM ({source}) WHERE starts_with(a, '['))"
         )
+
+    def stage_from_bodies(self, con: duckdb.DuckDBPyConnection, key: str, single: bool = False) -> None:
+        """Stage the records under `key` of every body in `_bodies`; `single`: `{"account": {...}}`."""
+        path = _sql_str(key)
+        extract = f"json_array(b->{path})" if single else f"b->{path}"
+        self._stage(con, f"SELECT NULL::BIGINT AS parent_id, CAST({extract} AS VARCHAR) AS a FROM _bodies")
+
+    def stage_from_parent(self, con: duckdb.DuckDBPyConnection) -> None:
+        column = _q("_child_" + (self.spec.parent_key or ""))
+        self._stage(con, f"SELECT id AS parent_id, CAST({column} AS VARCHAR) AS a FROM _typed_{self.spec.parent}")
 
     def load(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, result: BatchResult) -> None:
         """Type, check and upsert the staged records (then the child tables fed by them)."""
@@ -217,16 +216,24 @@ class TableLoader:
         (kept,) = con.execute(f"SELECT count(*) FROM _typed_{spec.name}").fetchone() or (0,)
         if kept < staged:
             stats.rejected += self._reject(con, synced_at)
-        (existing,) = con.execute(self.count_existing_sql).fetchone() or (0,)
-        if spec.parent:
+        (duplicates,) = con.execute(self.duplicates_sql).fetchone() or (0,)
+        if duplicates:
+            con.execute(self.dedupe_sql)
+            kept -= duplicates
+        # Inserted vs updated from the table's row count (cheap), not from a join with the table.
+        (before,) = con.execute(self.count_sql).fetchone() or (0,)
+        if spec.parent and before:
             removed = con.execute(self.remove_children_sql).fetchall()
             stats.removed += int(removed[0][0]) if removed else 0
+            before -= int(removed[0][0]) if removed else 0
         con.execute(self.upsert_sql, [synced_at])
-        con.execute(self.clear_issues_sql, [spec.name])
+        (after,) = con.execute(self.count_sql).fetchone() or (0,)
+        if before:
+            con.execute(self.clear_issues_sql, [spec.name])
         issues = con.execute(self.issues_sql, [synced_at]).fetchall()
         stats.records += kept
-        stats.updated += existing
-        stats.inserted += kept - existing
+        stats.inserted += after - before
+        stats.updated += kept - (after - before)
         stats.issues += int(issues[0][0]) if issues else 0
         if "updated_at" in spec.column_names:
             (latest,) = con.execute(f"SELECT max(updated_at) FROM _typed_{spec.name}").fetchone() or (None,)
@@ -243,14 +250,14 @@ class TableLoader:
         key = "/".join(spec.primary_key)
         rows = con.execute(
             "INSERT INTO rejected_records (table_name, raw_hash, problem, _raw, seen_at) "
-            f"SELECT ?, md5(CAST(raw AS VARCHAR)), ?, raw, CAST(? AS TIMESTAMP) FROM ({self.reject_sql}) "
+            f"SELECT DISTINCT ?, md5(raw), ?, raw, CAST(? AS TIMESTAMP) FROM ({self.reject_sql}) "
             "ON CONFLICT (table_name, raw_hash) DO UPDATE SET seen_at = EXCLUDED.seen_at",
             [spec.name, f"no usable {key}", synced_at],
         ).fetchall()
         con.execute(
             "INSERT INTO load_issues (table_name, record_id, field, value, problem, seen_at) "
-            f"SELECT ?, 'rejected:' || md5(CAST(raw AS VARCHAR)), ?, NULL, ?, CAST(? AS TIMESTAMP) "
-            f"FROM ({self.reject_sql}) WHERE 'rejected:' || md5(CAST(raw AS VARCHAR)) NOT IN "
+            f"SELECT DISTINCT ?, 'rejected:' || md5(raw), ?, NULL, ?, CAST(? AS TIMESTAMP) "
+            f"FROM ({self.reject_sql}) WHERE 'rejected:' || md5(raw) NOT IN "
             "(SELECT record_id FROM load_issues WHERE table_name = ?)",
             [spec.name, key, "missing or not a valid key: record kept in rejected_records", synced_at, spec.name],
         )
@@ -267,8 +274,8 @@ def loader_for(spec: TableSpec) -> TableLoader:
 
 
 def stage_bodies(con: duckdb.DuckDBPyConnection, bodies: list[bytes]) -> None:
-    """Put a batch of raw page bodies into the temp table `_bodies` as JSON documents."""
+    """Put a batch of raw page bodies into the temp table `_bodies` (text; parsed where it is read)."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _bodies AS SELECT CAST(unnest(?::VARCHAR[]) AS JSON) AS b",
+        "CREATE OR REPLACE TEMP TABLE _bodies AS SELECT unnest(?::VARCHAR[]) AS b",
         [[body.decode("utf-8") for body in bodies]],
     )

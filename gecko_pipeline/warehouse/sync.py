@@ -109,8 +109,9 @@ class _Load:
     """Loads batches of page bodies for a set of tables, inside the caller's transactions."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, tables: list[str], synced_at: datetime,
-                 track_seen: bool = False) -> None:
+                 track_seen: bool = False, single: bool = False) -> None:
         self.con, self.tables, self.synced_at, self.track_seen = con, tables, synced_at, track_seen
+        self.single = single  # answers hold one record (`{"account": {...}}`), not a list
         self.result = BatchResult()
         if track_seen:
             for table in self.id_tables():
@@ -123,7 +124,7 @@ class _Load:
         stage_bodies(self.con, bodies)
         for table in self.tables:
             loader = loader_for(TABLES[table])
-            loader.stage_from_bodies(self.con, table)
+            loader.stage_from_bodies(self.con, table, single=self.single)
             loader.load(self.con, self.synced_at, self.result)
             if self.track_seen and TABLES[table].has_id:
                 self.con.execute(f"INSERT INTO _seen_{table} SELECT id FROM _typed_{table}")  # noqa: S608
@@ -167,7 +168,7 @@ def sync_stream(
     params = stream.params(full)
     if not full and state.cursor is not None:
         params["updated_at_min"] = _iso(state.cursor - overlap)
-    load = _Load(con, stream.tables(full), started, track_seen=full)
+    load = _Load(con, stream.tables(full), started, track_seen=full, single=stream.single)
     result = SyncResult(name, mode, tables=load.result.tables)
     say = progress or (lambda _message: None)
 
