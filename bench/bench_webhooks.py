@@ -4,9 +4,9 @@
    daemon, evaluating webhook_event_sensor every DEFAULT_INTERVAL_SECONDS (its default interval) and
    executing the runs it asks for in process. Each stock move happens at a random moment of the
    interval; we time it until the variant's row in the channel's listings.json shows the new quantity.
-   Baseline in the same run: what the same change costs without webhooks, i.e. an incremental sync of
-   the catalogue plus the full channel recompute and feed (the periodic job's work, not counting the
-   wait for its schedule).
+   Baseline in the same run: what the same change costs without webhooks, i.e. an incremental sync
+   plus the full channel recompute and feed (the periodic job's work), measured, plus on average half
+   of the schedule's 15-minute interval before that job starts.
 2. Receiver throughput on one core: the gateway in a subprocess pinned to one CPU, signed deliveries
    from an async client on the other; baseline: a bare Starlette endpoint answering 200 in the same setup
    (the server's own ceiling), so the ratio is what verifying and storing costs.
@@ -56,6 +56,7 @@ SCALE = int(os.environ.get("BENCH_WEBHOOKS_SCALE", "2000"))
 MOVES = int(os.environ.get("BENCH_WEBHOOKS_MOVES", "8"))
 DELIVERIES = int(os.environ.get("BENCH_WEBHOOKS_DELIVERIES", "3000"))
 CONCURRENCY = 32
+SYNC_INTERVAL_SECONDS = 15 * 60  # incremental_sync_schedule's default cron
 SECRET = "bench-webhook-secret"
 CHANNELS = "channels:\n  - name: web\n    price_list: retail\n"
 
@@ -274,9 +275,11 @@ def main() -> None:
         print(f"  p50 {statistics.median(values):.2f} s, p95 {_pct(values, 0.95):.2f} s, max {max(values):.2f} s")
         print(f"  API requests per webhook event: {latency['api_requests'] / max(events, 1):.2f} "
               f"({latency['by_route']})")
-        print(f"  baseline without webhooks (incremental sync + full recompute + feed, schedule wait not counted): "
-              f"{latency['baseline_s']:.2f} s and {latency['baseline_requests']} API requests; "
-              f"p50 / baseline = {statistics.median(values) / latency['baseline_s']:.2f}")
+        sync_wait = SYNC_INTERVAL_SECONDS / 2 + latency["baseline_s"]
+        print(f"  baseline without webhooks: incremental sync + full recompute + feed took {latency['baseline_s']:.2f} s "
+              f"and {latency['baseline_requests']} API requests; behind the {SYNC_INTERVAL_SECONDS // 60}-minute "
+              f"schedule that is {sync_wait:.0f} s on average; webhook p50 / that = "
+              f"{statistics.median(values) / sync_wait:.4f}")
 
 
 if __name__ == "__main__":

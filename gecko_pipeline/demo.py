@@ -9,13 +9,16 @@ shows them afterwards.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import duckdb
 
+from gecko_pipeline.channels.stock import listing_summary
+from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
+from gecko_pipeline.orders.demo import run_order_demo
 from gecko_pipeline.processes import Services, gecko_command, port_in_use
 from gecko_pipeline.settings import SANDBOX_HOST, SANDBOX_PORT, Settings, load_settings
 
@@ -40,11 +43,6 @@ def _heading(text: str) -> None:
     print(f"\n== {text}")
 
 
-def _print_query(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
-    frame = con.execute(sql, params or []).fetchdf()
-    print(frame.to_string(index=False) if len(frame) else "(no rows)")
-
-
 def show_tables(published: Path) -> None:
     _heading(f"Rows per table in {published}")
     con = duckdb.connect(str(published), read_only=True)
@@ -64,13 +62,12 @@ def show_channels(settings: Settings) -> None:
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:
         _heading("Channel listings")
-        _print_query(con, """
-            SELECT channel,
-                   count(*) AS variants_listed,
-                   count(*) FILTER (WHERE quantity = 0) AS out_of_stock,
-                   count(*) FILTER (WHERE inventory_policy = 'continue') AS backorder_allowed,
-                   count(*) FILTER (WHERE price IS NULL) AS missing_price
-            FROM channel_listings GROUP BY channel ORDER BY channel""")
+        summary = listing_summary(con)
+        if summary:
+            names = list(summary[0])
+            print("  " + "  ".join(f"{n:>14}" for n in names))
+            for row in summary:
+                print("  " + "  ".join(f"{row[n]!s:>14}" for n in names))
     finally:
         con.close()
     for feed in sorted(settings.feeds_dir.glob("*/listings.csv")):
@@ -82,11 +79,8 @@ def show_channels(settings: Settings) -> None:
 
 def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg.ExecuteInProcessResult:
     started = time.monotonic()
-    # INFO keeps the assets' progress lines ("page k of n") and drops Dagster's per-step DEBUG events.
     result = defs.resolve_job_def(name).execute_in_process(
-        instance=instance,
-        raise_on_error=True,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        instance=instance, raise_on_error=True, run_config=CONSOLE_INFO_RUN_CONFIG
     )
     print(f"{name}: {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s "
           f"(run {result.run_id})")
@@ -95,6 +89,9 @@ def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg
 
 def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings()
+    # One line per HTTP request is the client's job (DEBUG); httpx's and alembic's own INFO lines are noise here.
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with Services() as services:
         if settings.uses_sandbox:
@@ -119,6 +116,9 @@ def run_demo(args: argparse.Namespace) -> int:
         run_job(defs, instance, "incremental_sync_job")
         show_tables(settings.published_path)
         show_channels(settings)
+
+        _heading("Channel orders become sales orders")
+        run_order_demo(settings, defs, instance)
     print(f"\nDone. Files are under {settings.data_dir.resolve()}; analysts open "
           f"{settings.published_path.resolve()} (see README, 'For analysts').")
     return 0

@@ -202,12 +202,15 @@ def _stop_group(service: Service, grace: float = 10.0) -> None:
 def _start(services: Services, config: DevConfig, name: str, command: list[str], *,
            ready_url: str, timeout: float) -> Service:
     log_path = config.logs_dir / f"{name}.log"
-    try:
-        service = start_service(name, command, ready_url=ready_url, env=child_environment(config),
-                                log_path=log_path, timeout=timeout)
-    except RuntimeError as exc:
-        raise DevError(f"{exc}\n--- last lines of {log_path} ---\n{_log_tail(log_path)}") from None
-    services.callback(_stop_group, service)
+    # A stop request while start_service waits for readiness would leave its child unknown to `services`
+    # (an orphan): it is held until the child is registered, then honoured.
+    with _STOP.held(name):
+        try:
+            service = start_service(name, command, ready_url=ready_url, env=child_environment(config),
+                                    log_path=log_path, timeout=timeout)
+        except RuntimeError as exc:
+            raise DevError(f"{exc}\n--- last lines of {log_path} ---\n{_log_tail(log_path)}") from None
+        services.callback(_stop_group, service)
     return service
 
 
@@ -305,23 +308,43 @@ def banner(stack: DevStack) -> str:
     return "\n".join(lines)
 
 
-@contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
-    """Ctrl-C and SIGTERM both end the wait, so the services are stopped on the way out.
+class _StopRequests:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, so `services` stops everything on the way out; except
+    while a child is being started, when the request is held until the child is registered."""
 
-    SIGINT is set explicitly: a shell starts background commands with it ignored, and Python then
-    never raises KeyboardInterrupt.
-    """
+    def __init__(self) -> None:
+        self.holding: str | None = None
+        self.pending = False
 
-    def _raise(_signo: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    def handle(self, _signo: int, _frame: FrameType | None) -> None:
+        if self.holding is None:
+            raise KeyboardInterrupt
+        if not self.pending:
+            print(f"\nStopping as soon as {self.holding} has started (or failed) ...", file=sys.stderr, flush=True)
+        self.pending = True
 
-    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    @contextmanager
+    def held(self, name: str) -> Iterator[None]:
+        self.holding = name
+        try:
+            yield
+        finally:
+            self.holding = None
+        if self.pending:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        # SIGINT is set explicitly: a shell starts background commands with it ignored.
+        previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+_STOP = _StopRequests()
 
 
 def _check_ports_free(config: DevConfig) -> str | None:
@@ -350,7 +373,7 @@ def run_dev(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    with _stop_signals_interrupt():
+    with _STOP.installed():
         try:
             with Services() as services:
                 print(f"Starting the sandbox, the gateway and dagster dev (logs in {config.logs_dir}) ...",

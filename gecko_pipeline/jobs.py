@@ -13,6 +13,10 @@ import dagster as dg
 
 SYNC_MODE_TAG = "gecko_pipeline/sync_mode"
 
+# For runs launched from the command line: the assets' progress lines ("page k of n") on the console,
+# without Dagster's per-step DEBUG events. The UI's event log keeps everything.
+CONSOLE_INFO_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 SYNC_SELECTION = dg.AssetSelection.groups("inventory", "sales", "channels", "orders", "publish")
 
 incremental_sync_job = dg.define_asset_job(

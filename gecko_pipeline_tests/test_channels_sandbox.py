@@ -197,8 +197,10 @@ def shape_cases(account: Account) -> dict[str, int]:
     """Puts chosen variants into each branch of the rule, through the sandbox's activity endpoints."""
     variants = account.dump("variants")
     taken: set[int] = set()
-    untracked, backorder_zero, backorder_below, capped, archived, unsellable, missing_price, empty = pick(
-        variants, 8, taken)
+    untracked, backorder_zero, backorder_below, capped, archived, unsellable, missing_price, empty, no_sku, twin = pick(
+        variants, 10, taken)
+    account.update("variants", no_sku["id"], {"sku": None})
+    account.update("variants", twin["id"], {"sku": untracked["sku"]})  # the API does not enforce unique SKUs
     account.update("variants", untracked["id"], {"manage_stock": False})
     account.update("variants", capped["id"], {"max_online": "3"})
     account.stock_move(capped["id"], 1, Decimal("50"))
@@ -217,7 +219,8 @@ def shape_cases(account: Account) -> dict[str, int]:
     account.update("variants", backorder_below["id"], {"keep_selling": True})
     return {"untracked": untracked["id"], "backorder_zero": backorder_zero["id"],
             "backorder_below": backorder_below["id"], "capped": capped["id"], "archived": archived["id"],
-            "unsellable": unsellable["id"], "missing_price": missing_price["id"], "empty": empty["id"]}
+            "unsellable": unsellable["id"], "missing_price": missing_price["id"], "empty": empty["id"],
+            "no_sku": no_sku["id"], "twin": twin["id"]}
 
 
 def listings(setup: dict[str, Any]) -> dict[tuple[str, int], tuple]:
@@ -278,6 +281,9 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
         assert checks[name].passed, name
     assert not checks["prices_present"].passed  # the missing price is flagged, not invented
     assert checks["prices_present"].severity == dg.AssetCheckSeverity.WARN
+    # A listed variant without a SKU, and two sharing one, are flagged in each of the 3 channels.
+    assert not checks["skus_usable"].passed and checks["skus_usable"].metadata["failures"].value == 6
+    assert checks["skus_usable"].severity == dg.AssetCheckSeverity.WARN
 
     listing_meta = next(m for m in result.get_asset_materialization_events()
                         if m.asset_key == dg.AssetKey("channel_listings")).materialization.metadata
@@ -408,3 +414,33 @@ def test_a_vanished_variant_is_taken_down_and_a_dropped_location_is_removed(setu
     assert removed and {c["location_id"] for c in removed} == {1}
     assert len(removed) == query(setup, "SELECT count(*) FROM channel_listings WHERE channel = 'market'")[0][0]
     assert query(setup, "SELECT DISTINCT location_id FROM channel_stock_levels WHERE channel = 'market'") == [(2,)]
+
+
+def test_changes_are_repeated_when_the_fed_state_was_not_saved(setup: dict[str, Any]) -> None:
+    """The state is saved after the files: losing that last step repeats the changes, never skips them."""
+    account: Account = setup["account"]
+    assert materialize(setup).success
+    channels = load_channels(setup["channel_file"])
+    feeds = setup["data_dir"] / "feeds"
+    variant = next(v for v in account.dump("variants") if v["status"] == "active" and v.get("manage_stock")
+                   and v.get("sellable") and v.get("product_status") == "active" and v.get("max_online") is None
+                   and on_hand_at(v, 1)[0] - on_hand_at(v, 1)[1] > 10)
+    account.stock_move(variant["id"], 1, Decimal("-4"))
+    handle = setup["handle"]
+    with GeckoClient(handle.url, token=handle.token) as client, \
+            duckdb.connect(str(setup["data_dir"] / "warehouse.duckdb")) as con:
+        refresh_ids(client, con, "variants", [variant["id"]])
+        compute_channel_stock(con, channels, variant_ids=[variant["id"]])
+        con.execute("CREATE TABLE saved_state AS SELECT * FROM channel_feed_state")
+        write_feeds(con, channels, feeds)
+        first = read_changes(feeds, "web")
+        # As if the process died after writing the files, before saving what it fed.
+        con.execute("DELETE FROM channel_feed_state")
+        con.execute("INSERT INTO channel_feed_state SELECT * FROM saved_state")
+        write_feeds(con, channels, feeds)
+        again = read_changes(feeds, "web")
+        write_feeds(con, channels, feeds)
+        settled = read_changes(feeds, "web")
+    assert [c["variant_id"] for c in first["changes"]] == [variant["id"]]
+    assert again["changes"] == first["changes"]
+    assert settled["changes"] == []

@@ -192,7 +192,7 @@ def test_a_sync_killed_midway_loses_and_duplicates_nothing(sandbox: Any, warehou
             raise KeyboardInterrupt("killed")
 
     with client_for(sandbox) as client, pytest.raises(KeyboardInterrupt):
-        sync_all(client, warehouse, full=True, batch_pages=1, progress=crash_after_two_batches)
+        sync_all(client, warehouse, full=True, batch_pages=1, commit_seconds=0, progress=crash_after_two_batches)
     # The pages before the crash are stored; the stream's cursor did not move.
     partial = warehouse.execute("SELECT count(*) FROM order_line_items").fetchone()[0]
     assert 0 < partial < len(dump(sandbox, "order_line_items"))

@@ -11,10 +11,10 @@ import pytest
 
 from gecko_pipeline import ops_db, signing
 from gecko_pipeline.channels.config import parse_channels
+from gecko_pipeline.gateway import GatewayHandle
 from gecko_pipeline.orders import inbox
 from gecko_pipeline.orders.intake import (
     SIGNATURE_HEADER,
-    ServerHandle,
     drop_folder,
     ingest_drop_folder,
     intake_app,
@@ -22,10 +22,14 @@ from gecko_pipeline.orders.intake import (
 )
 from gecko_pipeline.settings import Settings
 
-CHANNELS = parse_channels({"channels": [
-    {"name": "webstore", "order_secret_env": "TEST_WEBSTORE_SECRET"},
-    {"name": "marketplace", "order_secret_env": "TEST_MARKETPLACE_SECRET"},
-]})
+CHANNELS = parse_channels(
+    {
+        "channels": [
+            {"name": "webstore", "order_secret_env": "TEST_WEBSTORE_SECRET"},
+            {"name": "marketplace", "order_secret_env": "TEST_MARKETPLACE_SECRET"},
+        ]
+    }
+)
 ENV = {"TEST_MARKETPLACE_SECRET": "market-secret"}
 
 
@@ -35,8 +39,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[ServerHandle]:
-    with ServerHandle(intake_app(settings, channels=CHANNELS, env=ENV, max_body_bytes=4096)) as handle:
+def server(settings: Settings) -> Iterator[GatewayHandle]:
+    with GatewayHandle(intake_app(settings, channels=CHANNELS, env=ENV, max_body_bytes=4096)) as handle:
         yield handle
 
 
@@ -55,48 +59,59 @@ def post(url: str, channel: str, body: bytes, secret: str | None) -> httpx.Respo
     return httpx.post(f"{url}/channels/{channel}/orders", content=body, headers=headers)
 
 
-def test_a_signed_batch_is_stored_before_the_answer(server: ServerHandle, settings: Settings) -> None:
-    body = json.dumps([{"channel_order_id": "1", "lines": [{"unit_price": 9.95}]},
-                       {"channel_order_id": "2"}]).encode()
+def test_a_signed_batch_is_stored_before_the_answer(server: GatewayHandle, settings: Settings) -> None:
+    body = json.dumps(
+        [{"channel_order_id": "1", "lines": [{"unit_price": 9.95}]}, {"channel_order_id": "2"}]
+    ).encode()
     answer = post(server.url, "marketplace", body, "market-secret")
     assert answer.status_code == 202
     assert answer.json()["accepted"] == 2
     rows = inbox_rows(settings)
     assert [(r.channel, r.channel_order_id, r.source) for r in rows] == [
-        ("marketplace", "1", "http"), ("marketplace", "2", "http")]
+        ("marketplace", "1", "http"),
+        ("marketplace", "2", "http"),
+    ]
     # A JSON number is kept as its exact decimal text, never through a binary float.
     assert json.loads(rows[0].payload)["lines"][0]["unit_price"] == "9.95"
 
 
-def test_one_order_and_the_orders_envelope_are_accepted(server: ServerHandle, settings: Settings) -> None:
+def test_one_order_and_the_orders_envelope_are_accepted(server: GatewayHandle, settings: Settings) -> None:
     secret = sandbox_channel_secret("webstore")  # no variable set: the documented sandbox default
     assert post(server.url, "webstore", b'{"channel_order_id": "9"}', secret).status_code == 202
-    assert post(server.url, "webstore", b'{"orders": [{"channel_order_id": "10"}]}', secret).status_code == 202
+    assert (
+        post(server.url, "webstore", b'{"orders": [{"channel_order_id": "10"}]}', secret).status_code == 202
+    )
     assert [r.channel_order_id for r in inbox_rows(settings)] == ["9", "10"]
 
 
 @pytest.mark.parametrize("signature", [None, "forged", signing.sign("other-secret", b"[]")])
 def test_bad_or_missing_signatures_are_refused_and_nothing_is_stored(
-    server: ServerHandle, settings: Settings, signature: str | None
+    server: GatewayHandle, settings: Settings, signature: str | None
 ) -> None:
     headers = {SIGNATURE_HEADER: signature} if signature else {}
-    answer = httpx.post(f"{server.url}/channels/marketplace/orders", content=b'[{"channel_order_id": "1"}]',
-                        headers=headers)
+    answer = httpx.post(
+        f"{server.url}/channels/marketplace/orders", content=b'[{"channel_order_id": "1"}]', headers=headers
+    )
     assert answer.status_code == 401
     assert inbox_rows(settings) == []
 
 
-def test_unknown_channels_oversized_and_non_json_bodies_are_refused(server: ServerHandle, settings: Settings) -> None:
+def test_unknown_channels_oversized_and_non_json_bodies_are_refused(
+    server: GatewayHandle, settings: Settings
+) -> None:
     assert post(server.url, "nowhere", b"[]", "x").status_code == 404
     big = json.dumps([{"channel_order_id": str(i), "notes": "x" * 100} for i in range(60)]).encode()
     assert len(big) > 4096
     assert post(server.url, "marketplace", big, "market-secret").status_code == 413
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
-        yield from (big[i:i + 1000] for i in range(0, len(big), 1000))
+        yield from (big[i : i + 1000] for i in range(0, len(big), 1000))
 
-    chunked = httpx.post(f"{server.url}/channels/marketplace/orders", content=chunks(),
-                         headers={SIGNATURE_HEADER: signing.sign("market-secret", big)})
+    chunked = httpx.post(
+        f"{server.url}/channels/marketplace/orders",
+        content=chunks(),
+        headers={SIGNATURE_HEADER: signing.sign("market-secret", big)},
+    )
     assert chunked.status_code == 413
     assert post(server.url, "marketplace", b"{not json", "market-secret").status_code == 400
     assert inbox_rows(settings) == []
@@ -104,7 +119,7 @@ def test_unknown_channels_oversized_and_non_json_bodies_are_refused(server: Serv
 
 def test_a_channel_without_a_secret_is_closed_outside_the_sandbox(tmp_path: Path) -> None:
     real = Settings(api_url="https://api.example.com", data_dir=tmp_path / "data")
-    with ServerHandle(intake_app(real, channels=CHANNELS, env={})) as handle:
+    with GatewayHandle(intake_app(real, channels=CHANNELS, env={})) as handle:
         answer = post(handle.url, "webstore", b"[]", sandbox_channel_secret("webstore"))
     assert answer.status_code == 503
     assert "TEST_WEBSTORE_SECRET" in answer.json()["error"]
@@ -122,11 +137,16 @@ def test_the_drop_folder_ingests_json_and_ndjson_once_and_keeps_broken_lines(set
         assert (result.files, result.orders) == (2, 3)
         rows = inbox.read_inbox(con, 1, 100)
         assert [(r.channel, r.channel_order_id, r.source) for r in rows] == [
-            ("webstore", "1", "file:a.json"), ("marketplace", "2", "file:b.ndjson"), (None, None, "file:b.ndjson")]
+            ("webstore", "1", "file:a.json"),
+            ("marketplace", "2", "file:b.ndjson"),
+            (None, None, "file:b.ndjson"),
+        ]
         assert rows[2].payload == "{broken"
         assert sorted(p.name for p in folder.iterdir()) == [".c.ndjson.part", "done"]
         # The same content dropped again (a relay retrying) is not stored twice.
-        (folder / "a-again.json").write_text(json.dumps({"orders": [{"channel": "webstore", "channel_order_id": "1"}]}))
+        (folder / "a-again.json").write_text(
+            json.dumps({"orders": [{"channel": "webstore", "channel_order_id": "1"}]})
+        )
         again = ingest_drop_folder(con, folder)
         assert (again.files, again.orders, again.duplicates) == (0, 0, 1)
         assert inbox.last_inbox_id(con) == 3
@@ -143,9 +163,15 @@ def test_quarantine_list_and_replay_from_the_command_line(
     con = ops_db.connect(settings.ops_path)
     try:
         inbox.ensure_schema(con)
-        qid = inbox.quarantine(con, inbox_id=1, channel="webstore", channel_order_id="7",
-                               payload='{"channel_order_id": "7"}', field="lines",
-                               reason="order webstore:7: field lines: has no order lines")
+        qid = inbox.quarantine(
+            con,
+            inbox_id=1,
+            channel="webstore",
+            channel_order_id="7",
+            payload='{"channel_order_id": "7"}',
+            field="lines",
+            reason="order webstore:7: field lines: has no order lines",
+        )
     finally:
         con.close()
     assert main(["quarantine", "list"]) == 0

@@ -23,8 +23,10 @@ def good_order(**changes: Any) -> dict[str, Any]:
         "currency": "NZD",
         "customer": {"name": "Ava Tan", "email": "Ava@Example.com"},
         "shipping_address": {"address1": "65 Tennyson St", "city": "Auckland", "country_code": "NZ"},
-        "lines": [{"sku": "A-1", "quantity": "2", "unit_price": "9.95"},
-                  {"sku": "B-2", "quantity": 1, "unit_price": 24.1, "discount_percent": "10"}],
+        "lines": [
+            {"sku": "A-1", "quantity": "2", "unit_price": "9.95"},
+            {"sku": "B-2", "quantity": 1, "unit_price": 24.1, "discount_percent": "10"},
+        ],
         "shipping_lines": [{"label": "DHL", "amount": "7.50"}],
         "financial_status": "paid",
     }
@@ -59,8 +61,10 @@ def test_a_good_order_parses_with_exact_decimals() -> None:
         ({"customer": {}}, "customer"),
         ({"shipping_address": {"city": "Auckland", "country": "NZ"}}, "shipping_address.address1"),
         ({"financial_status": "maybe"}, "financial_status"),
-        ({"shipments": [{"shipment_id": "s1", "lines": [{"sku": "ZZZ", "quantity": "1"}]}]},
-         "shipments[0].lines[0].sku"),
+        (
+            {"shipments": [{"shipment_id": "s1", "lines": [{"sku": "ZZZ", "quantity": "1"}]}]},
+            "shipments[0].lines[0].sku",
+        ),
         ({"returns": [{"return_id": "r1", "lines": [{"sku": "A-1", "quantity": "3"}]}]}, "returns"),
     ],
 )
@@ -84,14 +88,23 @@ def test_an_order_without_an_id_is_named_by_its_inbox_row() -> None:
 def test_the_intake_channel_fills_in_and_must_agree() -> None:
     payload = good_order()
     del payload["channel"]
-    assert parse_order(payload, known_channels=CHANNELS, default_channel="marketplace").channel == "marketplace"
+    assert (
+        parse_order(payload, known_channels=CHANNELS, default_channel="marketplace").channel == "marketplace"
+    )
     with pytest.raises(OrderInvalid, match="field channel"):
         parse_order(good_order(), known_channels=CHANNELS, default_channel="marketplace")
 
 
 def test_follow_ups_follow_the_channel_state() -> None:
-    shipped = good_order(shipments=[{"shipment_id": "s1", "tracking_number": "T1",
-                                     "lines": [{"sku": "A-1", "quantity": "2"}, {"sku": "B-2", "quantity": "1"}]}])
+    shipped = good_order(
+        shipments=[
+            {
+                "shipment_id": "s1",
+                "tracking_number": "T1",
+                "lines": [{"sku": "A-1", "quantity": "2"}, {"sku": "B-2", "quantity": "1"}],
+            }
+        ]
+    )
     assert [a.key for a in planned_actions(parse_order(shipped))] == ["pay", "fulfil"]
     packed = copy.deepcopy(shipped)
     packed["shipments"][0]["status"] = "packed"
@@ -99,7 +112,9 @@ def test_follow_ups_follow_the_channel_state() -> None:
     partial = copy.deepcopy(shipped)
     partial["shipments"][0]["lines"] = [{"sku": "A-1", "quantity": "1"}]
     assert [a.key for a in planned_actions(parse_order(partial))] == ["pay", "ship:s1"]
-    assert [a.key for a in planned_actions(parse_order(good_order(financial_status="pending")))] == ["invoice"]
+    assert [a.key for a in planned_actions(parse_order(good_order(financial_status="pending")))] == [
+        "invoice"
+    ]
     assert [a.key for a in planned_actions(parse_order(good_order(cancelled=True)))] == ["void"]
     returned = copy.deepcopy(shipped)
     returned["returns"] = [{"return_id": "r1", "lines": [{"sku": "B-2", "quantity": "1"}]}]
@@ -109,9 +124,25 @@ def test_follow_ups_follow_the_channel_state() -> None:
 def test_the_json_schema_documents_every_field_the_parser_reads() -> None:
     schema = load_schema()
     json.dumps(schema)
-    assert set(schema["required"]) == {"channel", "channel_order_id", "placed_at", "currency", "customer",
-                                       "shipping_address", "lines"}
+    assert set(schema["required"]) == {
+        "channel",
+        "channel_order_id",
+        "placed_at",
+        "currency",
+        "customer",
+        "shipping_address",
+        "lines",
+    }
     documented = set(schema["properties"])
     assert set(good_order()) <= documented
-    assert {"shipments", "returns", "cancelled", "notes", "tags", "fee_lines", "discount_lines",
-            "updated_at", "billing_address"} <= documented
+    assert {
+        "shipments",
+        "returns",
+        "cancelled",
+        "notes",
+        "tags",
+        "fee_lines",
+        "discount_lines",
+        "updated_at",
+        "billing_address",
+    } <= documented

@@ -29,10 +29,11 @@ from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.assets.orders import ORDER_ASSETS
 from gecko_pipeline.channels.config import load_channels
 from gecko_pipeline.channels.resource import ChannelConfigResource
+from gecko_pipeline.gateway import GatewayHandle
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.demo import send_orders
-from gecko_pipeline.orders.intake import ServerHandle, intake_app
+from gecko_pipeline.orders.intake import intake_app
 from gecko_pipeline.orders.jobs import order_push_job
 from gecko_pipeline.orders.push import CRASH_HOOK_ENV, PushStats
 from gecko_pipeline.orders.runner import RetryPolicy, run_push
@@ -71,9 +72,12 @@ class World:
         self.ops_path = data_dir / "ops.sqlite"
 
     def resources(self) -> dict[str, Any]:
-        return {"ops_store": OpsStoreResource(data_dir=str(self.data_dir)), "warehouse": self.warehouse,
-                "gecko_api": GeckoApiResource(api_url=self.handle.url),
-                "channel_config": ChannelConfigResource(channels_file=str(self.channel_file))}
+        return {
+            "ops_store": OpsStoreResource(data_dir=str(self.data_dir)),
+            "warehouse": self.warehouse,
+            "gecko_api": GeckoApiResource(api_url=self.handle.url),
+            "channel_config": ChannelConfigResource(channels_file=str(self.channel_file)),
+        }
 
     def sensor(self, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
         context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=self.resources())
@@ -95,15 +99,29 @@ class World:
         finally:
             con.close()
 
-    def push(self, ids: list[int] | None = None, *, retry: bool = False, policy: RetryPolicy = QUIET,
-             client: GeckoClient | None = None) -> PushStats:
+    def push(
+        self,
+        ids: list[int] | None = None,
+        *,
+        retry: bool = False,
+        policy: RetryPolicy = QUIET,
+        client: GeckoClient | None = None,
+    ) -> PushStats:
         own = client is None
         client = client or self.client()
         con = self.ops()
         try:
             first, last = (min(ids), max(ids)) if ids else (0, 0)
-            return run_push(client, con, self.warehouse.published_path, self.channels, first_inbox_id=first,
-                            last_inbox_id=last, retry_pending=retry, policy=policy)
+            return run_push(
+                client,
+                con,
+                self.warehouse.published_path,
+                self.channels,
+                first_inbox_id=first,
+                last_inbox_id=last,
+                retry_pending=retry,
+                policy=policy,
+            )
         finally:
             con.close()
             if own:
@@ -117,8 +135,10 @@ class World:
         return [o for o in self.dump("orders") if o.get("reference_number") == reference]
 
     def lines_of(self, order_id: int) -> list[dict[str, Any]]:
-        return sorted((x for x in self.dump("order_line_items") if x["order_id"] == order_id),
-                      key=lambda x: x.get("position") or 0)
+        return sorted(
+            (x for x in self.dump("order_line_items") if x["order_id"] == order_id),
+            key=lambda x: x.get("position") or 0,
+        )
 
     def reset_stats(self) -> None:
         self.http.post("/_sandbox/stats/reset").raise_for_status()
@@ -147,8 +167,22 @@ class World:
             con.close()
 
     def variant_ids(self, sellable: bool = True) -> dict[str, int]:
-        return {v["sku"]: v["id"] for v in sorted(self.dump("variants"), key=lambda v: -v["id"])
-                if v["status"] == "active" and v.get("sku") and bool(v.get("sellable", True)) == sellable}
+        return {
+            v["sku"]: v["id"]
+            for v in sorted(self.dump("variants"), key=lambda v: -v["id"])
+            if v["status"] == "active" and v.get("sku") and bool(v.get("sellable", True)) == sellable
+        }
+
+    def stock(self) -> dict[tuple[int, int], tuple[Decimal, Decimal]]:
+        """(variant, location) -> (on hand, committed), as the sandbox holds them."""
+        return {
+            (v["id"], loc["location_id"]): (
+                Decimal(loc.get("stock_on_hand") or "0"),
+                Decimal(loc.get("committed") or "0"),
+            )
+            for v in self.dump("variants")
+            for loc in v.get("locations") or []
+        }
 
     def committed(self, variant_id: int, location_id: int) -> Decimal:
         variant = next(v for v in self.dump("variants") if v["id"] == variant_id)
@@ -171,9 +205,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             env.setenv("GECKO_DATA_DIR", str(data_dir))
             env.setenv("GECKO_CHANNELS_FILE", str(channel_file))
             warehouse = WarehouseResource(data_dir=str(data_dir))
-            result = dg.materialize(EXTRACT_ASSETS, resources={"gecko_api": GeckoApiResource(api_url=handle.url),
-                                                               "warehouse": warehouse},
-                                    instance=dg.DagsterInstance.ephemeral())
+            result = dg.materialize(
+                EXTRACT_ASSETS,
+                resources={"gecko_api": GeckoApiResource(api_url=handle.url), "warehouse": warehouse},
+                instance=dg.DagsterInstance.ephemeral(),
+            )
             assert result.success
             publish(warehouse.warehouse_path, warehouse.published_path)
             world = World(handle, data_dir, channel_file)
@@ -193,10 +229,17 @@ def new_order(world: World, *, channel: str = "webstore", n_lines: int = 2, **ch
         "placed_at": "2026-11-27T07:00:00Z",
         "currency": "NZD",
         "customer": {"name": f"Test Buyer {n}", "email": f"buyer.t{n}@example.org"},
-        "shipping_address": {"first_name": "Test", "last_name": f"Buyer {n}", "address1": f"{n} Queen St",
-                             "city": "Auckland", "country_code": "NZ"},
-        "lines": [{"sku": skus[(n * 3 + i) % len(skus)], "quantity": str(i + 1), "unit_price": "12.50"}
-                  for i in range(n_lines)],
+        "shipping_address": {
+            "first_name": "Test",
+            "last_name": f"Buyer {n}",
+            "address1": f"{n} Queen St",
+            "city": "Auckland",
+            "country_code": "NZ",
+        },
+        "lines": [
+            {"sku": skus[(n * 3 + i) % len(skus)], "quantity": str(i + 1), "unit_price": "12.50"}
+            for i in range(n_lines)
+        ],
         "shipping_lines": [{"label": "Courier", "amount": "7.95"}],
         "financial_status": "paid",
     }
@@ -205,26 +248,47 @@ def new_order(world: World, *, channel: str = "webstore", n_lines: int = 2, **ch
 
 
 def full_shipment(order: dict[str, Any], tracking: str = "TRK1") -> list[dict[str, Any]]:
-    return [{"shipment_id": "s1", "tracking_number": tracking, "tracking_company": "NZ Post",
-             "lines": [{"sku": x["sku"], "quantity": x["quantity"]} for x in order["lines"]]}]
+    return [
+        {
+            "shipment_id": "s1",
+            "tracking_number": tracking,
+            "tracking_company": "NZ Post",
+            "lines": [{"sku": x["sku"], "quantity": x["quantity"]} for x in order["lines"]],
+        }
+    ]
 
 
 def test_a_mixed_batch_becomes_the_right_sales_orders(world: World) -> None:
-    returning = next(c for c in world.dump("companies") if c.get("email") and c.get("company_type") == "business")
+    returning = next(
+        c for c in world.dump("companies") if c.get("email") and c.get("company_type") == "business"
+    )
     paid_shipped = new_order(world)
     paid_shipped["shipments"] = full_shipment(paid_shipped)
     paid_shipped["discount_lines"] = [{"label": "WELCOME", "amount": "5"}]
-    same_customer = new_order(world, n_lines=1, customer=paid_shipped["customer"],
-                              shipping_address=paid_shipped["shipping_address"])
-    pending = new_order(world, channel="market", n_lines=1, financial_status="pending",
-                        customer={"name": returning["name"], "email": returning["email"].upper(), "type": "business"})
+    same_customer = new_order(
+        world, n_lines=1, customer=paid_shipped["customer"], shipping_address=paid_shipped["shipping_address"]
+    )
+    pending = new_order(
+        world,
+        channel="market",
+        n_lines=1,
+        financial_status="pending",
+        customer={"name": returning["name"], "email": returning["email"].upper(), "type": "business"},
+    )
     cancelled = new_order(world, cancelled=True, financial_status="refunded")
     returned = new_order(world)
     returned["shipments"] = full_shipment(returned)
-    returned["returns"] = [{"return_id": "r1", "lines": [{"sku": returned["lines"][1]["sku"], "quantity": "1"}]}]
+    returned["returns"] = [
+        {"return_id": "r1", "lines": [{"sku": returned["lines"][1]["sku"], "quantity": "1"}]}
+    ]
     partial = new_order(world)
-    partial["shipments"] = [{"shipment_id": "p1", "tracking_number": "P-1",
-                             "lines": [{"sku": partial["lines"][0]["sku"], "quantity": "1"}]}]
+    partial["shipments"] = [
+        {
+            "shipment_id": "p1",
+            "tracking_number": "P-1",
+            "lines": [{"sku": partial["lines"][0]["sku"], "quantity": "1"}],
+        }
+    ]
     batch = [paid_shipped, same_customer, pending, cancelled, returned, partial]
 
     variants = world.variant_ids()
@@ -232,6 +296,7 @@ def test_a_mixed_batch_becomes_the_right_sales_orders(world: World) -> None:
     market_location = next(loc["id"] for loc in world.dump("locations") if loc["label"] == "Warehouse 2")
     committed_before = world.committed(pending_variant, market_location)
     companies_before = len(world.dump("companies"))
+    stock_before = world.stock()
 
     world.reset_stats()
     stats = world.push(world.deliver(*batch))
@@ -251,7 +316,8 @@ def test_a_mixed_batch_becomes_the_right_sales_orders(world: World) -> None:
     lines = world.lines_of(first["id"])
     products = [x for x in lines if not x.get("freeform")]
     assert [(x["variant_id"], Decimal(x["quantity"]), Decimal(x["price"])) for x in products] == [
-        (variants[x["sku"]], Decimal(x["quantity"]), Decimal("12.50")) for x in paid_shipped["lines"]]
+        (variants[x["sku"]], Decimal(x["quantity"]), Decimal("12.50")) for x in paid_shipped["lines"]
+    ]
     freeform = {x["line_type"]: Decimal(x["price"]) for x in lines if x.get("freeform")}
     assert freeform == {"shipping": Decimal("7.95"), "discount": Decimal("-5")}
     fulfillment = next(f for f in world.dump("fulfillments") if f["order_id"] == first["id"])
@@ -271,12 +337,16 @@ def test_a_mixed_batch_becomes_the_right_sales_orders(world: World) -> None:
     assert third["status"] == "active" and third["invoice_status"] == "invoiced"
     assert third["payment_status"] == "unpaid"
     assert third["default_price_list_id"] == "2" and third["stock_location_id"] == market_location
-    assert world.committed(pending_variant, market_location) == committed_before + Decimal(pending["lines"][0]["quantity"])
+    assert world.committed(pending_variant, market_location) == committed_before + Decimal(
+        pending["lines"][0]["quantity"]
+    )
 
     assert sales_order(cancelled)["status"] == "void"
     fifth = sales_order(returned)
     ret = next(r for r in world.dump("fulfillment_returns") if r["order_id"] == fifth["id"])
-    ret_lines = [x for x in world.dump("fulfillment_return_line_items") if x["fulfillment_return_id"] == ret["id"]]
+    ret_lines = [
+        x for x in world.dump("fulfillment_return_line_items") if x["fulfillment_return_id"] == ret["id"]
+    ]
     assert [Decimal(x["quantity"]) for x in ret_lines] == [Decimal(1)]
     sixth = sales_order(partial)
     assert sixth["fulfillment_status"] == "partial"
@@ -284,6 +354,32 @@ def test_a_mixed_batch_becomes_the_right_sales_orders(world: World) -> None:
     for order in batch:
         row = world.ledger_row(order["channel"], order["channel_order_id"])
         assert row.state == "done" and row.order_id is not None and row.intent_at is None
+
+    # Stock, over the whole batch: unshipped lines of live orders are committed at their order's stock
+    # location, shipped ones left the shelf, the voided order holds nothing (a return not yet received
+    # restocks nothing).
+    expected: dict[tuple[int, int, str], Decimal] = {}
+
+    def expect(order: dict[str, Any], sku: str, field: str, quantity: Decimal) -> None:
+        key = (variants[sku], sales_order(order)["stock_location_id"], field)
+        expected[key] = expected.get(key, Decimal(0)) + quantity
+
+    for order in (paid_shipped, same_customer, pending, returned, partial):
+        shipped: dict[str, Decimal] = {}
+        for shipment in order.get("shipments") or []:
+            for item in shipment["lines"]:
+                shipped[item["sku"]] = shipped.get(item["sku"], Decimal(0)) + Decimal(item["quantity"])
+        for line in order["lines"]:
+            out = shipped.get(line["sku"], Decimal(0))
+            expect(order, line["sku"], "stock_on_hand", -out)
+            expect(order, line["sku"], "committed", Decimal(line["quantity"]) - out)
+    stock_after = world.stock()
+    changed = {
+        (vid, loc, field): after[i] - stock_before.get((vid, loc), (Decimal(0), Decimal(0)))[i]
+        for (vid, loc), after in stock_after.items()
+        for i, field in enumerate(("stock_on_hand", "committed"))
+    }
+    assert {k: v for k, v in changed.items() if v} == {k: v for k, v in expected.items() if v}
 
 
 def test_the_same_order_again_and_a_newer_state_make_no_second_order(world: World) -> None:
@@ -293,8 +389,12 @@ def test_the_same_order_again_and_a_newer_state_make_no_second_order(world: Worl
     world.push(world.deliver(order))  # the very same delivery again
     assert world.requests("POST", "/") == 0 and world.requests("GET", "/") == 0
 
-    packed = dict(order, financial_status="paid", updated_at="2026-11-27T08:00:00Z",
-                  shipments=[{**full_shipment(order, "NEWER")[0], "status": "packed"}])
+    packed = dict(
+        order,
+        financial_status="paid",
+        updated_at="2026-11-27T08:00:00Z",
+        shipments=[{**full_shipment(order, "NEWER")[0], "status": "packed"}],
+    )
     older = dict(order, updated_at="2026-11-27T07:30:00Z", cancelled=True)
     stats = world.push(world.deliver(packed, older))
     assert stats.created == 0
@@ -306,7 +406,12 @@ def test_the_same_order_again_and_a_newer_state_make_no_second_order(world: Worl
     world.push(world.deliver(shipped))
     (sales_order,) = world.orders_with(f"webstore:{order['channel_order_id']}")
     assert sales_order["status"] == "fulfilled"
-    assert world.ledger_row("webstore", order["channel_order_id"]).done == ["invoice", "pay", "pack", "fulfil"]
+    assert world.ledger_row("webstore", order["channel_order_id"]).done == [
+        "invoice",
+        "pay",
+        "pack",
+        "fulfil",
+    ]
 
 
 def test_a_job_killed_between_post_and_ledger_write_creates_one_order(world: World) -> None:
@@ -325,9 +430,20 @@ def test_a_job_killed_between_post_and_ledger_write_creates_one_order(world: Wor
         "         policy=RetryPolicy(3600, 0, 3600))\n"
     )
     killed = subprocess.run(
-        [sys.executable, "-c", script, world.handle.url, world.handle.token, str(world.ops_path),
-         str(world.warehouse.published_path), str(world.channel_file), str(ids[0])],
-        env={**os.environ, CRASH_HOOK_ENV: reference}, capture_output=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            script,
+            world.handle.url,
+            world.handle.token,
+            str(world.ops_path),
+            str(world.warehouse.published_path),
+            str(world.channel_file),
+            str(ids[0]),
+        ],
+        env={**os.environ, CRASH_HOOK_ENV: reference},
+        capture_output=True,
+        timeout=60,
     )
     assert killed.returncode == 86, killed.stderr.decode()[-2000:]
     assert len(world.orders_with(reference)) == 1  # the POST happened
@@ -380,8 +496,10 @@ def test_unknown_skus_wait_for_the_catalog_then_are_quarantined_and_can_be_repla
     assert isinstance(result, dg.SensorResult)
     assert [r.run_key.split(":")[0] for r in result.run_requests or []] == ["retry"]
 
-    stats = world.push(retry=True, policy=RetryPolicy(unknown_sku_wait_seconds=0, retry_delay_seconds=0,
-                                                      stale_after_seconds=3600))
+    stats = world.push(
+        retry=True,
+        policy=RetryPolicy(unknown_sku_wait_seconds=0, retry_delay_seconds=0, stale_after_seconds=3600),
+    )
     assert stats.quarantined == 1
     (entry,) = [q for q in world.quarantined() if q.channel_order_id == order["channel_order_id"]]
     assert entry.field == "lines[1].sku" and "NOT-YET-IN-CATALOG" in entry.reason
@@ -425,7 +543,7 @@ def test_a_hundred_malformed_orders_are_quarantined_and_the_good_ones_created(wo
     # The batch arrives as one signed POST at the intake endpoint, as a channel would send it.
     settings = Settings(api_url=world.handle.url, data_dir=world.data_dir)
     app = intake_app(settings, channels=world.channels, env={"TEST_WEBSTORE_ORDER_SECRET": SECRET})
-    with ServerHandle(app) as intake:
+    with GatewayHandle(app) as intake:
         accepted = send_orders(intake.url, "webstore", SECRET, batch)
     ids = accepted["inbox_ids"]
     assert accepted["accepted"] == len(batch) == 104
@@ -438,7 +556,9 @@ def test_a_hundred_malformed_orders_are_quarantined_and_the_good_ones_created(wo
     assert [r.run_key for r in inbox_runs] == [f"inbox:{ids[0]}-{ids[-1]}"]
     assert json.loads(result.cursor or "{}") == {"inbox": ids[-1]}
 
-    run = order_push_job.execute_in_process(run_config=inbox_runs[0].run_config, instance=instance, resources=resources)
+    run = order_push_job.execute_in_process(
+        run_config=inbox_runs[0].run_config, instance=instance, resources=resources
+    )
     assert run.success
 
     for order in good:
@@ -460,9 +580,11 @@ def test_a_hundred_malformed_orders_are_quarantined_and_the_good_ones_created(wo
 def test_channel_order_sync_mirrors_the_ledger_into_the_warehouse(world: World) -> None:
     order = new_order(world, n_lines=1)
     world.push(world.deliver(order))
-    result = dg.materialize(ORDER_ASSETS, resources={"warehouse": world.warehouse,
-                                                     "ops_store": OpsStoreResource(data_dir=str(world.data_dir))},
-                            instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        ORDER_ASSETS,
+        resources={"warehouse": world.warehouse, "ops_store": OpsStoreResource(data_dir=str(world.data_dir))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     metadata = result.asset_materializations_for_node("channel_order_sync")[0].metadata
     assert metadata["created"].value >= 1
@@ -500,8 +622,11 @@ def test_under_injected_faults_every_order_is_created_exactly_once(world: World)
         for _ in range(5):  # what the sensor's retry runs would do, without waiting for the delay
             if not stats.failed:
                 break
-            stats = world.push(retry=True, policy=RetryPolicy(3600, 0, stale_after_seconds=0),
-                               client=world.client(max_retries=2))
+            stats = world.push(
+                retry=True,
+                policy=RetryPolicy(3600, 0, stale_after_seconds=0),
+                client=world.client(max_retries=2),
+            )
     finally:
         world.faults(error_rate=0.0, drop_rate=0.0, error_after_write_rate=0.0)
     world.push(retry=True, policy=RetryPolicy(3600, 0, stale_after_seconds=0))

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gecko_pipeline import dev
@@ -88,6 +89,21 @@ class Stack:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_for("Press Ctrl-C", 240)
+
+    def wait_for(self, text: str, timeout: float, path: Path | None = None) -> None:
+        """Wait until `text` shows in the command's output (or in the file `path`)."""
+        path = path or self.output
+        deadline = time.monotonic() + timeout
+        while not path.exists() or text not in path.read_text(errors="replace"):
+            assert self.process is not None
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"gecko-pipeline dev: no {text!r} in {path.name}:\n{self.log()[-4000:]}")
+            time.sleep(0.2)
+
+    def launch(self) -> None:
         env = {
             **os.environ,
             "GECKO_DATA_DIR": str(self.data_dir),
@@ -102,12 +118,6 @@ class Stack:
                               "--gateway-port", str(self.ports["gateway"]), "--scale", str(SCALE)),
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        deadline = time.monotonic() + 240
-        while "Press Ctrl-C" not in self.output.read_text(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                pytest.fail(f"gecko-pipeline dev did not come up:\n{self.output.read_text()[-4000:]}")
-            time.sleep(0.5)
 
     def log(self) -> str:
         return self.output.read_text(errors="replace")
@@ -199,6 +209,21 @@ def test_dev_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> No
     assert not (tmp_path / "data").exists()
 
 
+def test_ctrl_c_while_starting_leaves_nothing_behind(tmp_path: Path) -> None:
+    starting = Stack(tmp_path)
+    starting.launch()
+    try:
+        # dagster dev has been spawned and is loading (its log appears when it is started).
+        starting.wait_for("dagster", 120, starting.data_dir / "logs" / "dagster.log")
+        assert starting.process is not None
+        starting.process.send_signal(signal.SIGINT)
+        assert starting.process.wait(timeout=120) == 0, starting.log()[-3000:]
+        assert "Stopped" in starting.log()
+        assert _pids_with_home(starting.dagster_home) == [], "a service outlived an early Ctrl-C"
+    finally:
+        starting.kill()
+
+
 def test_dev_prints_what_to_open(stack: Stack) -> None:
     log = stack.log()
     assert f"Dagster UI        {stack.ui_url}" in log
@@ -262,6 +287,37 @@ def test_materialize_all_in_the_browser(stack: Stack, page: Any) -> None:
     # Every schedule and sensor shows its toggle switched on (the row checkboxes stay unticked).
     expect(page.locator("input[type=checkbox]:checked")).to_have_count(automations, timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "05-automation.png"))
+
+
+RUNS_QUERY = "{ runsOrError { __typename ... on Runs { results { runId jobName status } } } }"
+
+
+@needs_chromium
+def test_a_stock_move_reaches_dagster_through_the_gateway(stack: Stack, page: Any) -> None:
+    """dev wired the webhooks: sandbox -> gateway -> webhook_event_sensor -> a targeted refresh run."""
+    from playwright.sync_api import expect
+
+    api_url = f"http://127.0.0.1:{stack.ports['sandbox']}"
+    moved = httpx.post(f"{api_url}/_sandbox/activity/stock_move",
+                       json={"variant_id": 1, "location_id": 1, "quantity": "-3"}, timeout=30)
+    assert moved.status_code == 200, moved.text
+    deadline = time.monotonic() + RUN_TIMEOUT
+    refresh: dict[str, str] | None = None
+    while time.monotonic() < deadline:
+        runs = dev.graphql(stack.ui_url, RUNS_QUERY)["runsOrError"]["results"]
+        refresh = next((r for r in runs if r["jobName"] == "webhook_refresh_job"), None)
+        if refresh and refresh["status"] in {"SUCCESS", "FAILURE", "CANCELED"}:
+            break
+        time.sleep(2.0)
+    assert refresh is not None, "webhook_event_sensor launched no refresh run"
+    assert refresh["status"] == "SUCCESS", _run_failures(stack, refresh["runId"])
+    deliveries = httpx.get(f"{api_url}/_sandbox/webhook_deliveries", timeout=30).json()["webhook_deliveries"]
+    assert [(d["event"], d["address"], d["state"]) for d in deliveries] == [
+        ("variant.stock_level_update", f"http://127.0.0.1:{stack.ports['gateway']}{dev.RECEIVER_PATH}", "delivered")
+    ]
+    page.goto(f"{stack.ui_url}/runs/{refresh['runId']}")
+    expect(page.get_by_text("webhook_refresh_job").first).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "06-webhook-refresh-run.png"))
 
 
 def test_ctrl_c_stops_everything(stack: Stack) -> None:

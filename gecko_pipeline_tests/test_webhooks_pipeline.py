@@ -146,7 +146,7 @@ class Pipeline:
 def pipeline(sandbox_factory: Callable[..., Any], data_dir: Path, tmp_path: Path,
              settings_for: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
     # Retries after 0.1, 0.4, 1.6, 6.4 s...: room to restart the receiver in between.
-    sandbox = sandbox_factory(scale=40, rate_limit_quota=100_000, webhook_retry_base_delay=0.1,
+    sandbox = sandbox_factory(scale=20, rate_limit_quota=100_000, webhook_retry_base_delay=0.1,
                               webhook_max_attempts=8)
     settings = settings_for(sandbox, data_dir)
     # GeckoApiResource reads its credentials from the environment, as in production.
@@ -274,13 +274,16 @@ def test_a_failed_refresh_keeps_its_events_as_failed_with_the_error(pipeline: Pi
 
 # --- the sandbox delivering ----------------------------------------------------------------------------
 
-def test_subscribing_twice_changes_nothing(pipeline: Pipeline) -> None:
-    existing, created = pipeline.subscribe()
-    assert (len(existing), sorted(h["event"] for h in created)) == (0, sorted(DEFAULT_EVENTS))
-    pipeline.reset_stats()
-    existing, created = pipeline.subscribe()
-    assert (len(existing), created) == (len(DEFAULT_EVENTS), [])
-    assert set(pipeline.requests_by_route()) == {"GET /webhooks"}
+def test_subscribing_twice_changes_nothing(sandbox: Any) -> None:
+    address = "https://example.com/webhooks"
+    with GeckoClient(sandbox.url, token=sandbox.token) as client, httpx.Client(base_url=sandbox.url) as control:
+        existing, created = ensure_subscriptions(client, address)
+        assert (existing, sorted(h["event"] for h in created)) == ([], sorted(DEFAULT_EVENTS))
+        control.post("/_sandbox/stats/reset").raise_for_status()
+        existing, created = ensure_subscriptions(client, address)
+        assert (len(existing), created) == (len(DEFAULT_EVENTS), [])
+        by_route = {k: v for k, v in control.get("/_sandbox/stats").json()["by_route"].items() if v}
+    assert set(by_route) == {"GET /webhooks"}  # listed, nothing created
 
 
 def test_a_stock_move_reaches_the_feed_through_receiver_and_sensor(pipeline: Pipeline) -> None:
@@ -325,3 +328,18 @@ def test_receiver_restarted_while_deliveries_are_retried_loses_no_event(pipeline
     delivered = {d["id"]: d for d in pipeline.deliveries()}
     assert {e["delivery_id"] for e in events} == set(delivered)
     assert all(d["state"] == "delivered" and len(d["attempts"]) >= 2 for d in delivered.values())
+
+
+def test_subscribe_command(sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from gecko_pipeline.cli import main
+
+    monkeypatch.setenv("GECKO_API_URL", sandbox.url)
+    monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
+    address = "https://example.com/webhooks"
+    assert main(["subscribe", "--address", address, "--events", "variant.stock_level_update,products.create"]) == 0
+    assert "0 subscription(s) already there, 2 created" in capsys.readouterr().out
+    assert main(["subscribe", "--address", address, "--events", "variant.stock_level_update,product.create"]) == 0
+    assert "2 subscription(s) already there, 0 created" in capsys.readouterr().out
+    hooks = httpx.get(f"{sandbox.url}/webhooks", headers={"Authorization": f"Bearer {sandbox.token}"}).json()["webhooks"]
+    assert sorted((h["event"], h["address"]) for h in hooks) == [
+        ("product.create", address), ("variant.stock_level_update", address)]

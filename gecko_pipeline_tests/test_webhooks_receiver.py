@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
@@ -185,3 +186,14 @@ def test_gateway_serves_the_order_intake_beside_the_receiver(settings: Settings)
         assert "/channels/{channel}/orders" in routes
         # The intake answers for itself (an unknown channel), proving it is mounted, not shadowed.
         assert httpx.post(handle.url + "/channels/no-such-channel/orders", content=b"{}").status_code == 404
+
+
+def test_receiver_answers_while_the_warehouse_is_locked_by_a_writer(gateway: GatewayHandle, settings: Settings) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    writer = duckdb.connect(str(settings.warehouse_path))  # as a Dagster step holds it
+    try:
+        writer.execute("CREATE TABLE busy AS SELECT 1 AS x")
+        assert deliver(gateway, payload(object_id=3)).status_code == 200
+        assert [r["object_id"] for r in rows(settings)] == [3]
+    finally:
+        writer.close()

@@ -145,14 +145,18 @@ CHECKS = {
     # Sandbox and real accounts have variants without a price in some lists: flag them, do not fail.
     "prices_present": ("channel_listings", checks.prices_present, dg.AssetCheckSeverity.WARN),
     "keys_unique": ("channel_listings", checks.keys_unique, dg.AssetCheckSeverity.ERROR),
+    # The API does not enforce unique SKUs: flag what an importer would trip over, do not block the feed.
+    "skus_usable": ("channel_listings", checks.skus_usable, dg.AssetCheckSeverity.WARN),
     "location_shares_add_up": ("channel_stock_levels", checks.shares_add_up, dg.AssetCheckSeverity.ERROR),
 }
 
 
 @dg.multi_asset_check(
     specs=[
-        dg.AssetCheckSpec(name, asset=asset, description=checks.DESCRIPTIONS[fn.__name__])
-        for name, (asset, fn, _) in CHECKS.items()
+        # A broken invariant blocks what comes after (the feeds): a store never gets a bad quantity.
+        dg.AssetCheckSpec(name, asset=asset, description=checks.DESCRIPTIONS[fn.__name__],
+                          blocking=severity == dg.AssetCheckSeverity.ERROR)
+        for name, (asset, fn, severity) in CHECKS.items()
     ],
     name="channel_checks",
     description="Checks of channel listings and per-location channel stock.",

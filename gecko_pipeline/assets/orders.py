@@ -47,8 +47,9 @@ def channel_orders_need_no_attention(ops_store: OpsStoreResource) -> dg.AssetChe
         passed=quarantined == 0 and failed == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"quarantined": quarantined, "failed": failed},
-        description=None if quarantined == failed == 0 else
-        f"{quarantined} quarantined and {failed} failing order(s): see `gecko-pipeline quarantine list`",
+        description=None
+        if quarantined == failed == 0
+        else f"{quarantined} quarantined and {failed} failing order(s): see `gecko-pipeline quarantine list`",
     )
 
 

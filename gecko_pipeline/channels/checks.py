@@ -18,6 +18,8 @@ DESCRIPTIONS = {
     "prices_present": "Every listed variant has a price in its channel's price list (a missing one is flagged, never invented).",
     "shares_add_up": "Per-location shares add up to the channel total (and are null together for untracked variants).",
     "keys_unique": "One listing per channel and variant, one stock level per channel, variant and location.",
+    "skus_usable": "Every listed variant has a SKU, and no two listed variants of a channel share one "
+                   "(a store importer matches listings by SKU).",
 }
 
 
@@ -81,3 +83,13 @@ def keys_unique(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
         SELECT 'channel_stock_levels', channel, variant_id, location_id, count(*)
         FROM channel_stock_levels GROUP BY channel, variant_id, location_id HAVING count(*) > 1""",
         DESCRIPTIONS["keys_unique"])
+
+
+def skus_usable(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    return _run(con, """
+        SELECT channel, sku, list(variant_id ORDER BY variant_id) AS variant_ids,
+               CASE WHEN sku IS NULL OR trim(sku) = '' THEN 'no sku' ELSE 'sku shared' END AS problem
+        FROM channel_listings WHERE listed
+        GROUP BY channel, sku
+        HAVING sku IS NULL OR trim(sku) = '' OR count(*) > 1""",
+        DESCRIPTIONS["skus_usable"])

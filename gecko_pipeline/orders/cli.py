@@ -18,7 +18,9 @@ from gecko_pipeline.settings import GATEWAY_PORT, SANDBOX_HOST, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    intake = subparsers.add_parser("intake", help="serve the channel order intake (POST /channels/{channel}/orders)")
+    intake = subparsers.add_parser(
+        "intake", help="serve the channel order intake (POST /channels/{channel}/orders)"
+    )
     intake.add_argument("--host", default=SANDBOX_HOST)
     intake.add_argument("--port", type=int, default=GATEWAY_PORT)
     intake.add_argument("--max-body-bytes", type=int, default=None, help="refuse bodies above this size")
@@ -45,8 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     kwargs = {"max_body_bytes": args.max_body_bytes} if args.max_body_bytes else {}
-    print(f"order intake on http://{args.host}:{args.port}/channels/{{channel}}/orders "
-          f"(inbox: {settings.ops_path})", flush=True)
+    print(
+        f"order intake on http://{args.host}:{args.port}/channels/{{channel}}/orders "
+        f"(inbox: {settings.ops_path})",
+        flush=True,
+    )
     uvicorn.run(intake_app(settings, **kwargs), host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -81,7 +86,9 @@ def _replay(args: argparse.Namespace) -> int:
         return 1
     finally:
         con.close()
-    print(f"quarantined order #{args.id} is back in the inbox as #{inbox_id}; order_inbox_sensor picks it up.")
+    print(
+        f"quarantined order #{args.id} is back in the inbox as #{inbox_id}; order_inbox_sensor picks it up."
+    )
     return 0
 
 

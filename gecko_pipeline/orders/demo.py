@@ -31,8 +31,9 @@ CITIES = [("Auckland", "NZ"), ("Wellington", "NZ"), ("Sydney", "AU"), ("Singapor
 CARRIERS = ["NZ Post", "DHL", "CourierPost", "Aramex"]
 
 
-def _catalog(published: Path, channels: Sequence[ChannelConfig]) -> tuple[list[tuple[str, Decimal]], list[dict[str, Any]],
-                                                                          dict[str, str]]:
+def _catalog(
+    published: Path, channels: Sequence[ChannelConfig]
+) -> tuple[list[tuple[str, Decimal]], list[dict[str, Any]], dict[str, str]]:
     con = duckdb.connect(str(published), read_only=True)
     try:
         variants = [
@@ -43,8 +44,12 @@ def _catalog(published: Path, channels: Sequence[ChannelConfig]) -> tuple[list[t
             ).fetchall()
         ]
         customers = [
-            {"name": name, "email": email, "type": "business" if kind == "business" else "consumer",
-             **({"company_code": code} if code else {})}
+            {
+                "name": name,
+                "email": email,
+                "type": "business" if kind == "business" else "consumer",
+                **({"company_code": code} if code else {}),
+            }
             for name, email, kind, code in con.execute(
                 "SELECT name, email, company_type, company_code FROM companies WHERE email IS NOT NULL "
                 "AND company_type IN ('business', 'consumer') AND coalesce(status, 'active') = 'active' "
@@ -60,7 +65,11 @@ def _catalog(published: Path, channels: Sequence[ChannelConfig]) -> tuple[list[t
 
 
 def make_orders(
-    published: Path, channels: Sequence[ChannelConfig], count: int, *, seed: int | None = None,
+    published: Path,
+    channels: Sequence[ChannelConfig],
+    count: int,
+    *,
+    seed: int | None = None,
     prefix: str | None = None,
 ) -> list[dict[str, Any]]:
     """`count` canonical orders spread over the channels, in a realistic mix of customers and states."""
@@ -75,22 +84,38 @@ def make_orders(
             customer = dict(rng.choice(customers))  # a returning customer, known to the inventory system
         else:
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            customer = {"name": f"{first} {last}", "email": f"{first}.{last}.{prefix}{n}@example.com".lower(),
-                        "type": "consumer"}
+            customer = {
+                "name": f"{first} {last}",
+                "email": f"{first}.{last}.{prefix}{n}@example.com".lower(),
+                "type": "consumer",
+            }
         city, country = rng.choice(CITIES)
-        address = {"first_name": customer["name"].split()[0], "last_name": customer["name"].split()[-1],
-                   "address1": f"{rng.randint(1, 300)} {rng.choice(STREETS)}", "city": city, "country_code": country}
+        address = {
+            "first_name": customer["name"].split()[0],
+            "last_name": customer["name"].split()[-1],
+            "address1": f"{rng.randint(1, 300)} {rng.choice(STREETS)}",
+            "city": city,
+            "country_code": country,
+        }
         lines = []
         for sku, price in rng.sample(variants, k=min(len(variants), rng.randint(1, 3))):
             lines.append({"sku": sku, "quantity": str(rng.randint(1, 3)), "unit_price": str(price)})
         if rng.random() < 0.08:
-            lines.append({"sku": f"NEW-{prefix}-{n}", "quantity": "1", "unit_price": "19.90"})  # not in the catalogue yet
+            lines.append(
+                {"sku": f"NEW-{prefix}-{n}", "quantity": "1", "unit_price": "19.90"}
+            )  # not in the catalogue yet
         order: dict[str, Any] = {
-            "channel": channel, "channel_order_id": f"{prefix}-{n}", "order_name": f"#{prefix}-{n}",
+            "channel": channel,
+            "channel_order_id": f"{prefix}-{n}",
+            "order_name": f"#{prefix}-{n}",
             "placed_at": (now - timedelta(minutes=count - n)).isoformat().replace("+00:00", "Z"),
-            "currency": currencies.get(channel, "NZD"), "customer": customer, "shipping_address": address,
-            "lines": lines, "shipping_lines": [{"label": "Standard shipping", "amount": "7.50"}],
-            "tags": ["demo"], "financial_status": "paid",
+            "currency": currencies.get(channel, "NZD"),
+            "customer": customer,
+            "shipping_address": address,
+            "lines": lines,
+            "shipping_lines": [{"label": "Standard shipping", "amount": "7.50"}],
+            "tags": ["demo"],
+            "financial_status": "paid",
         }
         roll = rng.random()
         if roll < 0.2:
@@ -103,8 +128,13 @@ def make_orders(
             order["cancelled"], order["financial_status"] = True, "refunded"
         elif roll < 0.8:
             order["shipments"] = [_shipment(rng, "s1", lines)]
-            order["returns"] = [{"return_id": "r1", "lines": [{"sku": lines[0]["sku"], "quantity": "1"}],
-                                 "notes": "Wrong size"}]
+            order["returns"] = [
+                {
+                    "return_id": "r1",
+                    "lines": [{"sku": lines[0]["sku"], "quantity": "1"}],
+                    "notes": "Wrong size",
+                }
+            ]
         if rng.random() < 0.15:
             order["discount_lines"] = [{"label": "WELCOME10", "amount": "5.00"}]
         orders.append(order)
@@ -114,16 +144,24 @@ def make_orders(
 def _shipment(rng: random.Random, shipment_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
     carrier = rng.choice(CARRIERS)
     number = f"{carrier[:2].upper()}{rng.randint(10**8, 10**9 - 1)}"
-    return {"shipment_id": shipment_id, "lines": [{"sku": x["sku"], "quantity": x["quantity"]} for x in lines],
-            "tracking_number": number, "tracking_company": carrier,
-            "tracking_url": f"https://track.example.com/{number}"}
+    return {
+        "shipment_id": shipment_id,
+        "lines": [{"sku": x["sku"], "quantity": x["quantity"]} for x in lines],
+        "tracking_number": number,
+        "tracking_company": carrier,
+        "tracking_url": f"https://track.example.com/{number}",
+    }
 
 
 def send_orders(url: str, channel: str, secret: str, orders: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """POSTs a batch to the intake endpoint, signed with the channel's secret."""
     body = dumps(list(orders)).encode()
-    response = httpx.post(f"{url.rstrip('/')}/channels/{channel}/orders", content=body, timeout=30.0,
-                          headers={"Content-Type": "application/json", SIGNATURE_HEADER: signing.sign(secret, body)})
+    response = httpx.post(
+        f"{url.rstrip('/')}/channels/{channel}/orders",
+        content=body,
+        timeout=30.0,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: signing.sign(secret, body)},
+    )
     response.raise_for_status()
     return response.json()
 
@@ -148,8 +186,14 @@ def newer_states(orders: Sequence[dict[str, Any]], count: int) -> list[dict[str,
         if order.get("cancelled") or order.get("shipments"):
             continue
         rng = random.Random(order["channel_order_id"])
-        moved.append({**order, "financial_status": "paid", "updated_at": later,
-                      "shipments": [_shipment(rng, "s1", order["lines"])]})
+        moved.append(
+            {
+                **order,
+                "financial_status": "paid",
+                "updated_at": later,
+                "shipments": [_shipment(rng, "s1", order["lines"])],
+            }
+        )
     return moved
 
 
@@ -158,6 +202,7 @@ def run_order_demo(settings: Any, defs: Any, instance: Any, count: int = 16) -> 
     second delivery with newer states, and what became of each order."""
     from gecko_pipeline import ops_db
     from gecko_pipeline.channels.config import load_channels
+    from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
     from gecko_pipeline.orders import ledger
     from gecko_pipeline.orders.inbox import ensure_schema, list_quarantine
     from gecko_pipeline.orders.intake import drop_folder, ingest_drop_folder
@@ -166,7 +211,9 @@ def run_order_demo(settings: Any, defs: Any, instance: Any, count: int = 16) -> 
     orders = make_orders(settings.published_path, channels, count)
     job = defs.resolve_job_def("order_push_job")
     for wave, batch in (("new orders", orders), ("newer states", newer_states(orders, max(2, count // 4)))):
-        path = drop_orders(drop_folder(settings.data_dir), batch, f"demo-{wave.replace(' ', '-')}-{int(time.time())}")
+        path = drop_orders(
+            drop_folder(settings.data_dir), batch, f"demo-{wave.replace(' ', '-')}-{int(time.time())}"
+        )
         con = ops_db.connect(settings.ops_path)
         try:
             ensure_schema(con)
@@ -177,17 +224,27 @@ def run_order_demo(settings: Any, defs: Any, instance: Any, count: int = 16) -> 
             con.close()
         print(f"\n== Demo channel: {len(batch)} {wave} dropped as {path.name}; order_push_job runs")
         config = {"first_inbox_id": last + 1, "last_inbox_id": top}
-        result = job.execute_in_process(run_config={"ops": {"push_channel_orders": {"config": config}}},
-                                        instance=instance)
-        print(f"order_push_job: {'succeeded' if result.success else 'FAILED'}: "
-              f"{result.output_for_node('push_channel_orders')}")
+        result = job.execute_in_process(
+            run_config={"ops": {"push_channel_orders": {"config": config}}, **CONSOLE_INFO_RUN_CONFIG},
+            instance=instance,
+        )
+        print(
+            f"order_push_job: {'succeeded' if result.success else 'FAILED'}: "
+            f"{result.output_for_node('push_channel_orders')}"
+        )
     con = ops_db.connect(settings.ops_path)
     try:
-        rows = [r for r in ledger.all_rows(con) if r.channel_order_id.startswith(orders[0]["channel_order_id"].split("-")[0])]
+        rows = [
+            r
+            for r in ledger.all_rows(con)
+            if r.channel_order_id.startswith(orders[0]["channel_order_id"].split("-")[0])
+        ]
         print("\n== What became of the demo orders")
         for r in rows:
             note = f"  ({r.last_error[:70]})" if r.last_error and r.state != "done" else ""
-            print(f"  {r.reference:24s} -> {r.order_number or '-':8s} {r.state:11s} {', '.join(r.done) or '-'}{note}")
+            print(
+                f"  {r.reference:24s} -> {r.order_number or '-':8s} {r.state:11s} {', '.join(r.done) or '-'}{note}"
+            )
         print(f"  quarantined (gecko-pipeline quarantine list): {len(list_quarantine(con))}")
     finally:
         con.close()

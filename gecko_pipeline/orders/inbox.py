@@ -145,7 +145,11 @@ def split_batch(document: Any) -> list[Any]:
     """One order, a list of orders, or {"orders": [...]}: always a list of order values."""
     if isinstance(document, list):
         return document
-    if isinstance(document, dict) and isinstance(document.get("orders"), list) and "channel_order_id" not in document:
+    if (
+        isinstance(document, dict)
+        and isinstance(document.get("orders"), list)
+        and "channel_order_id" not in document
+    ):
         return document["orders"]
     return [document]
 
@@ -197,8 +201,10 @@ class QuarantineRow:
     replay_inbox_id: int | None
 
 
-_Q_COLUMNS = ("id, inbox_id, channel, channel_order_id, payload, field, reason, quarantined_at, status, "
-              "closed_at, replay_inbox_id")
+_Q_COLUMNS = (
+    "id, inbox_id, channel, channel_order_id, payload, field, reason, quarantined_at, status, "
+    "closed_at, replay_inbox_id"
+)
 
 
 def quarantine(
@@ -277,8 +283,13 @@ def replay(con: sqlite3.Connection, quarantine_id: int, payload: str | None = No
         cur = con.execute(
             "INSERT INTO order_inbox (channel, channel_order_id, payload, source, received_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (entry.channel, _order_id_of(parsed) or entry.channel_order_id, text, f"replay:q{quarantine_id}",
-             now_iso()),
+            (
+                entry.channel,
+                _order_id_of(parsed) or entry.channel_order_id,
+                text,
+                f"replay:q{quarantine_id}",
+                now_iso(),
+            ),
         )
         inbox_id = int(cur.lastrowid or 0)
         con.execute(

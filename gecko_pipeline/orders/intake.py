@@ -19,14 +19,13 @@ import hashlib
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -51,7 +50,9 @@ def sandbox_channel_secret(channel: str) -> str:
     return f"sandbox-{channel}-order-secret"
 
 
-def channel_secret(channel: ChannelConfig, settings: Settings, env: Mapping[str, str] | None = None) -> str | None:
+def channel_secret(
+    channel: ChannelConfig, settings: Settings, env: Mapping[str, str] | None = None
+) -> str | None:
     """The channel's intake secret from the environment variable its config names (never the file)."""
     env = os.environ if env is None else env
     if channel.order_secret_env and env.get(channel.order_secret_env):
@@ -77,11 +78,11 @@ def intake_routes(
     by_name = {channel.name: channel for channel in configured}
     secrets = {name: channel_secret(channel, settings, env) for name, channel in by_name.items()}
     ops_path = settings.ops_path
-    with _connection(ops_path) as con:
+    with closing(ops_db.connect(ops_path)) as con:
         inbox.ensure_schema(con)
 
     def store(channel: str, items: list[Any]) -> list[int]:
-        with _connection(ops_path) as con:
+        with closing(ops_db.connect(ops_path)) as con:
             return inbox.add_orders(con, channel, items, "http")
 
     async def receive(request: Request) -> JSONResponse:
@@ -90,7 +91,9 @@ def intake_routes(
             return _error(404, f"unknown channel {channel!r}")
         secret = secrets[channel]
         if not secret:
-            env_name = by_name[channel].order_secret_env or "(order_secret_env is not set in the channel file)"
+            env_name = (
+                by_name[channel].order_secret_env or "(order_secret_env is not set in the channel file)"
+            )
             return _error(503, f"channel {channel!r} has no intake secret: set {env_name}")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
@@ -118,19 +121,6 @@ def intake_routes(
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-class _connection:
-    """A short-lived ops.sqlite connection (one per request: sqlite3 connections are not shared)."""
-
-    def __init__(self, path: Path) -> None:
-        self.con = ops_db.connect(path)
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.con
-
-    def __exit__(self, *exc: object) -> None:
-        self.con.close()
 
 
 # --- drop folder ---------------------------------------------------------------------------------
@@ -187,36 +177,8 @@ def _insert_file(con: sqlite3.Connection, path: Path, data: bytes) -> list[int]:
     return inbox.insert_orders(con, None, lines, source, raw=True)
 
 
-# --- a server for the intake alone (the gateway serves it together with the webhook receiver) -----
+# --- the intake alone (`gecko-pipeline intake`); `gecko-pipeline gateway` serves it with the webhooks ---
 
 
 def intake_app(settings: Settings, **kwargs: Any) -> Starlette:
     return Starlette(routes=intake_routes(settings, **kwargs))
-
-
-class ServerHandle:
-    """uvicorn in a background thread; `url` once it serves, `stop()` to end it."""
-
-    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True, name="order-intake")
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the intake server did not start")
-            time.sleep(0.02)
-        sock = self.server.servers[0].sockets[0]
-        bound_host, bound_port = sock.getsockname()[:2]
-        self.url = f"http://{bound_host}:{bound_port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    def __enter__(self) -> ServerHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

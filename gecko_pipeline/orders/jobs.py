@@ -27,10 +27,12 @@ class OrderPushConfig(dg.Config):
     first_inbox_id: int = Field(default=0, description="First inbox row of the batch (0: none).")
     last_inbox_id: int = Field(default=0, description="Last inbox row of the batch.")
     retry_pending: bool = Field(
-        default=False, description="Also push ledger orders due for a retry (failed, waiting, left by a crash)."
+        default=False,
+        description="Also push ledger orders due for a retry (failed, waiting, left by a crash).",
     )
     unknown_sku_wait_seconds: float | None = Field(
-        default=None, description="How long an order with an unknown SKU waits for a catalog sync before it "
+        default=None,
+        description="How long an order with an unknown SKU waits for a catalog sync before it "
         "is quarantined (default GECKO_ORDERS_UNKNOWN_SKU_WAIT_SECONDS or 3600).",
     )
 
@@ -38,7 +40,9 @@ class OrderPushConfig(dg.Config):
         policy = RetryPolicy.from_env()
         if self.unknown_sku_wait_seconds is None:
             return policy
-        return RetryPolicy(self.unknown_sku_wait_seconds, policy.retry_delay_seconds, policy.stale_after_seconds)
+        return RetryPolicy(
+            self.unknown_sku_wait_seconds, policy.retry_delay_seconds, policy.stale_after_seconds
+        )
 
 
 @dg.op(
@@ -56,9 +60,15 @@ def push_channel_orders(
     channels = channel_config.load()
     with gecko_api.get_client() as client, ops_store.connect() as con:
         stats = run_push(
-            client, con, warehouse.published_path, channels,
-            first_inbox_id=config.first_inbox_id, last_inbox_id=config.last_inbox_id,
-            retry_pending=config.retry_pending, policy=config.policy(), logger=context.log,
+            client,
+            con,
+            warehouse.published_path,
+            channels,
+            first_inbox_id=config.first_inbox_id,
+            last_inbox_id=config.last_inbox_id,
+            retry_pending=config.retry_pending,
+            policy=config.policy(),
+            logger=context.log,
         )
         requests = client.stats.snapshot().get("requests", 0)
     figures = {**stats.as_dict(), "api_requests": int(requests)}
@@ -77,7 +87,9 @@ def mirror_order_ledger(
 ) -> None:
     with ops_store.connect() as ops, warehouse.connect() as con:
         counts = mirror_ledger(ops, con)
-    context.log_event(dg.AssetMaterialization(asset_key=ORDER_SYNC_KEY, metadata={**counts, "last_push": pushed}))
+    context.log_event(
+        dg.AssetMaterialization(asset_key=ORDER_SYNC_KEY, metadata={**counts, "last_push": pushed})
+    )
 
 
 @dg.job(

@@ -105,16 +105,22 @@ class Catalog:
         ).fetchall()
         want = address.fingerprint
         for row in rows:
-            candidate = Address(tuple((name, str(v).strip()) for name, v in zip(columns, row[1:], strict=True)
-                                      if v is not None and str(v).strip()))
+            candidate = Address(
+                tuple(
+                    (name, str(v).strip())
+                    for name, v in zip(columns, row[1:], strict=True)
+                    if v is not None and str(v).strip()
+                )
+            )
             if candidate.fingerprint == want:
                 return int(row[0])
         return None
 
     def has_currency(self, iso: str) -> bool:
         if self._currencies is None:
-            self._currencies = {str(r[0]).upper() for r in self.con.execute("SELECT iso FROM currencies").fetchall()
-                                if r[0]}
+            self._currencies = {
+                str(r[0]).upper() for r in self.con.execute("SELECT iso FROM currencies").fetchall() if r[0]
+            }
         return iso.upper() in self._currencies
 
 
@@ -226,7 +232,8 @@ def map_order(
             else:
                 body[f"{role}_address"] = _address_body(address, role.capitalize())
     mapped.address_fingerprints = {
-        "shipping": order.shipping_address.fingerprint, "billing": order.billing_address.fingerprint,
+        "shipping": order.shipping_address.fingerprint,
+        "billing": order.billing_address.fingerprint,
     }
 
     lines: list[dict[str, Any]] = []
@@ -245,14 +252,20 @@ def map_order(
         lines.append(item)
     for extra in order.extra_lines:
         price = -extra.amount if extra.kind == "discount" else extra.amount
-        item = {"freeform": True, "line_type": extra.kind, "label": extra.label, "quantity": "1",
-                "price": _text(price)}
+        item = {
+            "freeform": True,
+            "line_type": extra.kind,
+            "label": extra.label,
+            "quantity": "1",
+            "price": _text(price),
+        }
         if extra.tax_rate is not None:
             item["tax_rate_override"] = _text(extra.tax_rate)
         lines.append(item)
     body["order_line_items"] = lines
-    mapped.currency_missing = not (catalog.has_currency(order.currency)
-                                   or ledger.learned(con, "currency", order.currency) is not None)
+    mapped.currency_missing = not (
+        catalog.has_currency(order.currency) or ledger.learned(con, "currency", order.currency) is not None
+    )
     mapped.body = {"order": body}
     return mapped
 
@@ -284,7 +297,9 @@ def _address_body(address: Address, label: str) -> dict[str, Any]:
     return values
 
 
-def learn_from_created(con: sqlite3.Connection, mapped: MappedOrder, created: Mapping[str, Any], currency: str) -> None:
+def learn_from_created(
+    con: sqlite3.Connection, mapped: MappedOrder, created: Mapping[str, Any], currency: str
+) -> None:
     """Remembers the ids the API gave a new customer, address and currency, so the next order of the
     same customer references them instead of creating duplicates before the next sync."""
     company_id = created.get("company_id")

@@ -31,8 +31,20 @@ TABLE_SQL = """CREATE TABLE IF NOT EXISTS channel_order_sync (
 )"""
 
 COLUMNS = [
-    "channel", "channel_order_id", "reference_number", "state", "order_id", "order_number", "actions_done",
-    "attempts", "failures", "last_error", "waiting_since", "first_seen_at", "created_at", "updated_at",
+    "channel",
+    "channel_order_id",
+    "reference_number",
+    "state",
+    "order_id",
+    "order_number",
+    "actions_done",
+    "attempts",
+    "failures",
+    "last_error",
+    "waiting_since",
+    "first_seen_at",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -44,9 +56,22 @@ def mirror_ledger(ops: sqlite3.Connection, con: duckdb.DuckDBPyConnection) -> di
     rows = ledger.all_rows(ops)
     frame = pd.DataFrame(
         [
-            (r.channel, r.channel_order_id, r.reference, r.state, r.order_id, r.order_number,
-             list(json.loads(r.actions_done or "[]")), r.attempts, r.failures, r.last_error, r.waiting_since,
-             r.first_seen_at, r.created_at, r.updated_at)
+            (
+                r.channel,
+                r.channel_order_id,
+                r.reference,
+                r.state,
+                r.order_id,
+                r.order_number,
+                list(json.loads(r.actions_done or "[]")),
+                r.attempts,
+                r.failures,
+                r.last_error,
+                r.waiting_since,
+                r.first_seen_at,
+                r.created_at,
+                r.updated_at,
+            )
             for r in rows
         ],
         columns=COLUMNS,

@@ -22,8 +22,19 @@ CURRENCY_PATTERN = re.compile(r"^[A-Za-z]{3}$")
 FINANCIAL_STATUSES = ("pending", "paid", "refunded")
 CUSTOMER_TYPES = ("consumer", "business")
 ADDRESS_FIELDS = (
-    "first_name", "last_name", "company_name", "address1", "address2", "suburb", "city", "state",
-    "zip_code", "country", "country_code", "phone_number", "email",
+    "first_name",
+    "last_name",
+    "company_name",
+    "address1",
+    "address2",
+    "suburb",
+    "city",
+    "state",
+    "zip_code",
+    "country",
+    "country_code",
+    "phone_number",
+    "email",
 )
 HUNDRED = Decimal(100)
 
@@ -53,7 +64,9 @@ class Customer:
 
 @dataclass(frozen=True)
 class Address:
-    fields: tuple[tuple[str, str], ...]  # (api field, value) for the non-blank fields, in ADDRESS_FIELDS order
+    fields: tuple[
+        tuple[str, str], ...
+    ]  # (api field, value) for the non-blank fields, in ADDRESS_FIELDS order
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.fields)
@@ -61,13 +74,24 @@ class Address:
     @property
     def fingerprint(self) -> str:
         """Case- and space-insensitive identity, used to reuse an identical address instead of a new one."""
-        return json.dumps([(k, " ".join(v.split()).casefold()) for k, v in self.fields if k in IDENTITY_FIELDS])
+        return json.dumps(
+            [(k, " ".join(v.split()).casefold()) for k, v in self.fields if k in IDENTITY_FIELDS]
+        )
 
 
 # What makes two addresses "the same place for the same person"; phone and e-mail may differ.
 IDENTITY_FIELDS = (
-    "first_name", "last_name", "company_name", "address1", "address2", "suburb", "city", "state",
-    "zip_code", "country", "country_code",
+    "first_name",
+    "last_name",
+    "company_name",
+    "address1",
+    "address2",
+    "suburb",
+    "city",
+    "state",
+    "zip_code",
+    "country",
+    "country_code",
 )
 
 
@@ -187,8 +211,15 @@ class _Reader:
         return str(value).strip()
 
     def decimal(
-        self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False, positive: bool = False,
-        minimum: Decimal | None = None, maximum: Decimal | None = None,
+        self,
+        obj: Mapping[str, Any],
+        name: str,
+        path: str,
+        *,
+        required: bool = False,
+        positive: bool = False,
+        minimum: Decimal | None = None,
+        maximum: Decimal | None = None,
     ) -> Decimal | None:
         value = obj.get(name)
         if value is None or value == "":
@@ -212,7 +243,9 @@ class _Reader:
             raise self.fail(path, f"must be at most {maximum} (got {value!r})")
         return number
 
-    def timestamp(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> datetime | None:
+    def timestamp(
+        self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False
+    ) -> datetime | None:
         value = obj.get(name)
         if value is None or value == "":
             if required:
@@ -225,7 +258,9 @@ class _Reader:
             raise self.fail(path, f"is not an ISO-8601 date or date-time (got {value!r})")
         return parsed
 
-    def mapping(self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False) -> Mapping[str, Any] | None:
+    def mapping(
+        self, obj: Mapping[str, Any], name: str, path: str, *, required: bool = False
+    ) -> Mapping[str, Any] | None:
         value = obj.get(name)
         if value is None:
             if required:
@@ -289,11 +324,14 @@ def parse_order(
     updated_at = r.timestamp(payload, "updated_at", "updated_at")
     currency = r.text(payload, "currency", "currency", required=True)
     if currency is None or not CURRENCY_PATTERN.match(currency):
-        raise r.fail("currency", f"must be a 3-letter ISO 4217 code such as USD (got {payload.get('currency')!r})")
+        raise r.fail(
+            "currency", f"must be a 3-letter ISO 4217 code such as USD (got {payload.get('currency')!r})"
+        )
 
     customer = _customer(r, r.mapping(payload, "customer", "customer", required=True) or {})
-    shipping = _address(r, r.mapping(payload, "shipping_address", "shipping_address", required=True) or {},
-                        "shipping_address")
+    shipping = _address(
+        r, r.mapping(payload, "shipping_address", "shipping_address", required=True) or {}, "shipping_address"
+    )
     billing_raw = r.mapping(payload, "billing_address", "billing_address")
     billing = _address(r, billing_raw, "billing_address") if billing_raw else shipping
 
@@ -303,13 +341,19 @@ def parse_order(
     lines = tuple(_line(r, item, f"lines[{i}]") for i, item in enumerate(raw_lines))
     extras = tuple(
         _extra(r, item, f"{name}[{i}]", kind)
-        for name, kind in (("shipping_lines", "shipping"), ("fee_lines", "fee"), ("discount_lines", "discount"))
+        for name, kind in (
+            ("shipping_lines", "shipping"),
+            ("fee_lines", "fee"),
+            ("discount_lines", "discount"),
+        )
         for i, item in enumerate(r.items(payload, name, name))
     )
 
     financial = (r.text(payload, "financial_status", "financial_status") or "pending").lower()
     if financial not in FINANCIAL_STATUSES:
-        raise r.fail("financial_status", f"must be one of {', '.join(FINANCIAL_STATUSES)} (got {financial!r})")
+        raise r.fail(
+            "financial_status", f"must be one of {', '.join(FINANCIAL_STATUSES)} (got {financial!r})"
+        )
     cancelled = payload.get("cancelled", False)
     if not isinstance(cancelled, bool):
         raise r.fail("cancelled", f"must be true or false (got {cancelled!r})")
@@ -331,10 +375,13 @@ def parse_order(
         tags=tuple(t.strip() for t in tags if t.strip()),
         financial_status=financial,
         cancelled=cancelled,
-        shipments=tuple(_shipment(r, item, f"shipments[{i}]") for i, item in
-                        enumerate(r.items(payload, "shipments", "shipments"))),
-        returns=tuple(_return(r, item, f"returns[{i}]") for i, item in
-                      enumerate(r.items(payload, "returns", "returns"))),
+        shipments=tuple(
+            _shipment(r, item, f"shipments[{i}]")
+            for i, item in enumerate(r.items(payload, "shipments", "shipments"))
+        ),
+        returns=tuple(
+            _return(r, item, f"returns[{i}]") for i, item in enumerate(r.items(payload, "returns", "returns"))
+        ),
         updated_at=updated_at,
         order_name=r.text(payload, "order_name", "order_name"),
         source_url=r.text(payload, "source_url", "source_url"),
@@ -355,8 +402,13 @@ def _customer(r: _Reader, obj: Mapping[str, Any]) -> Customer:
     kind = (r.text(obj, "type", "customer.type") or "consumer").lower()
     if kind not in CUSTOMER_TYPES:
         raise r.fail("customer.type", f"must be consumer or business (got {kind!r})")
-    return Customer(name=name, email=email.lower() if email else None, company_code=code, type=kind,
-                    phone_number=r.text(obj, "phone_number", "customer.phone_number"))
+    return Customer(
+        name=name,
+        email=email.lower() if email else None,
+        company_code=code,
+        type=kind,
+        phone_number=r.text(obj, "phone_number", "customer.phone_number"),
+    )
 
 
 def _address(r: _Reader, obj: Mapping[str, Any], path: str) -> Address:
@@ -381,8 +433,9 @@ def _line(r: _Reader, obj: Mapping[str, Any], path: str) -> OrderLine:
         sku=sku,  # type: ignore[arg-type]
         quantity=quantity,  # type: ignore[arg-type]
         unit_price=price,  # type: ignore[arg-type]
-        discount_percent=r.decimal(obj, "discount_percent", f"{path}.discount_percent",
-                                   minimum=Decimal(0), maximum=HUNDRED),
+        discount_percent=r.decimal(
+            obj, "discount_percent", f"{path}.discount_percent", minimum=Decimal(0), maximum=HUNDRED
+        ),
         tax_rate=r.decimal(obj, "tax_rate", f"{path}.tax_rate", minimum=Decimal(0)),
         title=r.text(obj, "title", f"{path}.title"),
         line_id=r.text(obj, "line_id", f"{path}.line_id"),
@@ -392,8 +445,12 @@ def _line(r: _Reader, obj: Mapping[str, Any], path: str) -> OrderLine:
 def _extra(r: _Reader, obj: Mapping[str, Any], path: str, kind: str) -> ExtraLine:
     amount = r.decimal(obj, "amount", f"{path}.amount", required=True, minimum=Decimal(0))
     label = r.text(obj, "label", f"{path}.label") or kind.capitalize()
-    return ExtraLine(kind=kind, label=label, amount=amount,  # type: ignore[arg-type]
-                     tax_rate=r.decimal(obj, "tax_rate", f"{path}.tax_rate", minimum=Decimal(0)))
+    return ExtraLine(
+        kind=kind,
+        label=label,
+        amount=amount,  # type: ignore[arg-type]
+        tax_rate=r.decimal(obj, "tax_rate", f"{path}.tax_rate", minimum=Decimal(0)),
+    )
 
 
 def _sku_quantities(r: _Reader, obj: Mapping[str, Any], path: str) -> tuple[SkuQuantity, ...]:
@@ -403,8 +460,13 @@ def _sku_quantities(r: _Reader, obj: Mapping[str, Any], path: str) -> tuple[SkuQ
     return tuple(
         SkuQuantity(
             sku=r.text(item, "sku", f"{path}.lines[{i}].sku", required=True),  # type: ignore[arg-type]
-            quantity=r.decimal(item, "quantity", f"{path}.lines[{i}].quantity",  # type: ignore[arg-type]
-                               required=True, positive=True),
+            quantity=r.decimal(
+                item,
+                "quantity",
+                f"{path}.lines[{i}].quantity",  # type: ignore[arg-type]
+                required=True,
+                positive=True,
+            ),
         )
         for i, item in enumerate(items)
     )
@@ -450,4 +512,6 @@ def _check_quantities(r: _Reader, order: ChannelOrder) -> None:
                 totals[item.sku] = totals.get(item.sku, Decimal(0)) + item.quantity
         for sku, total in totals.items():
             if total > order.ordered_quantity(sku):
-                raise r.fail(group, f"carry {total} of {sku!r} but the order has {order.ordered_quantity(sku)}")
+                raise r.fail(
+                    group, f"carry {total} of {sku!r} but the order has {order.ordered_quantity(sku)}"
+                )

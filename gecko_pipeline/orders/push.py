@@ -90,14 +90,21 @@ def planned_actions(order: ChannelOrder) -> list[Action]:
         # The common case uses the order actions: pack while the channel says packed, fulfil once shipped
         # (fulfil ships a packed fulfillment, or creates a fulfilled one: no pack needed before it).
         shipment = shipments[0]
-        actions.append(Action("pack", "pack", shipment) if shipment.status == "packed" else
-                       Action("fulfil", "fulfil", shipment))
+        actions.append(
+            Action("pack", "pack", shipment)
+            if shipment.status == "packed"
+            else Action("fulfil", "fulfil", shipment)
+        )
     else:
         # Partial shipments are sent line by line once shipped (a packed partial waits for its carrier).
         actions += [Action(f"ship:{s.shipment_id}", "ship", s) for s in shipments if s.status == "shipped"]
     actions += [
-        Action(f"return:{r.return_id}", "return", return_lines=tuple((x.sku, x.quantity) for x in r.lines),
-               notes=r.notes)
+        Action(
+            f"return:{r.return_id}",
+            "return",
+            return_lines=tuple((x.sku, x.quantity) for x in r.lines),
+            notes=r.notes,
+        )
         for r in order.returns
     ]
     return actions
@@ -162,14 +169,21 @@ class OrderPusher:
                 self._quarantine_raw(row, "(body)", f"order {ref}: is not JSON ({exc})")
                 continue
             try:
-                order = parse_order(payload, known_channels=self.targets, default_channel=row.channel,
-                                    fallback_ref=ref)
+                order = parse_order(
+                    payload, known_channels=self.targets, default_channel=row.channel, fallback_ref=ref
+                )
             except OrderInvalid as exc:
                 self._quarantine_raw(row, exc.field, str(exc), payload=payload)
                 continue
-            ledger.accept(self.con, channel=order.channel, channel_order_id=order.channel_order_id,
-                          reference=order.key, payload=row.payload, channel_updated_at=order.updated_at,
-                          inbox_id=row.id)
+            ledger.accept(
+                self.con,
+                channel=order.channel,
+                channel_order_id=order.channel_order_id,
+                reference=order.key,
+                payload=row.payload,
+                channel_updated_at=order.updated_at,
+                inbox_id=row.id,
+            )
             inbox.mark_handled(self.con, row.id)
             keys[(order.channel, order.channel_order_id)] = None
         found = [ledger.get(self.con, channel, order_id) for channel, order_id in keys]
@@ -180,10 +194,20 @@ class OrderPusher:
         order_id = None
         if isinstance(payload, dict) and payload.get("channel_order_id") is not None:
             order_id = str(payload["channel_order_id"])
-        channel = payload.get("channel") if isinstance(payload, dict) and isinstance(payload.get("channel"), str) \
+        channel = (
+            payload.get("channel")
+            if isinstance(payload, dict) and isinstance(payload.get("channel"), str)
             else row.channel
-        inbox.quarantine(self.con, inbox_id=row.id, channel=channel, channel_order_id=order_id,
-                         payload=row.payload, field=field_name, reason=reason)
+        )
+        inbox.quarantine(
+            self.con,
+            inbox_id=row.id,
+            channel=channel,
+            channel_order_id=order_id,
+            payload=row.payload,
+            field=field_name,
+            reason=reason,
+        )
         inbox.mark_handled(self.con, row.id)
         self.log.warning("quarantined %s", reason)
 
@@ -201,8 +225,12 @@ class OrderPusher:
 
     def push(self, row: ledger.LedgerRow) -> None:
         try:
-            order = parse_order(inbox.loads(row.payload), known_channels=self.targets,
-                                default_channel=row.channel, fallback_ref=row.reference)
+            order = parse_order(
+                inbox.loads(row.payload),
+                known_channels=self.targets,
+                default_channel=row.channel,
+                fallback_ref=row.reference,
+            )
         except OrderInvalid as exc:  # e.g. the channel was removed from the channel file since
             self._quarantine_order(row, exc.field, str(exc))
             return
@@ -221,13 +249,20 @@ class OrderPusher:
             mapped = map_order(order, target, self.catalog, self.con, row.reference)
         except UnknownSkus as exc:
             index = next(i for i, line in enumerate(order.lines) if line.sku in exc.skus)
-            self._wait(row, f"unknown SKU {exc}: not in the catalog (waiting for the next catalog sync)",
-                       field_name=f"lines[{index}].sku")
+            self._wait(
+                row,
+                f"unknown SKU {exc}: not in the catalog (waiting for the next catalog sync)",
+                field_name=f"lines[{index}].sku",
+            )
             return False
         except NotSellable as exc:
             index = next(i for i, line in enumerate(order.lines) if line.sku in exc.skus)
-            self._quarantine_order(row, f"lines[{index}].sku", f"order {row.reference}: field lines[{index}].sku: "
-                                   f"SKU {exc} is not sellable in the inventory system (make it sellable, then replay)")
+            self._quarantine_order(
+                row,
+                f"lines[{index}].sku",
+                f"order {row.reference}: field lines[{index}].sku: "
+                f"SKU {exc} is not sellable in the inventory system (make it sellable, then replay)",
+            )
             return False
         if mapped.currency_missing:
             self._ensure_currency(order.currency)
@@ -239,7 +274,9 @@ class OrderPusher:
             # A definitive refusal: nothing was created, so the next attempt (after a fix) takes a new key.
             ledger.update(self.con, row, create_key=None, intent_at=None)
             field_name = next(iter(exc.errors), "order")
-            self._quarantine_order(row, f"(api) {field_name}", f"order {row.reference}: the API refused it: {exc}")
+            self._quarantine_order(
+                row, f"(api) {field_name}", f"order {row.reference}: the API refused it: {exc}"
+            )
             return False
         except GeckoApiError:
             # The answer was lost (5xx after retries, dropped connection): the order may exist.
@@ -272,12 +309,18 @@ class OrderPusher:
         """Looks the order up by reference_number (only ever after an intent without an outcome)."""
         self.stats.lookups += 1
         found = self.client.get("/orders", {"reference_number": row.reference}).get("orders") or []
-        matches = sorted((o for o in found if o.get("reference_number") == row.reference), key=lambda o: o["id"])
+        matches = sorted(
+            (o for o in found if o.get("reference_number") == row.reference), key=lambda o: o["id"]
+        )
         if not matches:
             return False
         if len(matches) > 1:
-            self.log.warning("%s has %d sales orders with its reference; keeping %s", row.reference,
-                             len(matches), matches[0]["id"])
+            self.log.warning(
+                "%s has %d sales orders with its reference; keeping %s",
+                row.reference,
+                len(matches),
+                matches[0]["id"],
+            )
         with transaction(self.con):
             self._record_created(row, matches[0])
         self.stats.created += 1
@@ -285,15 +328,28 @@ class OrderPusher:
         return True
 
     def _record_created(self, row: ledger.LedgerRow, created: Mapping[str, Any]) -> None:
-        ledger.write(self.con, row, order_id=int(created["id"]), order_number=created.get("order_number"),
-                     intent_at=None, state="created", created_at=_iso(_now()), last_error=None,
-                     waiting_since=None, next_attempt_at=None, failures=0)
+        ledger.write(
+            self.con,
+            row,
+            order_id=int(created["id"]),
+            order_number=created.get("order_number"),
+            intent_at=None,
+            state="created",
+            created_at=_iso(_now()),
+            last_error=None,
+            waiting_since=None,
+            next_attempt_at=None,
+            failures=0,
+        )
         inbox.resolve_quarantine(self.con, row.channel, row.channel_order_id)
 
     def _ensure_currency(self, iso: str) -> None:
         """The API matches currency_iso against the account's currencies: create a missing one first."""
-        answer = self.client.post("/currencies", {"currency": {"iso": iso, "name": iso}},
-                                  idempotency_key=f"{KEY_PREFIX}:currency:{iso}")
+        answer = self.client.post(
+            "/currencies",
+            {"currency": {"iso": iso, "name": iso}},
+            idempotency_key=f"{KEY_PREFIX}:currency:{iso}",
+        )
         currency_id = (answer.get("currency") or {}).get("id")
         if isinstance(currency_id, int):
             with transaction(self.con):
@@ -305,17 +361,26 @@ class OrderPusher:
         since = _parse_iso(row.waiting_since) or now
         if now - since >= self.options.unknown_sku_wait:
             waited = int((now - since).total_seconds())
-            self._quarantine_order(row, field_name, f"order {row.reference}: field {field_name}: {reason}; "
-                                                    f"gave up after waiting {waited} s")
+            self._quarantine_order(
+                row,
+                field_name,
+                f"order {row.reference}: field {field_name}: {reason}; gave up after waiting {waited} s",
+            )
             return
         ledger.update(self.con, row, state="waiting", waiting_since=_iso(since), last_error=reason)
         self.stats.waiting += 1
 
     def _quarantine_order(self, row: ledger.LedgerRow, field_name: str, reason: str) -> None:
         self.stats.quarantined += 1
-        inbox.quarantine(self.con, inbox_id=row.inbox_id, channel=row.channel,
-                         channel_order_id=row.channel_order_id, payload=row.payload, field=field_name,
-                         reason=reason)
+        inbox.quarantine(
+            self.con,
+            inbox_id=row.inbox_id,
+            channel=row.channel,
+            channel_order_id=row.channel_order_id,
+            payload=row.payload,
+            field=field_name,
+            reason=reason,
+        )
         ledger.update(self.con, row, state="quarantined", last_error=reason)
         self.log.warning("quarantined %s", reason)
 
@@ -323,12 +388,21 @@ class OrderPusher:
         message = f"{type(exc).__name__}: {exc}"
         self.stats.errors.append(f"{row.reference}: {message}")
         if row.failures + 1 >= self.options.max_attempts:
-            self._quarantine_order(row, "(push)", f"order {row.reference}: failed {row.failures + 1} times; "
-                                                  f"last error: {message}")
+            self._quarantine_order(
+                row,
+                "(push)",
+                f"order {row.reference}: failed {row.failures + 1} times; last error: {message}",
+            )
             return
         self.stats.failed += 1
-        ledger.update(self.con, row, state="failed", last_error=message, failures=row.failures + 1,
-                      next_attempt_at=_iso(_now() + self.options.retry_delay))
+        ledger.update(
+            self.con,
+            row,
+            state="failed",
+            last_error=message,
+            failures=row.failures + 1,
+            next_attempt_at=_iso(_now() + self.options.retry_delay),
+        )
         self.log.error("order %s failed (failure %d): %s", row.reference, row.failures, message)
 
     # --- follow-ups ---------------------------------------------------------------------------------
@@ -356,18 +430,28 @@ class OrderPusher:
             if action.kind in ("invoice", "pay", "void"):
                 self.client.post(f"/orders/{order_id}/actions/{action.kind}", {}, idempotency_key=key)
             elif action.kind in ("pack", "fulfil"):
-                self.client.post(f"/orders/{order_id}/actions/{action.kind}",
-                                 {"fulfillment": _tracking(action.shipment)}, idempotency_key=key)
+                self.client.post(
+                    f"/orders/{order_id}/actions/{action.kind}",
+                    {"fulfillment": _tracking(action.shipment)},
+                    idempotency_key=key,
+                )
             elif action.kind == "ship":
                 assert action.shipment is not None
                 lines = self._allocate(row, [(x.sku, x.quantity) for x in action.shipment.lines], "shipment")
-                body = {"order_id": order_id, "status": "fulfilled", "fulfillment_line_items": lines,
-                        **_tracking(action.shipment)}
+                body = {
+                    "order_id": order_id,
+                    "status": "fulfilled",
+                    "fulfillment_line_items": lines,
+                    **_tracking(action.shipment),
+                }
                 self.client.post("/fulfillments", {"fulfillment": body}, idempotency_key=key)
             elif action.kind == "return":
                 lines = self._allocate(row, list(action.return_lines), "return")
-                body = {"order_id": order_id, "location_id": self.targets[order.channel].stock_location_id,
-                        "fulfillment_return_line_items": lines}
+                body = {
+                    "order_id": order_id,
+                    "location_id": self.targets[order.channel].stock_location_id,
+                    "fulfillment_return_line_items": lines,
+                }
                 if action.notes:
                     body["notes"] = action.notes
                 self.client.post("/fulfillment_returns", {"fulfillment_return": body}, idempotency_key=key)
@@ -376,7 +460,9 @@ class OrderPusher:
         except GeckoApiError as exc:
             # A refusal (422: done before, beyond the key's lifetime?) or a lost answer (5xx, network):
             # the order's statuses tell whether the action took effect.
-            if isinstance(exc, AuthenticationError | PaymentRequiredError) or not self._already_applied(row, action):
+            if isinstance(exc, AuthenticationError | PaymentRequiredError) or not self._already_applied(
+                row, action
+            ):
                 raise
 
     def _already_applied(self, row: ledger.LedgerRow, action: Action) -> bool:
@@ -399,7 +485,9 @@ class OrderPusher:
         quantities = {sku: str(order.ordered_quantity(sku)) for sku in mapping}
         ledger.update(self.con, row, line_items=inbox.dumps({"ids": mapping, "quantities": quantities}))
 
-    def _allocate(self, row: ledger.LedgerRow, items: list[tuple[str, Decimal]], what: str) -> list[dict[str, Any]]:
+    def _allocate(
+        self, row: ledger.LedgerRow, items: list[tuple[str, Decimal]], what: str
+    ) -> list[dict[str, Any]]:
         known = (row.line_item_map or {}).get("ids", {})
         lines = []
         for sku, quantity in items:
@@ -414,16 +502,20 @@ class OrderPusher:
 def _tracking(shipment: Shipment | None) -> dict[str, Any]:
     if shipment is None:
         return {}
-    values = {"tracking_number": shipment.tracking_number, "tracking_url": shipment.tracking_url,
-              "tracking_company": shipment.tracking_company}
+    values = {
+        "tracking_number": shipment.tracking_number,
+        "tracking_url": shipment.tracking_url,
+        "tracking_company": shipment.tracking_company,
+    }
     return {k: v for k, v in values.items() if v}
 
 
 _APPLIED: dict[str, Callable[[Mapping[str, Any]], bool]] = {
-    "invoice": lambda o: o.get("invoice_status") in ("invoiced", "partial") or o.get("payment_status") == "paid",
+    "invoice": lambda o: (
+        o.get("invoice_status") in ("invoiced", "partial") or o.get("payment_status") == "paid"
+    ),
     "pay": lambda o: o.get("payment_status") == "paid",
     "pack": lambda o: o.get("packed_status") == "packed" or o.get("fulfillment_status") == "shipped",
     "fulfil": lambda o: o.get("fulfillment_status") == "shipped",
     "void": lambda o: o.get("status") == "void",
 }
-

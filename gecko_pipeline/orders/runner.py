@@ -44,8 +44,10 @@ class RetryPolicy:
         )
 
     def push_options(self) -> PushOptions:
-        return PushOptions(unknown_sku_wait=timedelta(seconds=self.unknown_sku_wait_seconds),
-                           retry_delay=timedelta(seconds=self.retry_delay_seconds))
+        return PushOptions(
+            unknown_sku_wait=timedelta(seconds=self.unknown_sku_wait_seconds),
+            retry_delay=timedelta(seconds=self.retry_delay_seconds),
+        )
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -67,7 +69,8 @@ def due_for_retry(
         elif row.state == "waiting":
             since = _moment(row.waiting_since) or now
             ready = (catalog_mtime is not None and catalog_mtime > touched.timestamp()) or (
-                now - since >= timedelta(seconds=policy.unknown_sku_wait_seconds))
+                now - since >= timedelta(seconds=policy.unknown_sku_wait_seconds)
+            )
         else:  # received / created: a run is on it, unless it has been left for too long
             ready = now - touched >= timedelta(seconds=policy.stale_after_seconds)
         if ready:
@@ -121,8 +124,15 @@ def run_push(
     except CatalogMissing as exc:
         catalog, error = None, str(exc)
     try:
-        pusher = OrderPusher(client, con, catalog, channel_targets(catalog, channels), policy.push_options(),
-                             logger, catalog_error=error)
+        pusher = OrderPusher(
+            client,
+            con,
+            catalog,
+            channel_targets(catalog, channels),
+            policy.push_options(),
+            logger,
+            catalog_error=error,
+        )
         rows: dict[str, ledger.LedgerRow] = {}
         if last_inbox_id >= first_inbox_id > 0:
             for row in pusher.accept_inbox(inbox.read_inbox(con, first_inbox_id, last_inbox_id)):

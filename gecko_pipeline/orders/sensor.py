@@ -26,7 +26,9 @@ OP_NAME = "push_channel_orders"
 
 
 def _run_config(first: int, last: int, retry: bool) -> dict:
-    return {"ops": {OP_NAME: {"config": {"first_inbox_id": first, "last_inbox_id": last, "retry_pending": retry}}}}
+    return {
+        "ops": {OP_NAME: {"config": {"first_inbox_id": first, "last_inbox_id": last, "retry_pending": retry}}}
+    }
 
 
 @dg.sensor(
@@ -57,17 +59,24 @@ def order_inbox_sensor(
         left = [r for r in inbox.unhandled(con, stale_cutoff(policy)) if r.id <= seen]
         states = ledger.state_counts(con)
     requests = [
-        dg.RunRequest(run_key=f"inbox:{first}-{min(first + BATCH_SIZE - 1, top)}",
-                      run_config=_run_config(first, min(first + BATCH_SIZE - 1, top), retry=False),
-                      tags={"gecko_pipeline/inbox_range": f"{first}-{min(first + BATCH_SIZE - 1, top)}"})
+        dg.RunRequest(
+            run_key=f"inbox:{first}-{min(first + BATCH_SIZE - 1, top)}",
+            run_config=_run_config(first, min(first + BATCH_SIZE - 1, top), retry=False),
+            tags={"gecko_pipeline/inbox_range": f"{first}-{min(first + BATCH_SIZE - 1, top)}"},
+        )
         for first in range(seen + 1, top + 1, BATCH_SIZE)
     ]
     if due or left:
         # The key names exactly the work and its versions: the same due set is never launched twice.
         work = [f"{r.reference}@{r.updated_at}" for r in due] + [f"inbox#{r.id}" for r in left]
         digest = hashlib.sha256("|".join(work).encode()).hexdigest()[:16]
-        requests.append(dg.RunRequest(run_key=f"retry:{digest}", run_config=_run_config(0, 0, retry=True),
-                                      tags={"gecko_pipeline/retry_orders": str(len(work))}))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"retry:{digest}",
+                run_config=_run_config(0, 0, retry=True),
+                tags={"gecko_pipeline/retry_orders": str(len(work))},
+            )
+        )
     if not requests:
         notes = [f"{states[s]} {s}" for s in ("waiting", "failed") if states.get(s)]
         if states.get("waiting"):
@@ -76,5 +85,7 @@ def order_inbox_sensor(
             notes.append(f"{dropped.duplicates} already-ingested drop file(s) moved aside")
         detail = f" ({'; '.join(notes)})" if notes else ""
         return dg.SkipReason(f"no new orders in the inbox since #{seen} and none due for a retry{detail}")
-    context.log.info(f"{top - seen} new inbox row(s) (#{seen + 1}-#{top}); {len(due) + len(left)} due for a retry")
+    context.log.info(
+        f"{top - seen} new inbox row(s) (#{seen + 1}-#{top}); {len(due) + len(left)} due for a retry"
+    )
     return dg.SensorResult(run_requests=requests, cursor=json.dumps({"inbox": max(seen, top)}))

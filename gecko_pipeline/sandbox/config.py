@@ -48,13 +48,19 @@ class SandboxConfig:
     rate_limit_quota: int = 300
     rate_limit_window: float = 300.0  # seconds; windows are aligned to epoch multiples of it
     faults: FaultConfig = field(default_factory=FaultConfig)
-    oauth_client_id: str = "sandbox-client-id"  # the client secret is app_secret, as for a real OAuth app
+    oauth_client_id: str = "sandbox-client-id"
+    # A real OAuth app has one secret for both token requests and webhook signatures: None = app_secret.
+    oauth_client_secret: str | None = field(default=None, repr=False)
     oauth_refresh_token: str = field(default="sandbox-refresh-token", repr=False)
     access_token_ttl: float = 7200.0
     webhook_retry_base_delay: float = 2.0  # seconds; attempt n waits base * 4**(n-1)
     webhook_max_attempts: int = 5
     webhook_timeout: float = 10.0
     log_requests: bool = False  # one access-log line per request (the CLI turns it on)
+
+    @property
+    def client_secret(self) -> str:
+        return self.app_secret if self.oauth_client_secret is None else self.oauth_client_secret
 
     @property
     def order_count(self) -> int:

@@ -43,7 +43,7 @@ def token_endpoint(sandbox: Sandbox) -> Callable[[Request], Awaitable[Response]]
         if params.get("grant_type") != "refresh_token" or not params.get("refresh_token"):
             return _error(400, "invalid_request", INVALID_REQUEST)
         client_ok = secrets.compare_digest(params.get("client_id", ""), config.oauth_client_id) and secrets.compare_digest(
-            params.get("client_secret", ""), config.app_secret
+            params.get("client_secret", ""), config.client_secret
         )
         if not client_ok:
             return _error(401, "invalid_client", "Client authentication failed due to unknown client or bad secret.")

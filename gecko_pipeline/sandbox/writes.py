@@ -1,6 +1,6 @@
 """POST / PUT / DELETE: routing, Idempotency-Key replays, the after-write fault, and the simple
 resources (companies, addresses, currencies, locations, products, variants, webhooks). Orders and
-their shipments are in sales_api.py."""
+their shipments are in orders_api.py and shipments_api.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gecko_pipeline.sandbox import catalogue, domain, faults, parties, sales_api
+from gecko_pipeline.sandbox import catalogue, domain, faults, orders_api, parties, shipments_api
 from gecko_pipeline.sandbox.context import Ctx
 from gecko_pipeline.sandbox.core import Reply, Sandbox
 from gecko_pipeline.sandbox.errors import ApiError, not_found
@@ -215,8 +215,8 @@ def delete_record(ctx: Ctx, table_name: str, raw_id: str) -> Reply:
 POSTS: dict[str, Callable[[Ctx], Reply]] = {
     "companies": post_company, "addresses": post_address, "locations": post_location, "currencies": post_currency,
     "products": post_product, "variants": post_variant, "webhooks": post_webhook,
-    "orders": sales_api.post_order, "fulfillments": sales_api.post_fulfillment,
-    "fulfillment_returns": sales_api.post_return,
+    "orders": orders_api.post_order, "fulfillments": shipments_api.post_fulfillment,
+    "fulfillment_returns": shipments_api.post_return,
 }
 PUTS: dict[str, Callable[[Ctx, str], Reply]] = {
     "companies": put_simple("companies", "company", COMPANY_FIELDS),
@@ -226,8 +226,8 @@ PUTS: dict[str, Callable[[Ctx, str], Reply]] = {
     "products": put_simple("products", "product", PRODUCT_FIELDS),
     "variants": put_simple("variants", "variant", VARIANT_FIELDS),
     "webhooks": put_simple("webhooks", "webhook", frozenset({"address", "event"})),
-    "orders": sales_api.put_order, "fulfillments": sales_api.put_fulfillment,
-    "fulfillment_returns": sales_api.put_return,
+    "orders": orders_api.put_order, "fulfillments": shipments_api.put_fulfillment,
+    "fulfillment_returns": shipments_api.put_return,
 }
 
 
@@ -236,12 +236,14 @@ def _resolve(method: str, segments: list[str]) -> Callable[[Ctx], Reply] | None:
     if method == "POST" and n == 1 and segments[0] in POSTS:
         return POSTS[segments[0]]
     if method == "POST" and n == 4 and segments[0] == "orders" and segments[2] == "actions":
-        return lambda ctx: sales_api.order_action(ctx, segments[1], segments[3])
+        return lambda ctx: orders_api.order_action(ctx, segments[1], segments[3])
     if method == "PUT" and n == 2 and segments[0] in PUTS:
         return lambda ctx: PUTS[segments[0]](ctx, segments[1])
     if method == "DELETE" and n == 2 and (segments[0] in ARCHIVABLE or segments[0] in ("webhooks", "orders", "fulfillments")):
-        if segments[0] in ("orders", "fulfillments"):
-            return lambda ctx: sales_api.delete(ctx, segments[0], segments[1])
+        if segments[0] == "orders":
+            return lambda ctx: orders_api.delete_order(ctx, segments[1])
+        if segments[0] == "fulfillments":
+            return lambda ctx: shipments_api.delete_fulfillment(ctx, segments[1])
         return lambda ctx: delete_record(ctx, segments[0], segments[1])
     return None
 

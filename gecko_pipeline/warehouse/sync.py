@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 DEFAULT_OVERLAP = timedelta(seconds=2)
-BATCH_PAGES = 8  # pages loaded per transaction: fewer statements, memory still bounded
+BATCH_PAGES = 8  # pages loaded per statement batch: fewer statements...
+BATCH_BYTES = 4_000_000  # ...but DuckDB's working set stays small (a products page with variants is ~2 MB)
+COMMIT_SECONDS = 1.0  # commit at most about once a second: each commit is an fsync
 
 
 def utcnow() -> datetime:
@@ -55,6 +57,7 @@ class SyncResult:
     requests: int = 0
     pages: int = 0
     duration_s: float = 0.0
+    load_s: float = 0.0  # of duration_s, the time spent loading into DuckDB (the rest: waiting on the API)
     cursor: datetime | None = None
     vanished: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, str | None] = field(default_factory=dict)  # per stream, when several were synced
@@ -83,6 +86,7 @@ class SyncResult:
         self.requests += other.requests
         self.pages += other.pages
         self.duration_s += other.duration_s
+        self.load_s += other.load_s
 
 
 def _with_lookahead(batches: Iterator[list[Page]]) -> Iterator[tuple[list[Page], bool]]:
@@ -94,13 +98,15 @@ def _with_lookahead(batches: Iterator[list[Page]]) -> Iterator[tuple[list[Page],
         current = following
 
 
-def _batched(pages: Iterable[Page], size: int) -> Iterator[list[Page]]:
+def _batched(pages: Iterable[Page], size: int, max_bytes: int = BATCH_BYTES) -> Iterator[list[Page]]:
     batch: list[Page] = []
+    total = 0
     for page in pages:
         batch.append(page)
-        if len(batch) >= size:
+        total += len(page.body)
+        if len(batch) >= size or total >= max_bytes:
             yield batch
-            batch = []
+            batch, total = [], 0
     if batch:
         yield batch
 
@@ -141,6 +147,36 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
     con.execute("COMMIT")
 
 
+class _Commits:
+    """One transaction over several batches, committed about every `seconds` and after the final one.
+    A failure rolls back the uncommitted batches only; their pages are fetched again by the rerun."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self.con, self.seconds = con, seconds
+        self.open = False
+        self.since = time.monotonic()
+
+    @contextmanager
+    def batch(self, final: bool) -> Iterator[None]:
+        if not self.open:
+            self.con.execute("BEGIN TRANSACTION")
+            self.open, self.since = True, time.monotonic()
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            self.open = False
+            raise
+        if final or time.monotonic() - self.since >= self.seconds:
+            self.con.execute("COMMIT")
+            self.open = False
+
+    def abandon(self) -> None:
+        if self.open:
+            self.con.execute("ROLLBACK")
+            self.open = False
+
+
 def _new_cursor(latest: datetime | None, started: datetime, previous: datetime | None) -> datetime | None:
     if latest is None:
         return previous
@@ -155,6 +191,7 @@ def sync_stream(
     full: bool = False,
     overlap: timedelta = DEFAULT_OVERLAP,
     batch_pages: int = BATCH_PAGES,
+    commit_seconds: float = COMMIT_SECONDS,
     progress: Progress | None = None,
 ) -> SyncResult:
     """Sync one stream (see streams.STREAMS); full when asked, or when the stream has no cursor yet."""
@@ -187,15 +224,21 @@ def sync_stream(
                         updated=result.updated, issues=result.issues)
 
     pages = _single_page(client, stream) if stream.single else client.iter_pages(stream.path, params)
-    for batch, is_last in _with_lookahead(_batched(pages, batch_pages)):
-        with _transaction(con) as tx:
-            load.batch([page.body for page in batch])
-            result.pages += len(batch)
-            if is_last and not full:
-                finish(tx)
-        last = batch[-1]
-        say(f"{name}: page {last.page} of {max(last.total_pages, last.page)} loaded "
-            f"({load.result.stats(stream.table).records} {stream.table} so far)")
+    tx = _Commits(con, commit_seconds)
+    try:
+        for batch, is_last in _with_lookahead(_batched(pages, batch_pages)):
+            with tx.batch(final=is_last):
+                loading = time.perf_counter()
+                load.batch([page.body for page in batch])
+                result.load_s += time.perf_counter() - loading
+                result.pages += len(batch)
+                if is_last and not full:
+                    finish(con)
+            last = batch[-1]
+            say(f"{name}: page {last.page} of {max(last.total_pages, last.page)} loaded "
+                f"({load.result.stats(stream.table).records} {stream.table} so far)")
+    finally:
+        tx.abandon()  # only after a failure: roll back what is not committed yet
     if full:
         with _transaction(con) as tx:
             for table in load.id_tables():
@@ -312,6 +355,7 @@ def sync_all(
     streams: Iterable[str] | None = None,
     overlap: timedelta = DEFAULT_OVERLAP,
     batch_pages: int = BATCH_PAGES,
+    commit_seconds: float = COMMIT_SECONDS,
     progress: Progress | None = None,
 ) -> dict[str, SyncResult]:
     """Sync every stream (or the named ones) in dependency order; the same work the extract assets do."""
@@ -321,5 +365,5 @@ def sync_all(
         if name == "variants" and full and "products" in names:
             continue  # a full sync of products brings every variant with it (include=variants)
         results[name] = sync_stream(client, con, name, full=full, overlap=overlap, batch_pages=batch_pages,
-                                    progress=progress)
+                                    commit_seconds=commit_seconds, progress=progress)
     return results

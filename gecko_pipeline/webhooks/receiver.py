@@ -14,24 +14,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gecko_pipeline import ops_db
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.signing import verify
 from gecko_pipeline.webhooks import store
 from gecko_pipeline.webhooks.events import normalise_event, resource_of
+from gecko_pipeline.webhooks.writer import EventWriter
 
 log = logging.getLogger("gecko_pipeline.webhooks")
 
@@ -132,22 +128,6 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class EventWriter:
-    """One ops.sqlite connection for the receiver, used from the thread pool one write at a time."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._con: sqlite3.Connection | None = None
-
-    def insert(self, event: store.NewEvent) -> bool:
-        with self._lock:
-            if self._con is None:
-                self._con = ops_db.connect(self.path)
-                store.ensure_schema(self._con)
-            return store.insert_event(self._con, event)
-
-
 def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"status": status, "message": message, **extra}, status_code=status)
 
@@ -175,7 +155,10 @@ def receiver_routes(settings: Settings, limits: ReceiverLimits | None = None) ->
         except StaleDelivery as exc:
             log.warning("refused delivery %s: %s", delivery_id, exc)
             return _answer(400, f"stale delivery: {exc}")
-        stored = await run_in_threadpool(writer.insert, event)
+        try:
+            stored = await writer.insert(event)
+        except Exception:  # noqa: BLE001 (logged by the writer) — not stored: the API will retry
+            return _answer(503, "could not store the delivery; retry later")
         if event.status == store.INVALID:
             log.warning("delivery %s stored as invalid: %s", delivery_id, event.problem)
         return _answer(200, "stored" if stored else "duplicate", delivery=delivery_id, event=event.event)
