@@ -21,6 +21,7 @@ from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
 from gecko_pipeline.orders.demo import run_order_demo
 from gecko_pipeline.processes import Services, gecko_command, port_in_use
 from gecko_pipeline.settings import SANDBOX_HOST, SANDBOX_PORT, Settings, load_settings
+from gecko_pipeline.webhooks.demo import demonstrate as demonstrate_webhooks
 
 DEMO_SCALE = 2000
 
@@ -119,6 +120,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
         _heading("Channel orders become sales orders")
         run_order_demo(settings, defs, instance)
+
+        if settings.uses_sandbox:  # the stock move is made through the sandbox's control plane
+            _heading("A stock move reaches the channel feed through a webhook, without a full sync")
+            demonstrate_webhooks(settings, defs, instance)
     print(f"\nDone. Files are under {settings.data_dir.resolve()}; analysts open "
           f"{settings.published_path.resolve()} (see README, 'For analysts').")
     return 0

@@ -2,19 +2,18 @@
 
 Starts, each in its own process group and only on 127.0.0.1:
 1. the API sandbox (`gecko-pipeline sandbox`, a modest account, the real quota over a shorter window);
-2. the gateway (`gecko-pipeline gateway`: webhook receiver + order intake), when that command exists,
-   and points the sandbox's webhook subscriptions at it (`gecko-pipeline subscribe`);
+2. the gateway (`gecko-pipeline gateway`: webhook receiver + order intake), and points the sandbox's
+   webhook subscriptions at it (`gecko-pipeline subscribe`);
 3. `dagster dev` (webserver + daemon) on the project's Definitions, with the environment pointing at
    the sandbox; waits until the code location has loaded.
 Then prints what to open and waits; Ctrl-C or SIGTERM (or any service dying) stops everything it started.
 
-The browser test starts the same stack through `start_stack`, on ephemeral ports.
+gecko_pipeline_tests/test_ui_browser.py runs this command itself, on ephemeral ports.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import shutil
@@ -24,7 +23,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -64,9 +63,6 @@ class DevConfig:
     scale: int = DEV_SCALE
     rate_limit_quota: int = DEV_RATE_LIMIT_QUOTA
     rate_limit_window: int = DEV_RATE_LIMIT_WINDOW
-    definitions_module: str = DEFINITIONS_MODULE
-    # Extra variables for every child (the test uses it to keep schedules from firing mid-test).
-    extra_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -89,8 +85,7 @@ class DevConfig:
 class DevStack:
     config: DevConfig
     services: list[Service]
-    gateway_started: bool
-    subscriptions: str | None
+    subscriptions: str
 
     def failed_service(self) -> Service | None:
         return next((s for s in self.services if s.process.poll() is not None), None)
@@ -112,7 +107,6 @@ def child_environment(config: DevConfig) -> dict[str, str]:
         "GECKO_CLIENT_SECRET": SANDBOX_APP_SECRET,
         "GECKO_DATA_DIR": str(config.data_dir),
         "DAGSTER_HOME": str(config.dagster_home),
-        **config.extra_env,
     }
 
 
@@ -123,19 +117,6 @@ def prepare_dagster_home(home: Path, template: Path = PROJECT_DAGSTER_YAML) -> P
     if not target.exists() and template.exists():
         shutil.copyfile(template, target)
     return target
-
-
-def available_commands() -> set[str]:
-    """The `gecko-pipeline` sub-commands that exist in this checkout (gateway and subscribe may not yet)."""
-    from gecko_pipeline.cli import COMMAND_MODULES
-
-    parser = argparse.ArgumentParser()
-    subparsers = parser.add_subparsers()
-    for name in COMMAND_MODULES:
-        if name == __name__:
-            continue
-        importlib.import_module(name).register(subparsers)
-    return set(subparsers.choices)
 
 
 def graphql(ui_url: str, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -224,7 +205,7 @@ def write_workspace(config: DevConfig) -> Path:
         "# Written by `gecko-pipeline dev` on every start.\n"
         "load_from:\n"
         "  - python_module:\n"
-        f"      module_name: {config.definitions_module}\n"
+        f"      module_name: {DEFINITIONS_MODULE}\n"
         f"      location_name: {CODE_LOCATION}\n"
     )
     return path
@@ -239,7 +220,6 @@ def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 18
     """Start sandbox, gateway (+ subscriptions) and dagster dev under `services`, each waited for."""
     config.logs_dir.mkdir(parents=True, exist_ok=True)
     prepare_dagster_home(config.dagster_home)
-    commands = available_commands()
     started: list[Service] = []
 
     started.append(_start(services, config, "sandbox", gecko_command(
@@ -249,14 +229,11 @@ def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 18
         "--rate-limit-window", str(config.rate_limit_window),
     ), ready_url=f"{config.api_url}/_sandbox/stats", timeout=120.0))
 
-    gateway_started = "gateway" in commands
-    subscriptions: str | None = None
-    if gateway_started:
-        started.append(_start(services, config, "gateway", gecko_command(
-            "gateway", "--host", HOST, "--port", str(config.gateway_port),
-        ), ready_url=f"{config.gateway_url}/", timeout=60.0))
-        if "subscribe" in commands:
-            subscriptions = ensure_subscriptions(config)
+    started.append(_start(services, config, "gateway", gecko_command(
+        "gateway", "--host", HOST, "--port", str(config.gateway_port),
+    ), ready_url=f"{config.gateway_url}/", timeout=60.0))
+    # The sandbox keeps subscriptions in memory: a fresh one has none, so this runs on every start.
+    subscriptions = ensure_subscriptions(config)
 
     dagster = _start(services, config, "dagster", dagster_command(config),
                      ready_url=f"{config.ui_url}/server_info", timeout=ui_timeout)
@@ -266,8 +243,7 @@ def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 18
     except DevError as exc:
         log_path = config.logs_dir / "dagster.log"
         raise DevError(f"{exc}\n--- last lines of {log_path} ---\n{_log_tail(log_path)}") from None
-    return DevStack(config=config, services=started, gateway_started=gateway_started,
-                    subscriptions=subscriptions)
+    return DevStack(config=config, services=started, subscriptions=subscriptions)
 
 
 def ensure_subscriptions(config: DevConfig) -> str:
@@ -285,27 +261,20 @@ def ensure_subscriptions(config: DevConfig) -> str:
 
 def banner(stack: DevStack) -> str:
     config = stack.config
-    lines = [
+    return "\n".join([
         "",
         "gecko_pipeline dev is up (everything on 127.0.0.1):",
-        f"  Dagster UI        {config.ui_url}   (Assets > Materialize all; Automation: schedules, sensors)",
+        f"  Dagster UI        {config.ui_url}   (Lineage > Materialize all; Automation: schedules, sensors)",
         f"  API sandbox       {config.api_url}   ({config.scale:,} variants; "
         f"{config.rate_limit_quota} requests / {config.rate_limit_window} s; stats at /_sandbox/stats)",
-    ]
-    if stack.gateway_started:
-        lines.append(f"  Gateway           {config.gateway_url}   (webhooks at {RECEIVER_PATH}, "
-                     "channel orders at /channels/<channel>/orders)")
-        if stack.subscriptions:
-            lines.append(f"  Webhooks          {stack.subscriptions}")
-    else:
-        lines.append("  Gateway           not started (the `gateway` command is not in this checkout)")
-    lines += [
+        f"  Gateway           {config.gateway_url}   (webhooks at {RECEIVER_PATH}, "
+        "channel orders at /channels/<channel>/orders)",
+        f"  Webhooks          {stack.subscriptions}",
         f"  Data              {config.data_dir}   (warehouse.duckdb, published.duckdb, ops.sqlite, feeds/)",
         f"  Dagster home      {config.dagster_home}",
         f"  Logs              {config.logs_dir}/{{sandbox,gateway,dagster}}.log",
         "Press Ctrl-C to stop everything.",
-    ]
-    return "\n".join(lines)
+    ])
 
 
 class _StopRequests:

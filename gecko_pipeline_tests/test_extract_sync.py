@@ -172,7 +172,7 @@ def test_incremental_sync_fetches_only_what_changed(sandbox: Any, warehouse: Any
 
 def test_a_sync_under_faults_ends_with_the_same_tables(sandbox_factory: Any, tmp_path: Path) -> None:
     sandbox = sandbox_factory(scale=40, rate_limit_quota=100000, rate_limit_window=1)
-    control(sandbox, "PUT", "faults", {"error_rate": 0.15, "burst_429_rate": 0.05, "drop_rate": 0.1})
+    control(sandbox, "PUT", "faults", {"error_rate": 0.1, "burst_429_rate": 0.02, "drop_rate": 0.05})
     with connect(tmp_path / "faulty.duckdb") as con:
         with client_for(sandbox) as client:
             sync_all(client, con, full=True)

@@ -9,7 +9,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gecko_pipeline.sandbox.server import SandboxHandle
+from gecko_pipeline.sandbox.config import SandboxConfig
+from gecko_pipeline.sandbox.server import SandboxHandle, run_sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxHandle]:
+    """Every test in this module only reads: one sandbox (like conftest's `sandbox`) serves them all."""
+    with run_sandbox(SandboxConfig(scale=40, rate_limit_quota=100_000)) as handle:
+        yield handle
 
 
 @pytest.fixture
@@ -204,3 +212,52 @@ def test_seed_is_deterministic_and_scales(sandbox_factory) -> None:  # type: ign
     assert [loc["status"] for loc in locations] == ["active", "active", "archived"]
     assert [loc["holds_stock"] for loc in locations] == [True, False, True]
     assert max(len(p["variant_ids"]) for p in dump(one, "products")) >= 50
+
+
+HIDDEN = {"orders": {"deleted"}, "fulfillments": {"deleted"}, "fulfillment_returns": {"deleted"}}
+
+
+@pytest.mark.parametrize(
+    ("resource", "param", "field"),
+    [
+        ("variants", "sku", "sku"),
+        ("products", "product_type", "product_type"),
+        ("products", "brand", "brand"),
+        ("companies", "company_type", "company_type"),
+        ("companies", "email", "email"),
+        ("companies", "default_price_list_id", "default_price_list_id"),
+        ("addresses", "company_id", "company_id"),
+        ("orders", "company_id", "company_id"),
+        ("orders", "order_number", "order_number"),
+        ("orders", "fulfillment_status", "fulfillment_status"),
+        ("orders", "stock_location_id", "stock_location_id"),
+        ("order_line_items", "variant_id", "variant_id"),
+        ("fulfillments", "order_id", "order_id"),
+        ("fulfillment_line_items", "fulfillment_id", "fulfillment_id"),
+        ("invoices", "order_id", "order_id"),
+        ("locations", "holds_stock", "holds_stock"),
+    ],
+)
+def test_each_filter_matches_the_dump(api: httpx.Client, sandbox: SandboxHandle, resource: str, param: str, field: str) -> None:
+    records = dump(sandbox, resource)
+    hidden = HIDDEN.get(resource, {"archived"})
+    visible = [r for r in records if r.get("status") not in hidden]
+    value = next(r[field] for r in visible if r[field] not in (None, ""))
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    got = api.get(f"/{resource}", params={param: text, "limit": 250}).json()[resource]
+    assert {r["id"] for r in got} == {r["id"] for r in visible if r[field] == value}
+
+
+def test_multi_value_filters_and_order_status(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    orders = dump(sandbox, "orders")
+    wanted = {"void", "deleted"}
+    got = api.get("/orders?status[]=void&status[]=deleted&limit=250").json()["orders"]
+    assert {o["id"] for o in got} == {o["id"] for o in orders if o["status"] in wanted}
+    tagged = api.get("/orders", params={"tags": "web", "limit": 250}).json()["orders"]
+    assert {o["id"] for o in tagged} == {o["id"] for o in orders if "web" in o["tags"] and o["status"] != "deleted"}
+    status_of = {o["id"]: o["status"] for o in orders}
+    lines = api.get("/order_line_items", params={"order_status": "active,finalized", "limit": 250}).json()["order_line_items"]
+    expected = {li["id"] for li in dump(sandbox, "order_line_items") if status_of[li["order_id"]] in ("active", "finalized")}
+    assert {li["id"] for li in lines} == expected
+    products = api.get("/products", params={"tags": "sale", "limit": 250}).json()["products"]
+    assert products and all("sale" in p["tags"].split(",") for p in products)

@@ -17,6 +17,7 @@ import httpx
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
 from gecko_pipeline.gateway import run_gateway
+from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.webhooks import store
@@ -81,7 +82,9 @@ def demonstrate(settings: Settings, defs: dg.Definitions, instance: dg.DagsterIn
         result = webhook_event_sensor(context)
         [request] = result.run_requests or []
         job = defs.resolve_job_def(webhook_refresh_job.name)
-        run = job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags)
+        run = job.execute_in_process(
+            run_config={**request.run_config, **CONSOLE_INFO_RUN_CONFIG}, instance=instance, tags=request.tags
+        )
         requests = {k: v for k, v in control.get("/_sandbox/stats").json()["by_route"].items() if v}
     after = _feed_quantity(settings, channel, variant_id)
     changes = json.loads((settings.feeds_dir / channel / "changes-latest.json").read_text(encoding="utf-8"))
