@@ -121,8 +121,9 @@ def prepare_dagster_home(home: Path, template: Path = PROJECT_DAGSTER_YAML) -> P
 
 def graphql(ui_url: str, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One query against the Dagster webserver's GraphQL API; raises on transport or GraphQL errors."""
-    response = httpx.post(f"{ui_url}/graphql", json={"query": query, "variables": dict(variables or {})},
-                          timeout=30.0)
+    response = httpx.post(
+        f"{ui_url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=30.0
+    )
     response.raise_for_status()
     body = response.json()
     if body.get("errors"):
@@ -138,7 +139,9 @@ LOCATIONS_QUERY = """
 """
 
 
-def wait_for_code_location(ui_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> str:
+def wait_for_code_location(
+    ui_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> str:
     """Wait until every code location has loaded; a location that fails to load is an error with its message."""
     deadline = time.monotonic() + timeout
     while True:
@@ -180,15 +183,22 @@ def _stop_group(service: Service, grace: float = 10.0) -> None:
         pass
 
 
-def _start(services: Services, config: DevConfig, name: str, command: list[str], *,
-           ready_url: str, timeout: float) -> Service:
+def _start(
+    services: Services, config: DevConfig, name: str, command: list[str], *, ready_url: str, timeout: float
+) -> Service:
     log_path = config.logs_dir / f"{name}.log"
     # A stop request while start_service waits for readiness would leave its child unknown to `services`
     # (an orphan): it is held until the child is registered, then honoured.
     with _STOP.held(name):
         try:
-            service = start_service(name, command, ready_url=ready_url, env=child_environment(config),
-                                    log_path=log_path, timeout=timeout)
+            service = start_service(
+                name,
+                command,
+                ready_url=ready_url,
+                env=child_environment(config),
+                log_path=log_path,
+                timeout=timeout,
+            )
         except RuntimeError as exc:
             raise DevError(f"{exc}\n--- last lines of {log_path} ---\n{_log_tail(log_path)}") from None
         services.callback(_stop_group, service)
@@ -212,8 +222,18 @@ def write_workspace(config: DevConfig) -> Path:
 
 
 def dagster_command(config: DevConfig) -> list[str]:
-    return [sys.executable, "-m", "dagster", "dev", "-h", HOST, "-p", str(config.ui_port),
-            "-w", str(write_workspace(config))]
+    return [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        HOST,
+        "-p",
+        str(config.ui_port),
+        "-w",
+        str(write_workspace(config)),
+    ]
 
 
 def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 180.0) -> DevStack:
@@ -222,21 +242,60 @@ def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 18
     prepare_dagster_home(config.dagster_home)
     started: list[Service] = []
 
-    started.append(_start(services, config, "sandbox", gecko_command(
-        "sandbox", "--host", HOST, "--port", str(config.sandbox_port), "--scale", str(config.scale),
-        "--token", SANDBOX_TOKEN, "--app-secret", SANDBOX_APP_SECRET,
-        "--rate-limit-quota", str(config.rate_limit_quota),
-        "--rate-limit-window", str(config.rate_limit_window),
-    ), ready_url=f"{config.api_url}/_sandbox/stats", timeout=120.0))
+    started.append(
+        _start(
+            services,
+            config,
+            "sandbox",
+            gecko_command(
+                "sandbox",
+                "--host",
+                HOST,
+                "--port",
+                str(config.sandbox_port),
+                "--scale",
+                str(config.scale),
+                "--token",
+                SANDBOX_TOKEN,
+                "--app-secret",
+                SANDBOX_APP_SECRET,
+                "--rate-limit-quota",
+                str(config.rate_limit_quota),
+                "--rate-limit-window",
+                str(config.rate_limit_window),
+            ),
+            ready_url=f"{config.api_url}/_sandbox/stats",
+            timeout=120.0,
+        )
+    )
 
-    started.append(_start(services, config, "gateway", gecko_command(
-        "gateway", "--host", HOST, "--port", str(config.gateway_port),
-    ), ready_url=f"{config.gateway_url}/", timeout=60.0))
+    started.append(
+        _start(
+            services,
+            config,
+            "gateway",
+            gecko_command(
+                "gateway",
+                "--host",
+                HOST,
+                "--port",
+                str(config.gateway_port),
+            ),
+            ready_url=f"{config.gateway_url}/",
+            timeout=60.0,
+        )
+    )
     # The sandbox keeps subscriptions in memory: a fresh one has none, so this runs on every start.
     subscriptions = ensure_subscriptions(config)
 
-    dagster = _start(services, config, "dagster", dagster_command(config),
-                     ready_url=f"{config.ui_url}/server_info", timeout=ui_timeout)
+    dagster = _start(
+        services,
+        config,
+        "dagster",
+        dagster_command(config),
+        ready_url=f"{config.ui_url}/server_info",
+        timeout=ui_timeout,
+    )
     started.append(dagster)
     try:
         wait_for_code_location(config.ui_url, ui_timeout, dagster.process)
@@ -251,7 +310,10 @@ def ensure_subscriptions(config: DevConfig) -> str:
     result = subprocess.run(
         gecko_command("subscribe", "--address", f"{config.gateway_url}{RECEIVER_PATH}"),
         env={**os.environ, **child_environment(config)},
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if result.returncode != 0:
         raise DevError(f"gecko-pipeline subscribe failed ({result.returncode}):\n{result.stderr[-2000:]}")
@@ -261,20 +323,22 @@ def ensure_subscriptions(config: DevConfig) -> str:
 
 def banner(stack: DevStack) -> str:
     config = stack.config
-    return "\n".join([
-        "",
-        "gecko_pipeline dev is up (everything on 127.0.0.1):",
-        f"  Dagster UI        {config.ui_url}   (Lineage > Materialize all; Automation: schedules, sensors)",
-        f"  API sandbox       {config.api_url}   ({config.scale:,} variants; "
-        f"{config.rate_limit_quota} requests / {config.rate_limit_window} s; stats at /_sandbox/stats)",
-        f"  Gateway           {config.gateway_url}   (webhooks at {RECEIVER_PATH}, "
-        "channel orders at /channels/<channel>/orders)",
-        f"  Webhooks          {stack.subscriptions}",
-        f"  Data              {config.data_dir}   (warehouse.duckdb, published.duckdb, ops.sqlite, feeds/)",
-        f"  Dagster home      {config.dagster_home}",
-        f"  Logs              {config.logs_dir}/{{sandbox,gateway,dagster}}.log",
-        "Press Ctrl-C to stop everything.",
-    ])
+    return "\n".join(
+        [
+            "",
+            "gecko_pipeline dev is up (everything on 127.0.0.1):",
+            f"  Dagster UI        {config.ui_url}   (Lineage > Materialize all; Automation: schedules, sensors)",
+            f"  API sandbox       {config.api_url}   ({config.scale:,} variants; "
+            f"{config.rate_limit_quota} requests / {config.rate_limit_window} s; stats at /_sandbox/stats)",
+            f"  Gateway           {config.gateway_url}   (webhooks at {RECEIVER_PATH}, "
+            "channel orders at /channels/<channel>/orders)",
+            f"  Webhooks          {stack.subscriptions}",
+            f"  Data              {config.data_dir}   (warehouse.duckdb, published.duckdb, ops.sqlite, feeds/)",
+            f"  Dagster home      {config.dagster_home}",
+            f"  Logs              {config.logs_dir}/{{sandbox,gateway,dagster}}.log",
+            "Press Ctrl-C to stop everything.",
+        ]
+    )
 
 
 class _StopRequests:
@@ -289,7 +353,11 @@ class _StopRequests:
         if self.holding is None:
             raise KeyboardInterrupt
         if not self.pending:
-            print(f"\nStopping as soon as {self.holding} has started (or failed) ...", file=sys.stderr, flush=True)
+            print(
+                f"\nStopping as soon as {self.holding} has started (or failed) ...",
+                file=sys.stderr,
+                flush=True,
+            )
         self.pending = True
 
     @contextmanager
@@ -317,8 +385,11 @@ _STOP = _StopRequests()
 
 
 def _check_ports_free(config: DevConfig) -> str | None:
-    for name, port in (("sandbox", config.sandbox_port), ("gateway", config.gateway_port),
-                       ("Dagster UI", config.ui_port)):
+    for name, port in (
+        ("sandbox", config.sandbox_port),
+        ("gateway", config.gateway_port),
+        ("Dagster UI", config.ui_port),
+    ):
         if port_in_use(HOST, port):
             return f"Port {port} ({name}) is taken: stop whatever runs there (another `make dev`?) and retry."
     return None
@@ -329,9 +400,14 @@ def config_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
     data_dir = Path(env.get("GECKO_DATA_DIR") or "data").resolve()
     dagster_home = Path(env.get("DAGSTER_HOME") or data_dir / "dagster_home").resolve()
     return DevConfig(
-        data_dir=data_dir, dagster_home=dagster_home, sandbox_port=args.sandbox_port,
-        gateway_port=args.gateway_port, ui_port=args.port, scale=args.scale,
-        rate_limit_quota=args.rate_limit_quota, rate_limit_window=args.rate_limit_window,
+        data_dir=data_dir,
+        dagster_home=dagster_home,
+        sandbox_port=args.sandbox_port,
+        gateway_port=args.gateway_port,
+        ui_port=args.port,
+        scale=args.scale,
+        rate_limit_quota=args.rate_limit_quota,
+        rate_limit_window=args.rate_limit_window,
     )
 
 
@@ -345,15 +421,20 @@ def run_dev(args: argparse.Namespace) -> int:
     with _STOP.installed():
         try:
             with Services() as services:
-                print(f"Starting the sandbox, the gateway and dagster dev (logs in {config.logs_dir}) ...",
-                      flush=True)
+                print(
+                    f"Starting the sandbox, the gateway and dagster dev (logs in {config.logs_dir}) ...",
+                    flush=True,
+                )
                 stack = start_stack(services, config)
                 print(banner(stack), flush=True)
                 while (failed := stack.failed_service()) is None:
                     time.sleep(1.0)
-                print(f"{failed.name} exited with code {failed.process.returncode}; stopping the rest.\n"
-                      f"--- last lines of {config.logs_dir / (failed.name + '.log')} ---\n"
-                      f"{_log_tail(config.logs_dir / (failed.name + '.log'))}", file=sys.stderr)
+                print(
+                    f"{failed.name} exited with code {failed.process.returncode}; stopping the rest.\n"
+                    f"--- last lines of {config.logs_dir / (failed.name + '.log')} ---\n"
+                    f"{_log_tail(config.logs_dir / (failed.name + '.log'))}",
+                    file=sys.stderr,
+                )
                 return 1
         except KeyboardInterrupt:
             print("\nStopped: sandbox, gateway and dagster dev are down.", flush=True)
@@ -365,17 +446,31 @@ def run_dev(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "dev", help="sandbox + gateway + the Dagster UI on 127.0.0.1, stopped together by Ctrl-C")
+        "dev", help="sandbox + gateway + the Dagster UI on 127.0.0.1, stopped together by Ctrl-C"
+    )
     parser.add_argument("--port", type=int, default=UI_PORT, help=f"Dagster UI port (default {UI_PORT})")
-    parser.add_argument("--sandbox-port", type=int, default=SANDBOX_PORT,
-                        help=f"API sandbox port (default {SANDBOX_PORT})")
-    parser.add_argument("--gateway-port", type=int, default=GATEWAY_PORT,
-                        help=f"webhook receiver + order intake port (default {GATEWAY_PORT})")
-    parser.add_argument("--scale", type=int, default=DEV_SCALE,
-                        help=f"variants in the sandbox account (default {DEV_SCALE})")
-    parser.add_argument("--rate-limit-quota", type=int, default=DEV_RATE_LIMIT_QUOTA,
-                        help=f"sandbox requests per window (default {DEV_RATE_LIMIT_QUOTA}, as the real API)")
-    parser.add_argument("--rate-limit-window", type=int, default=DEV_RATE_LIMIT_WINDOW,
-                        help=f"sandbox rate-limit window in seconds (default {DEV_RATE_LIMIT_WINDOW}; "
-                             "the real API: 300)")
+    parser.add_argument(
+        "--sandbox-port", type=int, default=SANDBOX_PORT, help=f"API sandbox port (default {SANDBOX_PORT})"
+    )
+    parser.add_argument(
+        "--gateway-port",
+        type=int,
+        default=GATEWAY_PORT,
+        help=f"webhook receiver + order intake port (default {GATEWAY_PORT})",
+    )
+    parser.add_argument(
+        "--scale", type=int, default=DEV_SCALE, help=f"variants in the sandbox account (default {DEV_SCALE})"
+    )
+    parser.add_argument(
+        "--rate-limit-quota",
+        type=int,
+        default=DEV_RATE_LIMIT_QUOTA,
+        help=f"sandbox requests per window (default {DEV_RATE_LIMIT_QUOTA}, as the real API)",
+    )
+    parser.add_argument(
+        "--rate-limit-window",
+        type=int,
+        default=DEV_RATE_LIMIT_WINDOW,
+        help=f"sandbox rate-limit window in seconds (default {DEV_RATE_LIMIT_WINDOW}; the real API: 300)",
+    )
     parser.set_defaults(func=run_dev)

@@ -72,19 +72,27 @@ def start_service(
     )
     service = Service(name=name, process=process, url=ready_url)
     if ready_url:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {process.returncode} before it was ready")
-            try:
-                httpx.get(ready_url, timeout=1.0)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    service.stop()
-                    raise RuntimeError(f"{name} did not answer at {ready_url} within {timeout:.0f} s") from None
-                time.sleep(0.2)
+        try:
+            _wait_until_ready(service, ready_url, timeout)
+        except BaseException:
+            # The child has its own session, so a Ctrl-C here never reaches it: stop it ourselves.
+            service.stop()
+            raise
     return service
+
+
+def _wait_until_ready(service: Service, ready_url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with code {service.process.returncode} before it was ready")
+        try:
+            httpx.get(ready_url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{service.name} did not answer at {ready_url} within {timeout:.0f} s") from None
+            time.sleep(0.2)
 
 
 class Services(ExitStack):

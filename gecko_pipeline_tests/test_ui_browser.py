@@ -27,8 +27,14 @@ from gecko_pipeline.processes import free_port, gecko_command, port_in_use
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium's connections are refused on a closed network.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "ui"
 SCALE = 300  # variants: enough for every channel case, small enough for a quick run
@@ -38,7 +44,8 @@ RUN_TIMEOUT = 240.0
 NEVER = "0 0 1 1 *"
 
 needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian's chromium package; .ci/run installs it)")
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian's chromium package; .ci/run installs it)"
+)
 
 RUN_QUERY = """
 query RunStatus($runId: ID!) {
@@ -80,6 +87,8 @@ def _pids_with_home(dagster_home: Path) -> list[int]:
 
 
 class Stack:
+    """`gecko-pipeline dev` run as a user would, in its own session, on free loopback ports."""
+
     def __init__(self, root: Path) -> None:
         self.data_dir = root / "data"
         self.dagster_home = root / "dagster_home"
@@ -113,10 +122,21 @@ class Stack:
         }
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
-                gecko_command("dev", "--port", str(self.ports["ui"]),
-                              "--sandbox-port", str(self.ports["sandbox"]),
-                              "--gateway-port", str(self.ports["gateway"]), "--scale", str(SCALE)),
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                gecko_command(
+                    "dev",
+                    "--port",
+                    str(self.ports["ui"]),
+                    "--sandbox-port",
+                    str(self.ports["sandbox"]),
+                    "--gateway-port",
+                    str(self.ports["gateway"]),
+                    "--scale",
+                    str(SCALE),
+                ),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def log(self) -> str:
@@ -154,7 +174,10 @@ def page(stack: Stack) -> Iterator[Any]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gecko-chromium-") as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
             viewport={"width": 1600, "height": 1000},
         )
         try:
@@ -188,7 +211,8 @@ def _run_failures(stack: Stack, run_id: str) -> str:
     events = dev.graphql(stack.ui_url, RUN_FAILURES_QUERY, {"runId": run_id})["logsForRun"].get("events", [])
     return "\n".join(
         f"{e.get('stepKey', 'run')}: {(e.get('error') or {}).get('message') or e.get('message')}"
-        for e in events if e["__typename"] in {"ExecutionStepFailureEvent", "RunFailureEvent"}
+        for e in events
+        if e["__typename"] in {"ExecutionStepFailureEvent", "RunFailureEvent"}
     )
 
 
@@ -198,11 +222,24 @@ def test_dev_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> No
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            gecko_command("dev", "--port", str(port), "--sandbox-port", str(free_port()),
-                          "--gateway-port", str(free_port())),
-            env={**os.environ, "GECKO_DATA_DIR": str(tmp_path / "data"),
-                 "DAGSTER_HOME": str(tmp_path / "home")},
-            capture_output=True, text=True, timeout=60, check=False,
+            gecko_command(
+                "dev",
+                "--port",
+                str(port),
+                "--sandbox-port",
+                str(free_port()),
+                "--gateway-port",
+                str(free_port()),
+            ),
+            env={
+                **os.environ,
+                "GECKO_DATA_DIR": str(tmp_path / "data"),
+                "DAGSTER_HOME": str(tmp_path / "home"),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert result.returncode == 2
     assert f"Port {port} (Dagster UI) is taken" in result.stderr
@@ -298,8 +335,11 @@ def test_a_stock_move_reaches_dagster_through_the_gateway(stack: Stack, page: An
     from playwright.sync_api import expect
 
     api_url = f"http://127.0.0.1:{stack.ports['sandbox']}"
-    moved = httpx.post(f"{api_url}/_sandbox/activity/stock_move",
-                       json={"variant_id": 1, "location_id": 1, "quantity": "-3"}, timeout=30)
+    moved = httpx.post(
+        f"{api_url}/_sandbox/activity/stock_move",
+        json={"variant_id": 1, "location_id": 1, "quantity": "-3"},
+        timeout=30,
+    )
     assert moved.status_code == 200, moved.text
     deadline = time.monotonic() + RUN_TIMEOUT
     refresh: dict[str, str] | None = None
@@ -313,7 +353,11 @@ def test_a_stock_move_reaches_dagster_through_the_gateway(stack: Stack, page: An
     assert refresh["status"] == "SUCCESS", _run_failures(stack, refresh["runId"])
     deliveries = httpx.get(f"{api_url}/_sandbox/webhook_deliveries", timeout=30).json()["webhook_deliveries"]
     assert [(d["event"], d["address"], d["state"]) for d in deliveries] == [
-        ("variant.stock_level_update", f"http://127.0.0.1:{stack.ports['gateway']}{dev.RECEIVER_PATH}", "delivered")
+        (
+            "variant.stock_level_update",
+            f"http://127.0.0.1:{stack.ports['gateway']}{dev.RECEIVER_PATH}",
+            "delivered",
+        )
     ]
     page.goto(f"{stack.ui_url}/runs/{refresh['runId']}")
     expect(page.get_by_text("webhook_refresh_job").first).to_be_visible(timeout=30_000)

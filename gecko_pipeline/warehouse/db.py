@@ -12,10 +12,16 @@ import duckdb
 STORAGE_COMPATIBILITY_VERSION = "v1.1.0"
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file at `path` (creating its folder); close it soon: the file allows one writer."""
+def connect(path: str | Path, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file at `path` (creating its folder); close it soon: the file allows one writer.
+
+    `memory_limit` (e.g. "1GB") caps DuckDB's buffer pool; beyond it DuckDB evicts cached blocks and
+    spills, so a sync's memory stays bounded however large the account grows. None: DuckDB's default
+    (80% of RAM)."""
     path = Path(path)
+    config: dict[str, str] = {"memory_limit": memory_limit} if memory_limit else {}
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        return duckdb.connect(str(path), read_only=True, config=config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY_VERSION})
+    config["storage_compatibility_version"] = STORAGE_COMPATIBILITY_VERSION
+    return duckdb.connect(str(path), config=config)

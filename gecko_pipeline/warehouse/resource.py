@@ -22,6 +22,11 @@ class WarehouseResource(dg.ConfigurableResource):
     data_dir: str | None = Field(
         default=None, description="Folder of warehouse.duckdb and published.duckdb; default GECKO_DATA_DIR."
     )
+    memory_limit: str | None = Field(
+        default="1GB",
+        description="DuckDB memory_limit of the pipeline's connections: bounds a sync's memory (DuckDB evicts "
+        "and spills beyond it). None: DuckDB's default, 80% of RAM.",
+    )
     incremental_overlap_seconds: float = Field(
         default=60.0,
         description="An incremental sync asks for records updated since its cursor minus this much, so clock "
@@ -43,7 +48,7 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to warehouse.duckdb with every table in place, closed when the block ends."""
-        con = connect(self.warehouse_path, read_only=read_only)
+        con = connect(self.warehouse_path, read_only=read_only, memory_limit=self.memory_limit)
         try:
             if not read_only:
                 ensure_schema(con)

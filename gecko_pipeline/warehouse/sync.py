@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -164,8 +164,7 @@ class _Commits:
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
-            self.open = False
+            self.abandon()
             raise
         if final or time.monotonic() - self.since >= self.seconds:
             self.con.execute("COMMIT")
@@ -173,8 +172,10 @@ class _Commits:
 
     def abandon(self) -> None:
         if self.open:
-            self.con.execute("ROLLBACK")
             self.open = False
+            # Never hide the error that got us here (e.g. a database DuckDB already invalidated).
+            with suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
 
 
 def _new_cursor(latest: datetime | None, started: datetime, previous: datetime | None) -> datetime | None:
@@ -224,10 +225,10 @@ def sync_stream(
                         updated=result.updated, issues=result.issues)
 
     pages = _single_page(client, stream) if stream.single else client.iter_pages(stream.path, params)
-    tx = _Commits(con, commit_seconds)
+    commits = _Commits(con, commit_seconds)
     try:
         for batch, is_last in _with_lookahead(_batched(pages, batch_pages)):
-            with tx.batch(final=is_last):
+            with commits.batch(final=is_last):
                 loading = time.perf_counter()
                 load.batch([page.body for page in batch])
                 result.load_s += time.perf_counter() - loading
@@ -238,7 +239,7 @@ def sync_stream(
             say(f"{name}: page {last.page} of {max(last.total_pages, last.page)} loaded "
                 f"({load.result.stats(stream.table).records} {stream.table} so far)")
     finally:
-        tx.abandon()  # only after a failure: roll back what is not committed yet
+        commits.abandon()  # only after a failure: roll back what is not committed yet
     if full:
         with _transaction(con) as tx:
             for table in load.id_tables():
@@ -367,3 +368,7 @@ def sync_all(
         results[name] = sync_stream(client, con, name, full=full, overlap=overlap, batch_pages=batch_pages,
                                     commit_seconds=commit_seconds, progress=progress)
     return results
+
+
+# The name docs/architecture.md uses for a one-stream sync.
+sync_resource = sync_stream
