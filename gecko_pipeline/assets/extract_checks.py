@@ -1,7 +1,8 @@
 """Asset checks on the extracted tables: keys, foreign keys, stock arithmetic and load issues.
 
 Each check is one SQL query returning the keys of the rows that break it; the check passes when there
-are none and shows how many failed and a few of them.
+are none and shows how many failed and a few of them. Checks open warehouse.duckdb, so they queue in the
+`duckdb_writer` pool like the steps that write it (DuckDB lets no other process open a file being written).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from gecko_pipeline.assets.extract import POOL
 from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.warehouse.schema import TABLE_LIST, TABLES
 
@@ -28,7 +30,7 @@ def failing_rows(con: object, failing_sql: str, params: Sequence[object] = ()) -
 def sql_check(
     asset: str, name: str, description: str, failing_sql: str, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
 ) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=dg.AssetKey(asset), name=name, description=description, blocking=False)
+    @dg.asset_check(asset=dg.AssetKey(asset), name=name, description=description, blocking=False, pool=POOL)
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
             count, sample = failing_rows(con, failing_sql)
@@ -42,7 +44,7 @@ def sql_check(
 
 def load_issues_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=dg.AssetKey(table), name="no_load_issues", blocking=False,
+        asset=dg.AssetKey(table), name="no_load_issues", blocking=False, pool=POOL,
         description=f"No stored {table} record has a load issue (missing field, null where a value was "
         "expected, a value that does not cast, an unknown field, a rejected record). Details and raw JSON: "
         "tables load_issues and rejected_records.",

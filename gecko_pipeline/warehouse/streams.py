@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gecko_pipeline.warehouse.schema import TABLES
-
 ACTIVE_ARCHIVED = ("active", "archived")
 # Every status each resource has (gecko-api.md section 7), asked for explicitly.
 STATUSES: dict[str, tuple[str, ...]] = {
@@ -80,10 +78,14 @@ STREAMS: dict[str, Stream] = {
     ]
 }
 
-# Which stream refreshes a table's records by id, and how the records' children are found.
-STREAM_OF_TABLE: dict[str, str] = {s.table: s.name for s in STREAMS.values()}
-for _s in STREAMS.values():
-    for _t in _s.sideloads:
-        STREAM_OF_TABLE.setdefault(_t, _s.name)
 
-assert all(t in TABLES for s in STREAMS.values() for t in s.tables(True))
+def _stream_of_table() -> dict[str, str]:
+    """Which stream refreshes a table's records by id: its own list, else the list that side-loads it."""
+    out = {s.table: s.name for s in STREAMS.values() if not s.single}
+    for stream in STREAMS.values():
+        for table in stream.sideloads:
+            out.setdefault(table, stream.name)
+    return out
+
+
+STREAM_OF_TABLE: dict[str, str] = _stream_of_table()
