@@ -11,67 +11,17 @@ Run: `.venv/bin/python -m bench api_pacing` (about 15 s; `make bench` runs every
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 
 import httpx
 
+from bench._sandbox import TOKEN, sandbox_process
 from gecko_pipeline.api import GeckoClient
 
 SCALE = 20_000  # variants seeded; about 19k are active, so ~780 pages of 25
 PAGE_SIZE = 25
 QUOTA, WINDOW = 300, 3.0
-TOKEN = "bench-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def sandbox_process() -> Iterator[str]:
-    """A sandbox in a separate process (on one core when taskset exists), stopped on exit."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "gecko_pipeline.cli", "--log-level", "WARNING", "sandbox", "--port", str(port),
-           "--token", TOKEN, "--scale", str(SCALE), "--rate-limit-quota", str(QUOTA),
-           "--rate-limit-window", str(WINDOW)]
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        cmd = ["taskset", "-c", "0", *cmd]
-    # Its log goes to a file: a pipe nobody reads would fill up and stall the server.
-    log_file = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log_file)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                log_file.seek(0)
-                raise RuntimeError(f"sandbox exited: {log_file.read().decode(errors='replace')[-2000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/_sandbox/stats", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("sandbox did not start within 120 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_file.close()
 
 
 def _set_rate_limit(url: str, quota: int, window: float) -> None:
@@ -92,7 +42,9 @@ def _start_of_next_window(url: str) -> None:
 
 
 def main() -> None:
-    with sandbox_process() as url:
+    # A sandbox in its own process, on one core when taskset exists.
+    with sandbox_process("--scale", str(SCALE), "--rate-limit-quota", str(QUOTA),
+                         "--rate-limit-window", str(WINDOW)) as url:
         # Baseline in the same run: the same sync with the limit out of the way.
         _set_rate_limit(url, 10**9, WINDOW)
         # The first run warms the sandbox's caches; the fastest run is the tightest bound.

@@ -11,66 +11,24 @@ core when taskset exists). Run: `python -m bench` or
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-TOKEN = "bench-token"
+from bench._sandbox import TOKEN, sandbox_process
+
 LOCATIONS = 5
 # (variants, orders): the small scale shows the memory baseline, the large one the target account.
 SCALES = [(20_000, 40_000), (100_000, 200_000)]
 PAGE = 250
 REAL_QUOTA, REAL_WINDOW = 300, 300.0
 MEMORY_LIMIT = "512MB"  # DuckDB's buffer pool cap (WarehouseResource.memory_limit): RSS stays bounded
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def sandbox_process(variants: int, orders: int) -> Iterator[str]:
-    """A sandbox (rate limit off) in a separate process, stopped on exit."""
-    port = _free_port()
-    cmd = [sys.executable, "-m", "gecko_pipeline.cli", "--log-level", "WARNING", "sandbox", "--quiet",
-           "--port", str(port), "--token", TOKEN, "--scale", str(variants), "--orders", str(orders),
-           "--locations", str(LOCATIONS), "--rate-limit-quota", "1000000000"]
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        cmd = ["taskset", "-c", "0", *cmd]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"sandbox exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/_sandbox/stats", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("sandbox did not start within 240 s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def child(url: str, path: str) -> None:
@@ -141,7 +99,9 @@ def _report(variants: int, orders: int, figures: dict, routes: dict[str, int]) -
 
 def main() -> None:
     for variants, orders in SCALES:
-        with sandbox_process(variants, orders) as url, tempfile.TemporaryDirectory() as tmp:
+        # The sandbox (rate limit off) in its own process, on one core when taskset exists.
+        with sandbox_process("--scale", str(variants), "--orders", str(orders), "--locations", str(LOCATIONS),
+                             "--rate-limit-quota", "1000000000") as url, tempfile.TemporaryDirectory() as tmp:
             figures = _run_child(url, Path(tmp) / "warehouse.duckdb")
             routes = httpx.get(f"{url}/_sandbox/stats").json()["by_route"]
             _report(variants, orders, figures, routes)

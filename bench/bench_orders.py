@@ -27,6 +27,7 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from bench._sandbox import TOKEN, sandbox_process
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
 from gecko_pipeline.api.resource import GeckoApiResource
@@ -41,7 +42,6 @@ from gecko_pipeline.orders.intake import intake_app
 from gecko_pipeline.orders.jobs import order_push_job
 from gecko_pipeline.orders.runner import RetryPolicy, run_push
 from gecko_pipeline.orders.sensor import order_inbox_sensor
-from gecko_pipeline.processes import Services, free_port, gecko_command
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.warehouse.publish import publish
 from gecko_pipeline.warehouse.resource import WarehouseResource
@@ -124,29 +124,14 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp, Services() as services:
+    # The sandbox in its own process, not pinned: this benchmark measures requests, not one core's speed.
+    with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp, \
+            sandbox_process("--scale", str(SCALE), "--rate-limit-quota", "1000000", pin=False) as url:
         data = Path(tmp) / "data"
         data.mkdir()
         channel_file = Path(tmp) / "channels.yaml"
         channel_file.write_text(CHANNEL_FILE)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        services.start(
-            "sandbox",
-            gecko_command(
-                "sandbox",
-                "--port",
-                str(port),
-                "--scale",
-                str(SCALE),
-                "--rate-limit-quota",
-                "1000000",
-                "--quiet",
-            ),
-            ready_url=f"{url}/_sandbox/stats",
-            log_path=Path(tmp) / "sandbox.log",
-        )
-        token = "sandbox-token"
+        token = TOKEN
         os.environ.update(
             GECKO_API_URL=url,
             GECKO_ACCESS_TOKEN=token,

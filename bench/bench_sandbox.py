@@ -11,38 +11,14 @@ which is what a naive sandbox would do.
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import signal
-import subprocess
-import sys
 import time
 
 import httpx
 
+from bench._sandbox import TOKEN, sandbox_process
+
 SCALE = int(os.environ.get("BENCH_SANDBOX_SCALE", "100000"))
 SECONDS = float(os.environ.get("BENCH_SANDBOX_SECONDS", "5"))
-TOKEN = "bench-token"
-
-
-def start_sandbox() -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "gecko_pipeline.cli", "--log-level", "WARNING", "sandbox", "--port", "0",
-        "--scale", str(SCALE), "--token", TOKEN, "--rate-limit-quota", "100000000", "--quiet",
-    ]
-    if shutil.which("taskset"):
-        command = ["taskset", "-c", "0", *command]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    assert process.stdout is not None
-    deadline = time.monotonic() + 300
-    for line in process.stdout:
-        match = re.search(r"serving at (http://\S+)", line)
-        if match:
-            return process, match.group(1)
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise RuntimeError("the sandbox did not start")
 
 
 def fetch_pages(client: httpx.Client, params: dict[str, str], seconds: float) -> tuple[int, int, float]:
@@ -71,9 +47,8 @@ def wait_warm(url: str) -> float:
 
 def main() -> None:
     started = time.perf_counter()
-    process, url = start_sandbox()
-    boot = time.perf_counter() - started
-    try:
+    with sandbox_process("--scale", str(SCALE), "--rate-limit-quota", "100000000", timeout=300) as url:
+        boot = time.perf_counter() - started
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as client:
             total = int(client.get("/variants", params={"limit": "0"}).json()["meta"]["total"])
             cold = fetch_pages(client, {}, SECONDS)  # while the sandbox still pre-serializes in idle moments
@@ -82,9 +57,6 @@ def main() -> None:
             incremental = fetch_pages(client, {"updated_at_min": "2000-01-01", "order": "updated_at asc"}, SECONDS / 2)
             clear_caches(url)
             base_pages, base_size, base_elapsed = fetch_pages(client, {}, SECONDS / 2)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
     rate, mb = pages / elapsed, size / elapsed / 1e6
     base_rate = base_pages / base_elapsed
     print(f"sandbox: {SCALE} variants ({total} active), seeded and serving in {boot:.1f} s (one core)")

@@ -20,15 +20,13 @@ import asyncio
 import json
 import os
 import random
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from bench._sandbox import server_process
 from gecko_pipeline.api.client import GeckoClient
 from gecko_pipeline.api.resource import GeckoApiResource
 from gecko_pipeline.channels.config import load_channels
@@ -44,6 +43,7 @@ from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.channels.stock import compute_channel_stock
 from gecko_pipeline.gateway import run_gateway
 from gecko_pipeline.ops_resource import OpsStoreResource
+from gecko_pipeline.processes import gecko_command
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.signing import sign
 from gecko_pipeline.warehouse.resource import WarehouseResource
@@ -187,26 +187,6 @@ uvicorn.run(Starlette(routes=[Route("/webhooks", ok, methods=["POST"])]), host="
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve_pinned(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    proc = subprocess.Popen([*pin, *argv], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"server on port {port} did not start: {argv}")
-
-
 async def _blast(url: str, count: int) -> tuple[float, int]:
     now = int(time.time())
     bodies = [json.dumps({"object_id": i, "event": "variant.stock_level_update", "timestamp": now,
@@ -238,20 +218,16 @@ def bench_receiver(root: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))  # the client stays off the server's core
-    for name, argv in (
-        ("bare", [sys.executable, "-c", BARE_APP]),
-        ("receiver", [sys.executable, "-m", "gecko_pipeline.cli", "--log-level", "WARNING", "gateway",
-                      "--host", "127.0.0.1"]),
-    ):
-        port = _free_port()
-        args = [a.replace("{port}", str(port)) for a in argv] + (["--port", str(port)] if name == "receiver" else [])
-        proc = _serve_pinned(args, env, port)
-        try:
-            asyncio.run(_blast(f"http://127.0.0.1:{port}/webhooks", 200))  # warm-up
-            seconds, accepted = asyncio.run(_blast(f"http://127.0.0.1:{port}/webhooks", DELIVERIES))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    commands: dict[str, Callable[[int], list[str]]] = {
+        "bare": lambda port: [sys.executable, "-c", BARE_APP.replace("{port}", str(port))],
+        "receiver": lambda port: gecko_command("--log-level", "WARNING", "gateway", "--host", "127.0.0.1",
+                                               "--port", str(port)),
+    }
+    for name, command in commands.items():
+        # Each server in its own process on core 0 (when taskset exists); the client keeps the others.
+        with server_process(name, command, env=env, timeout=30) as url:
+            asyncio.run(_blast(f"{url}/webhooks", 200))  # warm-up
+            seconds, accepted = asyncio.run(_blast(f"{url}/webhooks", DELIVERIES))
         results[name] = {"seconds": seconds, "accepted": accepted, "per_s": accepted / seconds}
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))

@@ -13,7 +13,7 @@ from gecko_pipeline.assets.channels import CHANNEL_ASSETS, CHANNEL_CHECKS
 from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.assets.extract_checks import EXTRACT_CHECKS
 from gecko_pipeline.assets.orders import ORDER_ASSETS, ORDER_CHECKS, ORDER_JOBS, ORDER_SENSORS
-from gecko_pipeline.assets.publish import published_warehouse
+from gecko_pipeline.assets.publish import PUBLISH_CHECKS, published_warehouse
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.jobs import SYNC_JOBS, SYNC_SCHEDULES
 from gecko_pipeline.ops_resource import OpsStoreResource
@@ -24,7 +24,7 @@ from gecko_pipeline.webhooks.definitions import WEBHOOK_JOBS, WEBHOOK_SENSORS
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*EXTRACT_ASSETS, *CHANNEL_ASSETS, *ORDER_ASSETS, published_warehouse],
-        asset_checks=[*EXTRACT_CHECKS, *CHANNEL_CHECKS, *ORDER_CHECKS],
+        asset_checks=[*EXTRACT_CHECKS, *CHANNEL_CHECKS, *ORDER_CHECKS, *PUBLISH_CHECKS],
         jobs=[*SYNC_JOBS, *ORDER_JOBS, *WEBHOOK_JOBS],
         schedules=SYNC_SCHEDULES,
         sensors=[*ORDER_SENSORS, *WEBHOOK_SENSORS],

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
-import time
 
 import uvicorn
 from starlette.applications import Starlette
@@ -17,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from gecko_pipeline.asgi_thread import ServerThread
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.webhooks.receiver import RECEIVER_PATH, ReceiverLimits, receiver_routes
 
@@ -51,38 +50,17 @@ def create_gateway_app(settings: Settings, *, limits: ReceiverLimits | None = No
     return Starlette(routes=[Route("/", _index(paths), methods=["GET"], name="index"), *routes])
 
 
-class GatewayHandle:
-    """The gateway served by uvicorn in a background thread (tests, benchmarks, the demo).
-
-    `port=0` takes an ephemeral port; `url` is set once it serves; `stop()` ends it."""
+class GatewayHandle(ServerThread):
+    """The gateway (or any app, such as the intake alone) served in a background thread (tests, benchmarks,
+    the demo). `port=0` takes an ephemeral port; `url` is set once it serves; `stop()` ends it."""
 
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True, name="gecko-gateway")
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"the gateway did not start on {host}:{port}")
-            time.sleep(0.01)
-        bound_host, bound_port = self.server.servers[0].sockets[0].getsockname()[:2]
-        self.host, self.port = str(bound_host), int(bound_port)
-        self.url = f"http://{self.host}:{self.port}"
+        super().__init__(config, name="gecko-gateway")
 
     @property
     def webhook_url(self) -> str:
         return self.url + RECEIVER_PATH
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    def __enter__(self) -> GatewayHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def run_gateway(settings: Settings, host: str = "127.0.0.1", port: int = 0, *,

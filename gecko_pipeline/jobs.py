@@ -11,13 +11,32 @@ import os
 
 import dagster as dg
 
-SYNC_MODE_TAG = "gecko_pipeline/sync_mode"
+from gecko_pipeline.assets.catalog import DOMAINS
+from gecko_pipeline.assets.extract import SYNC_MODE_TAG
 
 # For runs launched from the command line: the assets' progress lines ("page k of n") on the console,
 # without Dagster's per-step DEBUG events. The UI's event log keeps everything.
 CONSOLE_INFO_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
-SYNC_SELECTION = dg.AssetSelection.groups("inventory", "sales", "channels", "orders", "publish")
+SYNC_SELECTION = dg.AssetSelection.groups(*DOMAINS)
+
+# Cron strings are evaluated in UTC; each environment variable overrides its default.
+INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT = "GECKO_SYNC_CRON", "*/15 * * * *"
+FULL_REFRESH_CRON_ENV, FULL_REFRESH_CRON_DEFAULT = "GECKO_FULL_REFRESH_CRON", "0 3 * * *"
+TIMEZONE = "UTC"
+
+
+def cron_from_env(env: str, default: str) -> str:
+    return os.environ.get(env) or default
+
+
+def when(env: str, default: str, default_words: str) -> str:
+    """How often a schedule runs, in words that stay true when the environment overrides the cron."""
+    cron = cron_from_env(env, default)
+    if cron == default:
+        return f"{default_words} (cron `{cron}`; {env} overrides it)"
+    return f"on cron `{cron}` in {TIMEZONE} (from {env}; default {default_words})"
+
 
 incremental_sync_job = dg.define_asset_job(
     name="incremental_sync_job",
@@ -42,17 +61,25 @@ full_refresh_job = dg.define_asset_job(
 incremental_sync_schedule = dg.ScheduleDefinition(
     name="incremental_sync_schedule",
     job=incremental_sync_job,
-    cron_schedule=os.environ.get("GECKO_SYNC_CRON", "*/15 * * * *"),
+    cron_schedule=cron_from_env(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT),
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Incremental sync every 15 minutes (cron from GECKO_SYNC_CRON).",
+    description=(
+        f"Launches incremental_sync_job {when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, 'every 15 minutes')}: "
+        "fetches what changed, refreshes channel feeds and the order mirror, republishes published.duckdb."
+    ),
 )
 
 full_refresh_schedule = dg.ScheduleDefinition(
     name="nightly_full_refresh_schedule",
     job=full_refresh_job,
-    cron_schedule=os.environ.get("GECKO_FULL_REFRESH_CRON", "0 3 * * *"),
+    cron_schedule=cron_from_env(FULL_REFRESH_CRON_ENV, FULL_REFRESH_CRON_DEFAULT),
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Full refresh every night at 03:00 (cron from GECKO_FULL_REFRESH_CRON).",
+    description=(
+        f"Launches full_refresh_job {when(FULL_REFRESH_CRON_ENV, FULL_REFRESH_CRON_DEFAULT, 'every night at 03:00 UTC')}: "
+        "re-reads the whole account and marks records that vanished from the API."
+    ),
 )
 
 SYNC_JOBS = [incremental_sync_job, full_refresh_job]

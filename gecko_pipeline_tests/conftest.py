@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gecko_pipeline.sandbox.config import FaultConfig, SandboxConfig
@@ -23,6 +25,11 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
     handles: list[SandboxHandle] = []
 
     def start(**fields: Any) -> SandboxHandle:
+        # Each sandbox signs its webhooks with its own app secret, as each real app has its own. With the
+        # shared default, a delivery that another sandbox on this machine (another test, another engineer's
+        # run) still retries to a gateway port that one of ours now holds is validly signed and gets stored
+        # among our events; with a secret of its own it is refused with 401.
+        fields.setdefault("app_secret", secrets.token_urlsafe(16))
         faults = fields.pop("faults", None)
         if isinstance(faults, dict):
             faults = FaultConfig(**faults)
@@ -40,6 +47,13 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
 def sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
     """A small sandbox (40 variants) with the rate limit effectively off."""
     return sandbox_factory(scale=40, rate_limit_quota=100_000, webhook_retry_base_delay=0.05, webhook_max_attempts=3)
+
+
+@pytest.fixture
+def api(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
+    """An HTTP client of the `sandbox` fixture's API (whichever `sandbox` the test module provides), with its token."""
+    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.token}"}) as client:
+        yield client
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
+from gecko_pipeline.assets.catalog import DOMAIN_TAG, OWNERS, catalog_labels
 from gecko_pipeline.definitions import defs
 
 WAREHOUSE_TABLES = {
@@ -66,3 +68,40 @@ def test_every_warehouse_writer_is_in_the_duckdb_writer_pool() -> None:
         node = graph.get(key)
         pools = {op.pool for op in node.assets_def.node_def.iterate_op_defs()}
         assert pools == {"duckdb_writer"}, f"{key.to_user_string()} runs in pools {pools}"
+
+
+def test_every_asset_has_its_domain_tag_and_owners() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        name = key.to_user_string()
+        assert node.tags.get(DOMAIN_TAG) == node.group_name, (name, node.tags)
+        assert list(node.owners) == list(OWNERS), (name, node.owners)
+    with pytest.raises(ValueError, match="unknown asset domain 'catalogue'"):
+        catalog_labels("catalogue")
+
+
+def test_sensor_and_schedule_descriptions_say_how_often() -> None:
+    for sensor in defs.sensors or []:
+        assert f"Every {sensor.minimum_interval_seconds} s" in (sensor.description or ""), sensor.name
+    webhook = next(s for s in defs.sensors or [] if s.name == "webhook_event_sensor")
+    assert "GECKO_WEBHOOK_SENSOR_INTERVAL" in (webhook.description or "")
+    for schedule in defs.schedules or []:
+        assert f"cron `{schedule.cron_schedule}`" in (schedule.description or ""), schedule.name
+        assert schedule.execution_timezone == "UTC"
+
+
+def test_new_checks_are_on_the_feeds_and_the_published_copy() -> None:
+    checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    assert ("channel_feeds", "feeds_match_listings") in checks
+    assert ("published_warehouse", "published_copy_is_whole") in checks
+
+
+def test_a_schedule_description_stays_true_when_the_cron_is_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gecko_pipeline.jobs import INCREMENTAL_CRON_DEFAULT, INCREMENTAL_CRON_ENV, when
+
+    assert when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, "every 15 minutes").startswith("every 15 minutes")
+    monkeypatch.setenv(INCREMENTAL_CRON_ENV, "0 * * * *")
+    assert when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, "every 15 minutes") == (
+        "on cron `0 * * * *` in UTC (from GECKO_SYNC_CRON; default every 15 minutes)"
+    )

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import httpx
 import pytest
+from sandbox_control import dump
 
 from gecko_pipeline.api import AuthenticationError, GeckoClient, PaymentRequiredError
 from gecko_pipeline.warehouse.db import connect
@@ -37,10 +38,6 @@ def control(sandbox: Any, method: str, path: str, body: dict[str, Any] | None = 
     response = httpx.request(method, f"{sandbox.url}/_sandbox/{path}", json=body, timeout=30)
     response.raise_for_status()
     return response.json()
-
-
-def dump(sandbox: Any, resource: str) -> list[dict[str, Any]]:
-    return control(sandbox, "GET", f"dump/{resource}")[resource]
 
 
 def client_for(sandbox: Any, **overrides: Any) -> GeckoClient:

@@ -59,12 +59,6 @@ def receiver_factory() -> Iterator[Callable[[list[int]], Receiver]]:
         receiver.close()
 
 
-@pytest.fixture
-def api(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.token}"}) as client:
-        yield client
-
-
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

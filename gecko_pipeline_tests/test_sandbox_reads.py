@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sandbox_control import dump
 
 from gecko_pipeline.sandbox.config import SandboxConfig
 from gecko_pipeline.sandbox.server import SandboxHandle, run_sandbox
@@ -18,16 +19,6 @@ def sandbox() -> Iterator[SandboxHandle]:
     """Every test in this module only reads: one sandbox (like conftest's `sandbox`) serves them all."""
     with run_sandbox(SandboxConfig(scale=40, rate_limit_quota=100_000)) as handle:
         yield handle
-
-
-@pytest.fixture
-def api(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.token}"}) as client:
-        yield client
-
-
-def dump(handle: SandboxHandle, resource: str) -> list[dict]:
-    return httpx.get(f"{handle.url}/_sandbox/dump/{resource}").json()[resource]
 
 
 def test_pages_cover_every_active_variant_once_most_recent_first(api: httpx.Client, sandbox: SandboxHandle) -> None:

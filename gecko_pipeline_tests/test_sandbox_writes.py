@@ -4,23 +4,12 @@ effects, fulfillments and returns, OAuth refresh."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
-import pytest
+from sandbox_control import dump
 
 from gecko_pipeline.sandbox.server import SandboxHandle
-
-
-@pytest.fixture
-def api(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.token}"}) as client:
-        yield client
-
-
-def dump(handle: SandboxHandle, resource: str) -> list[dict]:
-    return httpx.get(f"{handle.url}/_sandbox/dump/{resource}").json()[resource]
 
 
 def stock_at(api: httpx.Client, variant_id: int, location_id: int) -> tuple[Decimal, Decimal]:

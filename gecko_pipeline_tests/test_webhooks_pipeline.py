@@ -19,6 +19,7 @@ import duckdb
 import httpx
 import pytest
 from dagster._core.test_utils import create_run_for_test
+from sandbox_control import dump
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.api.client import GeckoClient
@@ -208,6 +209,11 @@ def test_stock_events_refresh_only_those_variants_and_feed_changes(pipeline: Pip
     materialized = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
     assert {"variants", "variant_locations", "channel_listings", "channel_stock_levels", "channel_feeds"} <= materialized
     assert "products" not in materialized
+    # Each refreshed table reports the rows it holds in all (the Catalog's row count), not just those refreshed.
+    row_counts = {e.asset_key.to_user_string(): e.materialization.metadata["dagster/row_count"].value
+                  for e in run.get_asset_materialization_events() if e.asset_key.to_user_string() != "channel_feeds"}
+    for table, rows in row_counts.items():
+        assert rows == pipeline.query(f"SELECT count(*) FROM {table}")[0][0] > 2, table  # noqa: S608 - asset keys
     assert {e["status"] for e in pipeline.events()} == {"done"}
     assert {e["run_id"] for e in pipeline.events()} == {run.run_id}
 
@@ -328,6 +334,27 @@ def test_receiver_restarted_while_deliveries_are_retried_loses_no_event(pipeline
     delivered = {d["id"]: d for d in pipeline.deliveries()}
     assert {e["delivery_id"] for e in events} == set(delivered)
     assert all(d["state"] == "delivered" and len(d["attempts"]) >= 2 for d in delivered.values())
+
+
+def test_deliveries_signed_by_another_sandbox_are_refused_and_stored_nowhere(
+        pipeline: Pipeline, sandbox_factory: Callable[..., Any]) -> None:
+    # Another app (say another test's sandbox, still retrying to a port our gateway now holds) signs with
+    # its own secret: what reaches our gateway from it must never be taken for our events.
+    other = sandbox_factory(scale=20, rate_limit_quota=100_000, webhook_retry_base_delay=0.05,
+                            webhook_max_attempts=2)
+    with GeckoClient(other.url, token=other.token) as client:
+        ensure_subscriptions(client, pipeline.gateway.webhook_url)
+    variant = next(v for v in dump(other, "variants") if v["locations"])
+    httpx.post(f"{other.url}/_sandbox/activity/stock_move", json={
+        "variant_id": variant["id"], "location_id": variant["locations"][0]["location_id"],
+        "quantity": "-1"}).raise_for_status()
+    deadline = time.monotonic() + 20
+    while (sent := httpx.get(f"{other.url}/_sandbox/webhook_deliveries").json()["webhook_deliveries"]) == [] \
+            or sent[0]["state"] == "pending":
+        assert time.monotonic() < deadline, sent
+        time.sleep(0.02)
+    assert [(d["state"], [a.get("status") for a in d["attempts"]]) for d in sent] == [("failed", [401, 401])]
+    assert pipeline.events() == []
 
 
 def test_subscribe_command(sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

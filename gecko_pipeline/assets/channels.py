@@ -12,13 +12,14 @@ from typing import Any
 import dagster as dg
 from dagster import AssetCheckExecutionContext, AssetExecutionContext  # real classes: Dagster inspects them
 
+from gecko_pipeline.assets.catalog import catalog_labels
 from gecko_pipeline.channels import checks
 from gecko_pipeline.channels.feeds import write_feeds
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.channels.stock import compute_channel_stock, listing_summary, lowest_stock_preview
 from gecko_pipeline.warehouse.resource import WarehouseResource
 
-GROUP = "channels"
+LABELS = catalog_labels("channels")
 POOL = "duckdb_writer"
 
 # The extract tables the rule reads (asset keys = table names).
@@ -45,9 +46,9 @@ last feed."""
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("channel_listings", deps=STOCK_INPUTS, description=LISTINGS_DESCRIPTION,
-                     group_name=GROUP, kinds={"duckdb", "sql"}, tags={"domain": "channels"}),
+                     kinds={"duckdb", "sql"}, **LABELS),
         dg.AssetSpec("channel_stock_levels", deps=STOCK_INPUTS, description=STOCK_LEVELS_DESCRIPTION,
-                     group_name=GROUP, kinds={"duckdb", "sql"}, tags={"domain": "channels"}),
+                     kinds={"duckdb", "sql"}, **LABELS),
     ],
     name="channel_stock",
     description="Recomputes channel listings and per-location channel stock in one SQL pass.",
@@ -113,10 +114,9 @@ def _summary_markdown(summary: list[dict[str, Any]]) -> str:
     key="channel_feeds",
     deps=["channel_listings", "channel_stock_levels"],
     description=FEEDS_DESCRIPTION,
-    group_name=GROUP,
     kinds={"csv", "json", "duckdb"},
-    tags={"domain": "channels"},
     pool=POOL,
+    **LABELS,
 )
 def channel_feeds(
     context: AssetExecutionContext, warehouse: WarehouseResource, channel_config: ChannelConfigResource
@@ -151,6 +151,20 @@ CHECKS = {
 }
 
 
+def outcome_result(outcome: checks.CheckOutcome, severity: dg.AssetCheckSeverity, **keys: Any) -> dg.AssetCheckResult:
+    """A check's outcome as Dagster shows it: how many failed and a few of them."""
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata={
+            "failures": dg.MetadataValue.int(outcome.failures),
+            "sample": dg.MetadataValue.json(outcome.sample),
+        },
+        **keys,
+    )
+
+
 @dg.multi_asset_check(
     specs=[
         # A broken invariant blocks what comes after (the feeds): a store never gets a bad quantity.
@@ -171,19 +185,23 @@ def channel_checks(
         for name, (asset, fn, severity) in CHECKS.items():
             if name not in selected:
                 continue
-            outcome = fn(con)
-            yield dg.AssetCheckResult(
-                check_name=name,
-                asset_key=asset,
-                passed=outcome.passed,
-                severity=severity,
-                description=outcome.description,
-                metadata={
-                    "failures": dg.MetadataValue.int(outcome.failures),
-                    "sample": dg.MetadataValue.json(outcome.sample),
-                },
-            )
+            yield outcome_result(fn(con), severity, check_name=name, asset_key=asset)
+
+
+@dg.asset_check(
+    asset=channel_feeds,
+    name="feeds_match_listings",
+    description=checks.DESCRIPTIONS["feeds_match_listings"],
+    blocking=False,
+    pool=POOL,  # it opens warehouse.duckdb
+)
+def feeds_match_listings(
+    warehouse: WarehouseResource, channel_config: ChannelConfigResource
+) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        outcome = checks.feeds_match_listings(con, channel_config.feeds_path(warehouse.warehouse_path))
+    return outcome_result(outcome, dg.AssetCheckSeverity.ERROR)
 
 
 CHANNEL_ASSETS = [channel_stock, channel_feeds]
-CHANNEL_CHECKS = [channel_checks]
+CHANNEL_CHECKS = [channel_checks, feeds_match_listings]

@@ -15,10 +15,13 @@ from dagster import AssetExecutionContext
 
 from gecko_pipeline.api import GeckoApiError
 from gecko_pipeline.api.resource import GeckoApiResource
+from gecko_pipeline.assets.catalog import catalog_labels
+from gecko_pipeline.warehouse.counts import table_row_counts
 from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.warehouse.state import read_state
 from gecko_pipeline.warehouse.sync import SyncResult, sync_all
 
+# The run tag the sync jobs set (gecko_pipeline/jobs.py imports it from here).
 SYNC_MODE_TAG = "gecko_pipeline/sync_mode"
 SYNC_MODES = ("incremental", "full")
 POOL = "duckdb_writer"
@@ -37,8 +40,12 @@ def run_streams(
     gecko_api: GeckoApiResource,
     warehouse: WarehouseResource,
     streams: Sequence[str],
-) -> SyncResult:
-    """Sync the streams in order into the warehouse; 401/402 stop the run with what to fix."""
+    tables: Sequence[str] = (),
+) -> tuple[SyncResult, dict[str, int]]:
+    """Sync the streams in order into the warehouse, then count the rows each of `tables` holds in all.
+
+    401/402 stop the run with what to fix.
+    """
     full = sync_mode(context) == "full"
     total = SyncResult(",".join(streams), "full" if full else "incremental")
     try:
@@ -48,6 +55,7 @@ def run_streams(
                 overlap=timedelta(seconds=warehouse.incremental_overlap_seconds), progress=context.log.info,
             )
             cursors = {name: read_state(con, name).cursor for name in streams}
+            rows = table_row_counts(con, tables)
         for result in results.values():
             total.merge(result)
         # A stream without a cursor yet gets a full sync even in an incremental run.
@@ -60,12 +68,14 @@ def run_streams(
             # The client's message says what to fix (the token, or the lapsed subscription).
             raise dg.Failure(description=str(error), allow_retries=False) from error
         raise
-    return total
+    return total, rows
 
 
-def table_metadata(result: SyncResult, table: str) -> dict[str, object]:
+def table_metadata(result: SyncResult, table: str, rows: int) -> dict[str, object]:
+    """Numbers Dagster plots across materializations; `dagster/row_count` fills the Catalog's column."""
     stats = result.tables.get(table)
     metadata: dict[str, object] = {
+        "dagster/row_count": dg.MetadataValue.int(rows),
         "sync_mode": result.mode,
         "rows_inserted": stats.inserted if stats else 0,
         "rows_updated": stats.updated if stats else 0,
@@ -88,8 +98,8 @@ def table_metadata(result: SyncResult, table: str) -> dict[str, object]:
 
 def _spec(table: str, group: str, description: str, deps: Sequence[str] = ()) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key=table, group_name=group, kinds=KINDS, description=description,
-        deps=[dg.AssetKey(d) for d in deps],
+        key=table, kinds=KINDS, description=description, deps=[dg.AssetKey(d) for d in deps],
+        **catalog_labels(group),
     )
 
 
@@ -103,9 +113,10 @@ def extract_asset(
     def _extract(
         context: AssetExecutionContext, gecko_api: GeckoApiResource, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
-        result = run_streams(context, gecko_api, warehouse, streams)
-        for name, _description in tables:
-            yield dg.MaterializeResult(asset_key=name, metadata=table_metadata(result, name))
+        names = [name for name, _description in tables]
+        result, rows = run_streams(context, gecko_api, warehouse, streams, names)
+        for name in names:
+            yield dg.MaterializeResult(asset_key=name, metadata=table_metadata(result, name, rows[name]))
 
     return _extract
 

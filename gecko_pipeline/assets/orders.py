@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from gecko_pipeline.assets.catalog import catalog_labels
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders.jobs import order_push_job
 from gecko_pipeline.orders.mirror import mirror_ledger
@@ -14,7 +15,6 @@ from gecko_pipeline.warehouse.resource import WarehouseResource
 
 @dg.asset(
     name="channel_order_sync",
-    group_name="orders",
     kinds={"duckdb", "sqlite"},
     pool="duckdb_writer",
     description=(
@@ -22,6 +22,7 @@ from gecko_pipeline.warehouse.resource import WarehouseResource
         "order it became (id and number), its state (received, waiting, created, done, failed, quarantined), "
         "the follow-up actions done, attempts and the last error. order_push_job refreshes it after each push."
     ),
+    **catalog_labels("orders"),
 )
 def channel_order_sync(warehouse: WarehouseResource, ops_store: OpsStoreResource) -> dg.MaterializeResult:
     with ops_store.connect() as ops, warehouse.connect() as con:

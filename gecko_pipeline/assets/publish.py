@@ -1,21 +1,25 @@
-"""published_warehouse: the analysts' read-only copy, swapped in after each successful sync."""
+"""published_warehouse: the analysts' read-only copy, swapped in after each successful sync, and its check.
 
-from __future__ import annotations
+No `from __future__ import annotations`: Dagster inspects the check's context annotation at runtime.
+"""
 
 import dagster as dg
 
+from gecko_pipeline.assets.catalog import catalog_labels
 from gecko_pipeline.assets.extract import EXTRACT_ASSETS, POOL
-from gecko_pipeline.warehouse.publish import publish
+from gecko_pipeline.warehouse.publish import publish, verify_published
 from gecko_pipeline.warehouse.resource import WarehouseResource
+from gecko_pipeline.warehouse.schema import TABLE_LIST
 
 # Derived tables written by the channel and order assets: the copy waits for them too.
 DERIVED_KEYS = [dg.AssetKey("channel_stock_levels"), dg.AssetKey("channel_listings"), dg.AssetKey("channel_order_sync")]
 EXTRACT_KEYS = [key for assets_def in EXTRACT_ASSETS for key in assets_def.keys]
+ROW_COUNTS = "row counts"  # metadata entry: every table's rows as copied, which the check compares against
+SAMPLE = 10
 
 
 @dg.asset(
     name="published_warehouse",
-    group_name="publish",
     kinds={"duckdb"},
     pool=POOL,  # it checkpoints warehouse.duckdb, so it waits for the writer like any other step
     deps=[*EXTRACT_KEYS, *DERIVED_KEYS],
@@ -24,9 +28,56 @@ EXTRACT_KEYS = [key for assets_def in EXTRACT_ASSETS for key in assets_def.keys]
         "(CHECKPOINT, copy, os.replace). Open it read-only; a session keeps its snapshot until it reconnects. "
         "Written in DuckDB storage format v1.1.0, so DuckDB 1.1+ and 2.x clients can open it."
     ),
+    **catalog_labels("publish"),
 )
 def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect():
         pass  # creates the tables on a first run, so the copy always has the full schema
     info = publish(warehouse.warehouse_path, warehouse.published_path)
-    return dg.MaterializeResult(metadata={**info, "path": dg.MetadataValue.path(str(info["published_path"]))})
+    return dg.MaterializeResult(metadata={
+        "published_path": dg.MetadataValue.path(str(info["published_path"])),
+        "dagster/row_count": dg.MetadataValue.int(int(info["rows"])),  # every table's rows together
+        "tables": dg.MetadataValue.int(int(info["tables"])),
+        "bytes": dg.MetadataValue.int(int(info["bytes"])),
+        "seconds": dg.MetadataValue.float(float(info["seconds"])),
+        "storage_compatibility_version": dg.MetadataValue.text(str(info["storage_compatibility_version"])),
+        ROW_COUNTS: dg.MetadataValue.json(info["row_counts"]),
+    })
+
+
+@dg.asset_check(
+    asset=published_warehouse,
+    name="published_copy_is_whole",
+    blocking=False,
+    description=(
+        "published.duckdb opens read-only, holds every warehouse table, and each table has the rows the "
+        "warehouse had when it was copied (the 'row counts' of the latest materialization)."
+    ),
+)
+def published_copy_is_whole(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    # Reads only the published file (never warehouse.duckdb), so it needs no place in the writer pool.
+    event = context.instance.get_latest_materialization_event(published_warehouse.key)
+    materialization = event.asset_materialization if event else None
+    entry = materialization.metadata.get(ROW_COUNTS) if materialization else None
+    expected = entry.value if isinstance(entry, dg.JsonMetadataValue) and isinstance(entry.value, dict) else {}
+    problems = verify_published(warehouse.published_path, expected, required=[spec.name for spec in TABLE_LIST])
+    if not expected:
+        problems.insert(0, {"table": None, "problem": "no row counts recorded: materialize published_warehouse"})
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if not problems else "; ".join(
+            f"{p['table'] or 'published.duckdb'}: {p['problem']}" for p in problems[:3]
+        ) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""),
+        metadata={
+            "published_path": dg.MetadataValue.path(str(warehouse.published_path)),
+            "tables_compared": dg.MetadataValue.int(len(expected)),
+            "problems": dg.MetadataValue.int(len(problems)),
+            "sample": dg.MetadataValue.json(problems[:SAMPLE]),
+        },
+    )
+
+
+PUBLISH_CHECKS = [published_copy_is_whole]

@@ -1,14 +1,20 @@
-"""What must hold of the channel tables after every recompute; each check returns what it found.
+"""What must hold of the channel tables and feed files after every recompute; each check returns what it found.
 
 Used by the Dagster asset checks (gecko_pipeline/assets/channels.py) and directly by tests and tools.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from gecko_pipeline.channels.feeds import FEED_NOW_SQL
+from gecko_pipeline.channels.stock import ensure_channel_tables
 
 SAMPLE = 10
 
@@ -20,6 +26,9 @@ DESCRIPTIONS = {
     "keys_unique": "One listing per channel and variant, one stock level per channel, variant and location.",
     "skus_usable": "Every listed variant has a SKU, and no two listed variants of a channel share one "
                    "(a store importer matches listings by SKU).",
+    "feeds_match_listings": "Each channel's listings.csv and listings.json are there and hold exactly the rows "
+                            "its listings publish (one per variant; per variant and location for a "
+                            "per_location channel).",
 }
 
 
@@ -93,3 +102,39 @@ def skus_usable(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
         GROUP BY channel, sku
         HAVING sku IS NULL OR trim(sku) = '' OR count(*) > 1""",
         DESCRIPTIONS["skus_usable"])
+
+
+def _csv_rows(path: Path) -> int | None:
+    """Data rows of a CSV with a header (quoted newlines count once); None when the file is missing."""
+    if not path.is_file():
+        return None
+    with path.open(newline="", encoding="utf-8") as handle:
+        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
+
+
+def _json_rows(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    records = json.loads(path.read_text(encoding="utf-8"))
+    return len(records) if isinstance(records, list) else None
+
+
+def feeds_match_listings(con: duckdb.DuckDBPyConnection, feeds_dir: Path) -> CheckOutcome:
+    """Counts each channel's feed file rows against the rows its listings publish now (the feed's own query)."""
+    ensure_channel_tables(con)
+    names = [row[0] for row in con.execute("SELECT channel FROM channel_settings ORDER BY channel").fetchall()]
+    con.execute(FEED_NOW_SQL, [names])
+    try:
+        expected = dict(con.execute("SELECT channel, count(*) FROM _feed_now GROUP BY channel").fetchall())
+    finally:
+        con.execute("DROP TABLE IF EXISTS _feed_now")
+    problems: list[dict[str, Any]] = []
+    for name in names:
+        want = int(expected.get(name, 0))
+        found = {file: count(Path(feeds_dir) / name / file)
+                 for file, count in (("listings.csv", _csv_rows), ("listings.json", _json_rows))}
+        if any(rows != want for rows in found.values()):
+            problems.append({"channel": name, "listings rows": str(want),
+                             **{file: "missing" if rows is None else str(rows) for file, rows in found.items()}})
+    return CheckOutcome(passed=not problems, failures=len(problems), description=DESCRIPTIONS["feeds_match_listings"],
+                        sample=problems[:SAMPLE])

@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from gecko_pipeline import ops_db, signing
 from gecko_pipeline.channels.config import ChannelConfig, load_channels
+from gecko_pipeline.http_limits import BodyTooLarge, read_limited
 from gecko_pipeline.ops_db import transaction
 from gecko_pipeline.orders import inbox
 from gecko_pipeline.settings import Settings
@@ -95,18 +96,14 @@ def intake_routes(
                 by_name[channel].order_secret_env or "(order_secret_env is not set in the channel file)"
             )
             return _error(503, f"channel {channel!r} has no intake secret: set {env_name}")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-            return _error(413, f"body larger than {max_body_bytes} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_body_bytes:  # stop reading: a chunked body without a length
-                return _error(413, f"body larger than {max_body_bytes} bytes")
-        if not signing.verify(secret, bytes(body), request.headers.get(SIGNATURE_HEADER)):
+        try:
+            body = await read_limited(request, max_body_bytes)
+        except BodyTooLarge as exc:
+            return _error(413, str(exc))
+        if not signing.verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
             return _error(401, f"missing or bad {SIGNATURE_HEADER}")
         try:
-            document = inbox.loads(bytes(body))
+            document = inbox.loads(body)
         except ValueError as exc:
             return _error(400, f"body is not JSON: {exc}")
         items = inbox.split_batch(document)

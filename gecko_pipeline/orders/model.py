@@ -79,20 +79,9 @@ class Address:
         )
 
 
-# What makes two addresses "the same place for the same person"; phone and e-mail may differ.
-IDENTITY_FIELDS = (
-    "first_name",
-    "last_name",
-    "company_name",
-    "address1",
-    "address2",
-    "suburb",
-    "city",
-    "state",
-    "zip_code",
-    "country",
-    "country_code",
-)
+# What makes two addresses "the same place for the same person": every field but phone and e-mail,
+# which may differ. In ADDRESS_FIELDS order (mapping.py's address columns follow it).
+IDENTITY_FIELDS = tuple(name for name in ADDRESS_FIELDS if name not in ("phone_number", "email"))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from gecko_pipeline.orders.runner import RetryPolicy, catalog_mtime, due_for_ret
 from gecko_pipeline.warehouse.resource import WarehouseResource
 
 BATCH_SIZE = 200  # orders per run: a run costs seconds of overhead, an order a few requests
+INTERVAL_SECONDS = 15  # how long a channel order may wait in the inbox before its run is asked for
 OP_NAME = "push_channel_orders"
 
 
@@ -34,13 +35,13 @@ def _run_config(first: int, last: int, retry: bool) -> dict:
 @dg.sensor(
     name="order_inbox_sensor",
     job=order_push_job,
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Every 15 s: stores files from <GECKO_DATA_DIR>/order_drop, then launches order_push_job once per "
-        f"batch of up to {BATCH_SIZE} new orders in the ops.sqlite inbox (cursor: last inbox id; run key: the "
-        "batch's id range), and a retry run when ledger orders are due (failed, waiting for a catalog sync, "
-        "or left by a crashed run)."
+        f"Every {INTERVAL_SECONDS} s: stores the files dropped in <GECKO_DATA_DIR>/order_drop, then launches "
+        f"{order_push_job.name} once per batch of up to {BATCH_SIZE} new channel orders in the ops.sqlite inbox "
+        "(cursor: last inbox id; run key: the batch's id range), plus one retry run when ledger orders are due "
+        "(failed ones after their delay, waiting ones after a catalog sync, work left by a crashed run)."
     ),
 )
 def order_inbox_sensor(

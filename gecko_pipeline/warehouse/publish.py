@@ -5,6 +5,8 @@ warehouse.duckdb. After a CHECKPOINT (everything in the main file, nothing left 
 copied next to the published one and moved over it with `os.replace`: a reader that has the old file
 open keeps reading its snapshot; a new connection sees the new copy. The warehouse is written in the
 storage format of `db.STORAGE_COMPATIBILITY_VERSION`, so the copy opens in DuckDB 1.1+ as well as 2.x.
+Each publish returns the exact row count of every table as copied; `verify_published` compares a published
+file with such counts (the published_warehouse asset check).
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+import duckdb
+
+from gecko_pipeline.warehouse.counts import table_row_counts
 from gecko_pipeline.warehouse.db import STORAGE_COMPATIBILITY_VERSION, connect
 
 
@@ -25,13 +32,7 @@ def publish(warehouse_path: str | Path, published_path: str | Path) -> dict[str,
     con = connect(warehouse_path)
     try:
         con.execute("CHECKPOINT")
-        tables = {
-            name: count
-            for name, count in con.execute(
-                "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() "
-                "ORDER BY table_name"
-            ).fetchall()
-        }
+        row_counts = table_row_counts(con)
         # Copy while our connection still holds the file: no other process can write it meanwhile.
         published_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".published-", suffix=".duckdb.tmp", dir=published_path.parent)
@@ -47,8 +48,35 @@ def publish(warehouse_path: str | Path, published_path: str | Path) -> dict[str,
     return {
         "published_path": str(published_path),
         "bytes": published_path.stat().st_size,
-        "tables": len(tables),
-        "rows_estimate": sum(int(n or 0) for n in tables.values()),
+        "tables": len(row_counts),
+        "rows": sum(row_counts.values()),
+        "row_counts": row_counts,
         "storage_compatibility_version": STORAGE_COMPATIBILITY_VERSION,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def verify_published(
+    published_path: str | Path, expected: Mapping[str, int], required: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """What is wrong with the published file: it does not open read-only, a table is missing or extra, or a
+    table's rows differ from `expected` (the counts at publish time); `required` tables must be there too.
+    An empty list: the copy is whole."""
+    try:
+        con = connect(published_path, read_only=True)
+    except duckdb.Error as error:
+        return [{"table": None, "problem": f"{published_path} does not open read-only: {error}"}]
+    try:
+        found = table_row_counts(con)
+    finally:
+        con.close()
+    problems: list[dict[str, Any]] = []
+    for table in sorted(set(expected) | set(found) | set(required)):
+        want, have = expected.get(table), found.get(table)
+        if have is None:
+            problems.append({"table": table, "problem": "missing", "expected_rows": want})
+        elif want is None and table not in required:
+            problems.append({"table": table, "problem": "not in the warehouse at publish time", "rows": have})
+        elif want is not None and want != have:
+            problems.append({"table": table, "problem": "row count differs", "expected_rows": want, "rows": have})
+    return problems

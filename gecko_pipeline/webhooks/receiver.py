@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gecko_pipeline.http_limits import BodyTooLarge, read_limited
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.signing import verify
 from gecko_pipeline.webhooks import store
@@ -40,10 +41,6 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_TOLERANCE_SECONDS = 4 * 86_400
 # A sender clock slightly ahead of ours is not an attack.
 FUTURE_SKEW_SECONDS = 300
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -114,20 +111,6 @@ def _invalid(delivery_id: str, text: str, problem: str) -> store.NewEvent:
     return store.NewEvent(delivery_id, text, None, None, None, None, None, store.INVALID, problem)
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing (without reading it all) one that declares or streams more than `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"status": status, "message": message, **extra}, status_code=status)
 
@@ -143,8 +126,8 @@ def receiver_routes(settings: Settings, limits: ReceiverLimits | None = None) ->
     async def receive(request: Request) -> JSONResponse:
         try:
             body = await read_limited(request, limits.max_body_bytes)
-        except BodyTooLarge:
-            return _answer(413, f"body larger than {limits.max_body_bytes} bytes")
+        except BodyTooLarge as exc:
+            return _answer(413, str(exc))
         if not verify(secret, body, request.headers.get("x-gecko-signature")):
             return _answer(401, "bad or missing X-Gecko-Signature")
         delivery_id = (request.headers.get("x-gecko-delivery") or "").strip()

@@ -48,8 +48,11 @@ def plan_ids(events: list[store.StoredEvent]) -> dict[str, list[int]]:
     minimum_interval_seconds=DEFAULT_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Turns new webhook events (stored by the gateway in ops.sqlite) into one targeted refresh run; "
-        "events arriving while a run is going are coalesced into the next one."
+        f"Every {DEFAULT_INTERVAL_SECONDS} s (GECKO_WEBHOOK_SENSOR_INTERVAL, default 5): reads the webhook "
+        f"events the gateway stored in ops.sqlite since its cursor (up to {MAX_EVENTS_PER_RUN:,} a tick) and "
+        f"launches one {webhook_refresh_job.name} run that re-reads just the records they name and updates "
+        "their channel listings and feeds. While such a run is queued or going it launches nothing: new "
+        "events coalesce into the next run."
     ),
 )
 def webhook_event_sensor(context: dg.SensorEvaluationContext, ops_store: OpsStoreResource) -> dg.SensorResult:

@@ -1,0 +1,28 @@
+"""How every asset is labelled in the Dagster UI: its group, its `domain` tag and its owners, from one place.
+
+Each asset passes `**catalog_labels(domain)` to `@dg.asset` or `dg.AssetSpec`, so the Catalog's group,
+tag and owner filters agree on every asset and a new asset cannot pick a domain that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+# The asset groups, which are also the `domain` tag values (docs/architecture.md, "Fixed names").
+DOMAINS = ("inventory", "sales", "channels", "orders", "publish")
+DOMAIN_TAG = "domain"
+# Owners must be an email or "team:<name>" (Dagster validates them); one team runs the whole pipeline.
+OWNERS = ("team:data",)
+
+
+class CatalogLabels(TypedDict):
+    group_name: str
+    tags: dict[str, str]
+    owners: list[str]
+
+
+def catalog_labels(domain: str) -> CatalogLabels:
+    """Group, tags and owners of an asset of `domain` (one of DOMAINS)."""
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown asset domain {domain!r}: use one of {', '.join(DOMAINS)}")
+    return {"group_name": domain, "tags": {DOMAIN_TAG: domain}, "owners": list(OWNERS)}
