@@ -35,6 +35,7 @@ from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.channels.config import load_channels
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.gateway import GatewayHandle
+from gecko_pipeline.jobs import CONSOLE_QUIET_RUN_CONFIG
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.demo import send_orders
@@ -144,6 +145,7 @@ def main() -> None:
             resources={"gecko_api": GeckoApiResource(api_url=url), "warehouse": warehouse},
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=True,
+            run_config=CONSOLE_QUIET_RUN_CONFIG,
         )
         publish(warehouse.warehouse_path, warehouse.published_path)
         channels = load_channels(channel_file)
@@ -216,7 +218,9 @@ def main() -> None:
                 cursor = result.cursor or cursor
                 for request in result.run_requests or []:
                     order_push_job.execute_in_process(
-                        run_config=request.run_config, instance=instance, resources=resources
+                        run_config={**request.run_config, **CONSOLE_QUIET_RUN_CONFIG},
+                        instance=instance,
+                        resources=resources,
                     )
                 for order in orders:
                     row = ledger.get(con, "webstore", order["channel_order_id"])

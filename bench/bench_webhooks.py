@@ -42,6 +42,7 @@ from gecko_pipeline.channels.feeds import write_feeds
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.channels.stock import compute_channel_stock
 from gecko_pipeline.gateway import run_gateway
+from gecko_pipeline.jobs import CONSOLE_QUIET_RUN_CONFIG
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.processes import gecko_command
 from gecko_pipeline.settings import Settings
@@ -86,7 +87,8 @@ class DaemonLoop:
             result = webhook_event_sensor(context)
             self.cursor = result.cursor or self.cursor
             for request in result.run_requests or []:
-                webhook_refresh_job.execute_in_process(run_config=request.run_config, resources=self.resources,
+                webhook_refresh_job.execute_in_process(run_config={**request.run_config, **CONSOLE_QUIET_RUN_CONFIG},
+                                                       resources=self.resources,
                                                        instance=self.instance, tags=request.tags)
                 self.runs += 1
 

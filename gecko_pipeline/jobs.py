@@ -17,6 +17,8 @@ from gecko_pipeline.assets.extract import SYNC_MODE_TAG
 # For runs launched from the command line: the assets' progress lines ("page k of n") on the console,
 # without Dagster's per-step DEBUG events. The UI's event log keeps everything.
 CONSOLE_INFO_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Benchmarks print their own figures: only warnings from the runs they time.
+CONSOLE_QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 SYNC_SELECTION = dg.AssetSelection.groups(*DOMAINS)
 
