@@ -7,6 +7,7 @@ the modules whose names contain one of the words given.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,13 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"\n=== {name} ===", flush=True)
         started = time.perf_counter()
-        importlib.import_module(f"bench.{name}").main()
+        saved = dict(os.environ)
+        try:
+            importlib.import_module(f"bench.{name}").main()
+        finally:
+            # A benchmark may point the environment at its own sandbox and files: none leaks into the next.
+            os.environ.clear()
+            os.environ.update(saved)
         print(f"--- {name}: {time.perf_counter() - started:.1f} s", flush=True)
     return 0
 

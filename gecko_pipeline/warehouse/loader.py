@@ -144,10 +144,15 @@ class TableLoader:
         all_cols = [*cols, "_raw", "_synced_at"] + (["_vanished_at"] if spec.has_id else [])
         select = [*map(_q, cols), "raw", "CAST(? AS TIMESTAMP)"] + (["NULL"] if spec.has_id else [])
         updates = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in all_cols if c not in spec.primary_key]
+        self.insert_sql = f"INSERT INTO {name} ({', '.join(map(_q, all_cols))}) SELECT {', '.join(select)} FROM {typed}"
         self.upsert_sql = (
-            f"INSERT INTO {name} ({', '.join(map(_q, all_cols))}) SELECT {', '.join(select)} FROM {typed} "
+            f"{self.insert_sql} "
             f"ON CONFLICT ({', '.join(map(_q, spec.primary_key))}) DO UPDATE SET {', '.join(updates)}"
         )
+        # A plain INSERT is about 3x cheaper than ON CONFLICT; it is safe when every key of the batch sorts
+        # after the table's largest (lists come in ascending id order, so a first sync's batches all do).
+        first = _q(spec.primary_key[0])
+        self.all_new_sql = f"SELECT (SELECT max({first}) FROM {name}) < (SELECT min({first}) FROM {typed})"
         checks = _problem_checks(spec)
         known = "[" + ", ".join(_sql_str(k) for k in sorted(spec.known_keys)) + "]"
         # Problems are found on the staged strings, and only in rows where one of the checks fires.
@@ -226,7 +231,8 @@ class TableLoader:
             removed = con.execute(self.remove_children_sql).fetchall()
             stats.removed += int(removed[0][0]) if removed else 0
             before -= int(removed[0][0]) if removed else 0
-        con.execute(self.upsert_sql, [synced_at])
+        all_new = not before or bool((con.execute(self.all_new_sql).fetchone() or (False,))[0])
+        con.execute(self.insert_sql if all_new else self.upsert_sql, [synced_at])
         (after,) = con.execute(self.count_sql).fetchone() or (0,)
         if before:
             con.execute(self.clear_issues_sql, [spec.name])
