@@ -6,6 +6,8 @@ environment when a client is built (gecko_pipeline.settings), so nothing secret 
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from gecko_pipeline.api.resource import GeckoApiResource
@@ -19,6 +21,10 @@ from gecko_pipeline.jobs import SYNC_JOBS, SYNC_SCHEDULES
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.webhooks.definitions import WEBHOOK_JOBS, WEBHOOK_SENSORS
+
+# Dagster 1.13 re-creates sensors with `owners=[]` when it binds their jobs and then warns that the
+# (unused) parameter is beta; we set no sensor owners, so the warning says nothing about our code.
+warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning)
 
 
 def build_definitions() -> dg.Definitions:

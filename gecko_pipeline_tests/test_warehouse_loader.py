@@ -104,6 +104,20 @@ def test_upsert_updates_in_place_and_replaces_children(con: duckdb.DuckDBPyConne
     assert con.execute("SELECT count(*) FROM variant_locations WHERE variant_id = 2").fetchone() == (2,)
 
 
+def test_new_keys_insert_and_a_batch_mixing_old_and_new_keys_upserts(con: duckdb.DuckDBPyConnection) -> None:
+    # Batches of keys above the table's largest take the plain INSERT; one key already stored (here the
+    # lowest of the batch, below the table's largest) must still update in place, never fail or double.
+    load(con, "variants", body("variants", [variant(1), variant(2)]))
+    first = load(con, "variants", body("variants", [variant(3), variant(4)]))
+    assert (first.tables["variants"].inserted, first.tables["variants"].updated) == (2, 0)
+    mixed = load(con, "variants", body("variants", [variant(2, sku="EDITED"), variant(5)]))
+    assert (mixed.tables["variants"].inserted, mixed.tables["variants"].updated) == (1, 1)
+    assert (mixed.tables["variant_locations"].inserted, mixed.tables["variant_locations"].updated) == (2, 2)
+    assert con.execute("SELECT count(*), count(DISTINCT id) FROM variants").fetchone() == (5, 5)
+    assert con.execute("SELECT sku FROM variants WHERE id = 2").fetchone() == ("EDITED",)
+    assert con.execute("SELECT count(*) FROM variant_locations").fetchone() == (10,)
+
+
 def test_a_batch_with_the_same_record_twice_keeps_the_newest(con: duckdb.DuckDBPyConnection) -> None:
     old = variant(1, sku="OLD", updated_at="2015-01-01T00:00:00.000Z")
     new = variant(1, sku="NEW", updated_at="2016-01-01T00:00:00.000Z")

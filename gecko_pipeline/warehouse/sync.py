@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 DEFAULT_OVERLAP = timedelta(seconds=2)
-BATCH_PAGES = 8  # pages loaded per statement batch: fewer statements...
+BATCH_PAGES = 32  # pages loaded per statement batch: fewer statements...
 BATCH_BYTES = 4_000_000  # ...but DuckDB's working set stays small (a products page with variants is ~2 MB)
 COMMIT_SECONDS = 1.0  # commit at most about once a second: each commit is an fsync
 
