@@ -10,7 +10,7 @@ from gecko_pipeline.sandbox import domain, records, sales, stock
 from gecko_pipeline.sandbox.context import Ctx
 from gecko_pipeline.sandbox.core import Reply
 from gecko_pipeline.sandbox.errors import not_found
-from gecko_pipeline.sandbox.store import Record
+from gecko_pipeline.sandbox.store import Record, Store
 from gecko_pipeline.sandbox.validate import Errors, permitted, root_object
 
 SHIPMENT_FIELDS = frozenset({
@@ -60,19 +60,27 @@ def _item_quantities(
     return out
 
 
+def _order_and_location(
+    store: Store, errors: Errors, data: Record, statuses: tuple[str, ...], location_field: str
+) -> tuple[Record, Record | None]:
+    """What a fulfillment and a return both check first: their order, status, and stock location."""
+    order = errors.reference(data, "order_id", store.table("orders"))
+    if data.get("order_id") is None:
+        errors.add("order_id", "can't be blank")
+    errors.one_of(data, "status", statuses)
+    location = errors.reference(data, location_field, store.table("locations"))
+    if location is not None and not location["holds_stock"]:
+        errors.add(location_field, "does not hold stock")
+    errors.check()
+    assert order is not None
+    return order, location
+
+
 def post_fulfillment(ctx: Ctx) -> Reply:
     data = root_object(ctx.body, "fulfillment")
     store = ctx.store
     errors = Errors()
-    order = errors.reference(data, "order_id", store.table("orders"))
-    if data.get("order_id") is None:
-        errors.add("order_id", "can't be blank")
-    errors.one_of(data, "status", ("packed", "fulfilled"))
-    location = errors.reference(data, "stock_location_id", store.table("locations"))
-    if location is not None and not location["holds_stock"]:
-        errors.add("stock_location_id", "does not hold stock")
-    errors.check()
-    assert order is not None
+    order, location = _order_and_location(store, errors, data, ("packed", "fulfilled"), "stock_location_id")
     if order["status"] in ("draft", *sales.CLOSED):
         raise sales.invalid(f"Cannot create a fulfillment for a {order['status']} order")
     quantities = _item_quantities(
@@ -127,15 +135,7 @@ def post_return(ctx: Ctx) -> Reply:
     data = root_object(ctx.body, "fulfillment_return")
     store = ctx.store
     errors = Errors()
-    order = errors.reference(data, "order_id", store.table("orders"))
-    if data.get("order_id") is None:
-        errors.add("order_id", "can't be blank")
-    errors.one_of(data, "status", ("returning", "received"))
-    location = errors.reference(data, "location_id", store.table("locations"))
-    if location is not None and not location["holds_stock"]:
-        errors.add("location_id", "does not hold stock")
-    errors.check()
-    assert order is not None
+    order, location = _order_and_location(store, errors, data, ("returning", "received"), "location_id")
     quantities = _item_quantities(
         ctx, errors, order, data.get("fulfillment_return_line_items"), "fulfillment_return_line_items",
         lambda line: _returnable(ctx, line),
