@@ -156,6 +156,16 @@ def test_bad_records_are_kept_reported_and_do_not_stop_the_batch(con: duckdb.Duc
     assert sum(1 for i in issues(con) if i[1].startswith("rejected:")) == 2
 
 
+def test_bodies_without_a_list_under_the_key_add_nothing_and_stop_nothing(con: duckdb.DuckDBPyConnection) -> None:
+    # Each body is read in one parse: a key holding an object, a string or null (or no key at all, or a
+    # child list that is not a list) must yield no rows, not an error that loses the batch's good pages.
+    odd = [json.dumps({"variants": value}).encode() for value in ({"id": 9}, "x", None)] + [b'{"meta": {}}']
+    result = load(con, "variants", *odd, body("variants", [variant(1, locations={"location_id": 1})]))
+    assert (result.tables["variants"].inserted, result.tables["variant_locations"].inserted) == (1, 0)
+    assert con.execute("SELECT id FROM variants").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM variant_prices WHERE variant_id = 1").fetchone() == (2,)
+
+
 def test_a_fixed_record_clears_its_issues(con: duckdb.DuckDBPyConnection) -> None:
     load(con, "variants", body("variants", [variant(1, buy_price="twelve")]))
     assert len(issues(con)) == 1

@@ -58,12 +58,12 @@ def _q(name: str) -> str:
     return f'"{name}"'
 
 
-def _struct_type(spec: TableSpec) -> str:
+def _record_type(spec: TableSpec) -> dict[str, str]:
     # Scalars as strings: casting is done per column afterwards, so a bad value never fails a batch.
     # Arrays and hashes (and the nested lists of child tables) as JSON text, so nothing parses twice.
     fields = {c.name: "JSON" if c.type == JSON else "VARCHAR" for c in spec.columns if c.name != spec.parent_column}
     fields.update({child.parent_key: "JSON" for child in child_tables(spec.name) if child.parent_key})
-    return json.dumps([fields])
+    return fields
 
 
 def _sql_str(value: str) -> str:
@@ -193,25 +193,37 @@ class TableLoader:
             )
         self.count_sql = f"SELECT count(*) FROM {name}"
 
-    def _stage(self, con: duckdb.DuckDBPyConnection, source: str) -> None:
-        """Stage the records of the JSON arrays `a` of `source` (with `parent_id`): each parsed once into a
-        struct of strings, with its raw JSON and its keys (to tell a missing field from a null one)."""
+    def _stage(self, con: duckdb.DuckDBPyConnection, source: str, key: str | None = None) -> None:
+        """Stage the records of the JSON arrays `doc` of `source` (with `parent_id`), or with `key` of the
+        arrays under that key of the objects `doc`: each record as a struct of strings, its raw JSON and
+        its keys (to tell a missing field from a null one). json_transform reads a whole document in
+        one parse and yields NULL (no rows) for anything that is not an array there; extracting the array
+        first (`doc->key`) would parse every body two or three times more."""
+        records: object = [_record_type(self.spec)]
+        raws: object = ["JSON"]
+        if key is not None:
+            records, raws = {key: records}, {key: raws}
+
+        def read(shape: object) -> str:
+            expr = f"json_transform(doc, {_sql_str(json.dumps(shape))})"
+            return f"struct_extract({expr}, {_sql_str(key)})" if key is not None else expr
+
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _src_{self.spec.name} AS "
             f"SELECT *, CASE WHEN starts_with(raw, '{{') THEN json_keys(raw) ELSE [] END AS keys FROM ("
-            f"SELECT parent_id, unnest(json_transform(a, '{_struct_type(self.spec)}')) AS r, "
-            f"unnest(CAST(a AS JSON[])) AS raw FROM ({source}) WHERE starts_with(a, '['))"
+            f"SELECT parent_id, unnest({read(records)}) AS r, unnest({read(raws)}) AS raw FROM ({source}))"
         )
 
     def stage_from_bodies(self, con: duckdb.DuckDBPyConnection, key: str, single: bool = False) -> None:
         """Stage the records under `key` of every body in `_bodies`; `single`: `{"account": {...}}`."""
-        path = _sql_str(key)
-        extract = f"json_array(b->{path})" if single else f"b->{path}"
-        self._stage(con, f"SELECT NULL::BIGINT AS parent_id, CAST({extract} AS VARCHAR) AS a FROM _bodies")
+        if single:
+            self._stage(con, f"SELECT NULL::BIGINT AS parent_id, json_array(b->{_sql_str(key)}) AS doc FROM _bodies")
+        else:
+            self._stage(con, "SELECT NULL::BIGINT AS parent_id, b AS doc FROM _bodies", key)
 
     def stage_from_parent(self, con: duckdb.DuckDBPyConnection) -> None:
         column = _q("_child_" + (self.spec.parent_key or ""))
-        self._stage(con, f"SELECT id AS parent_id, CAST({column} AS VARCHAR) AS a FROM _typed_{self.spec.parent}")
+        self._stage(con, f"SELECT id AS parent_id, CAST({column} AS VARCHAR) AS doc FROM _typed_{self.spec.parent}")
 
     def load(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, result: BatchResult) -> None:
         """Type, check and upsert the staged records (then the child tables fed by them)."""
