@@ -6,6 +6,9 @@ One set-based pass per call, never row by row in Python:
   2. `channel_listings` (channel x variant): listed?, published quantity, policy, price, reason;
   3. `channel_stock_levels` (channel x variant x channel location): on hand, committed, available and the
      location's share of the published quantity, handed out in the channel's location priority order.
+Both read one shared pass over `variant_locations`: a temp table with, per variant, its stock as a short
+list indexed by location slot, so a channel total or the stock handed out before a location is a
+`list_select` + `list_sum` over at most a few values, with no window sort and no second join.
 With `variant_ids` only those variants' rows are replaced (the webhook path), so nothing else moves.
 """
 
@@ -44,18 +47,55 @@ DDL = [
 # are kept with quantity 0 so a feed can take the variant down.
 REASONS = ("not_sellable", "untracked", "capped", "buffer", "in_stock", "backorder", "out_of_stock")
 
+# Each location a channel uses gets a slot (1..n); per channel location: its slot and the slots the
+# channel fills before it (lower priority), so the per-location shares need no window function.
+LOCATION_SLOTS_SQL = """
+CREATE OR REPLACE TEMP TABLE _channel_location_slots AS
+WITH slots AS (
+    SELECT location_id, CAST(row_number() OVER (ORDER BY location_id) AS INTEGER) AS slot
+    FROM (SELECT DISTINCT location_id FROM channel_locations)
+)
+SELECT a.channel, a.location_id, a.priority, sa.slot,
+       coalesce(list(sb.slot) FILTER (WHERE b.priority < a.priority), []) AS earlier
+FROM channel_locations a
+JOIN slots sa ON sa.location_id = a.location_id
+JOIN channel_locations b ON b.channel = a.channel
+JOIN slots sb ON sb.location_id = b.location_id
+GROUP BY a.channel, a.location_id, a.priority, sa.slot
+"""
+
+# The one scan of `variant_locations`: per variant in scope, lists indexed by slot of its row there
+# (null where it has none), its available (on hand - committed; null committed counts 0, negatives
+# stay; 0 where it has no row) and what it can offer (available, never below 0).
+VARIANT_STOCK_SQL = """
+CREATE OR REPLACE TEMP TABLE _channel_variant_stock AS
+WITH present AS (
+    SELECT vl.variant_id,
+           list(struct_pack(slot := s.slot, on_hand := vl.stock_on_hand, committed := vl.committed)) AS rows
+    FROM variant_locations vl
+    JOIN (SELECT DISTINCT location_id, slot FROM _channel_location_slots) s ON s.location_id = vl.location_id
+    WHERE {scope_vl}
+    GROUP BY vl.variant_id
+), found AS (
+    SELECT variant_id, rows, list_transform(rows, lambda r: r.slot) AS slots FROM present
+), dense AS (
+    -- A few slots per variant: list_position is a short native scan, cheaper than sorting rows.
+    SELECT f.variant_id,
+           list_transform(range(1, n.slots + 1), lambda i: f.rows[list_position(f.slots, i)]) AS rows
+    FROM found f, (SELECT count(DISTINCT slot) AS slots FROM _channel_location_slots) n
+)
+SELECT variant_id, rows,
+       list_transform(rows, lambda r: coalesce(r.on_hand, 0) - coalesce(r.committed, 0)) AS available,
+       list_transform(rows, lambda r: greatest(coalesce(r.on_hand, 0) - coalesce(r.committed, 0), 0)) AS offered
+FROM dense
+"""
+
 # Steps 1-3 of the rule for every (channel, variant) in scope. The `{scope_*}` and `{vanished}`
 # placeholders take fixed fragments chosen in compute_channel_stock, never input.
 LISTINGS_SQL = """
 INSERT INTO channel_listings
-WITH totals AS (
-    SELECT cl.channel, vl.variant_id,
-           -- available per location = on hand - committed; a null committed counts 0, negatives stay
-           sum(coalesce(vl.stock_on_hand, 0) - coalesce(vl.committed, 0)) AS available
-    FROM channel_locations cl
-    JOIN variant_locations vl ON vl.location_id = cl.location_id
-    WHERE {scope_vl}
-    GROUP BY ALL
+WITH channel_slots AS (
+    SELECT channel, list(slot) AS slots FROM _channel_location_slots GROUP BY channel
 ), base AS (
     SELECT s.channel, v.id AS variant_id, v.product_id, v.sku, v.name AS variant_name,
            (v.status = 'active' AND coalesce(p.status, v.product_status) = 'active'
@@ -63,13 +103,15 @@ WITH totals AS (
            coalesce(v.manage_stock, true) AS tracked,
            coalesce(v.keep_selling, false) AS keep_selling,
            TRY_CAST(v.max_online AS DECIMAL(18,4)) AS max_online,
-           CAST(coalesce(t.available, 0) AS DECIMAL(18,4)) AS available,
+           -- the channel total: available summed over the channel's locations
+           CAST(coalesce(list_sum(list_select(vs.available, cs.slots)), 0) AS DECIMAL(18,4)) AS available,
            s.safety_buffer, s.price_list_id, s.currency,
            CAST(vp.value AS DECIMAL(18,4)) AS price
     FROM variants v
     CROSS JOIN channel_settings s
+    LEFT JOIN channel_slots cs ON cs.channel = s.channel
     LEFT JOIN products p ON p.id = v.product_id
-    LEFT JOIN totals t ON t.channel = s.channel AND t.variant_id = v.id
+    LEFT JOIN _channel_variant_stock vs ON vs.variant_id = v.id
     LEFT JOIN variant_prices vp ON vp.variant_id = v.id AND vp.price_list_id = s.price_list_id
     WHERE {scope_v}
 ), ruled AS (
@@ -104,25 +146,22 @@ STOCK_LEVELS_SQL = """
 INSERT INTO channel_stock_levels
 WITH levels AS (
     SELECT l.channel, l.variant_id, cl.location_id, cl.priority,
-           vl.variant_id IS NOT NULL AS stocked,
-           vl.stock_on_hand, vl.committed,
-           CAST(coalesce(vl.stock_on_hand, 0) - coalesce(vl.committed, 0) AS DECIMAL(18,4)) AS available,
+           vs.rows[cl.slot] AS found,
+           coalesce(vs.available[cl.slot], 0) AS available,
+           -- what the locations before this one already hand out
+           coalesce(list_sum(list_select(vs.offered, cl.earlier)), 0) AS handed_out,
            l.quantity AS channel_quantity
     FROM channel_listings l
-    JOIN channel_locations cl ON cl.channel = l.channel
-    LEFT JOIN variant_locations vl ON vl.variant_id = l.variant_id AND vl.location_id = cl.location_id
+    JOIN _channel_location_slots cl ON cl.channel = l.channel
+    LEFT JOIN _channel_variant_stock vs ON vs.variant_id = l.variant_id
     WHERE {scope_l}
-), before AS (
-    SELECT *, coalesce(sum(greatest(available, 0)) OVER (
-                  PARTITION BY channel, variant_id ORDER BY priority
-                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS handed_out
-    FROM levels
 )
-SELECT channel, variant_id, location_id, priority, stocked, stock_on_hand, committed, available,
+SELECT channel, variant_id, location_id, priority, found IS NOT NULL AS stocked, found.on_hand, found.committed,
+       CAST(available AS DECIMAL(18,4)) AS available,
        CAST(CASE WHEN channel_quantity IS NULL THEN NULL
                  ELSE least(greatest(available, 0), greatest(channel_quantity - handed_out, 0)) END
             AS DECIMAL(18,4)) AS quantity
-FROM before
+FROM levels
 """
 
 
@@ -200,8 +239,10 @@ def compute_channel_stock(
             con.execute(f"DELETE FROM {table} WHERE {scope_del} "  # noqa: S608 (fixed fragments)
                         "OR channel NOT IN (SELECT channel FROM channel_settings)")
         phase = time.perf_counter()
+        con.execute(LOCATION_SLOTS_SQL)
+        con.execute(VARIANT_STOCK_SQL.format(scope_vl=scope_vl))  # noqa: S608 (fixed fragments)
         (listings,) = con.execute(
-            LISTINGS_SQL.format(scope_v=scope_v, scope_vl=scope_vl, vanished=vanished)  # noqa: S608
+            LISTINGS_SQL.format(scope_v=scope_v, vanished=vanished)  # noqa: S608
         ).fetchone() or (0,)
         listings_seconds = time.perf_counter() - phase
         phase = time.perf_counter()
@@ -212,7 +253,8 @@ def compute_channel_stock(
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute("DROP TABLE IF EXISTS _channel_scope")
+        for temp in ("_channel_scope", "_channel_location_slots", "_channel_variant_stock"):
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
     return {
         "channels": [c.name for c in resolved],
         "scope": "all" if variant_ids is None else f"{len(set(variant_ids))} variants",
