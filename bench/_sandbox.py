@@ -44,18 +44,32 @@ def server_process(
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp, Services() as services:
         log_path = Path(tmp) / f"{name}.log"
         try:
-            services.start(name, argv, ready_url=url + ready_path, env=env, log_path=log_path, timeout=timeout)
+            services.start(
+                name, argv, ready_url=url + ready_path, env=env, log_path=log_path, timeout=timeout
+            )
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}\n{log_path.read_text(errors='replace')[-2000:]}") from None
         yield url
 
 
-def sandbox_process(*options: str, token: str = TOKEN, pin: bool = True, timeout: float = 240.0
-                    ) -> contextlib.AbstractContextManager[str]:
+def sandbox_process(
+    *options: str, token: str = TOKEN, pin: bool = True, timeout: float = 240.0
+) -> contextlib.AbstractContextManager[str]:
     """`gecko-pipeline sandbox` with `options` (scale, limits...), no access log; yields its URL."""
 
     def command(port: int) -> list[str]:
-        return gecko_command("--log-level", "WARNING", "sandbox", "--quiet", "--host", HOST, "--port", str(port),
-                             "--token", token, *options)
+        return gecko_command(
+            "--log-level",
+            "WARNING",
+            "sandbox",
+            "--quiet",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--token",
+            token,
+            *options,
+        )
 
     return server_process("sandbox", command, ready_path="/_sandbox/stats", pin=pin, timeout=timeout)

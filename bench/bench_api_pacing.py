@@ -36,15 +36,19 @@ def _sync(url: str) -> tuple[float, int, dict[str, float]]:
 
 
 def _start_of_next_window(url: str) -> None:
-    reset = float(httpx.get(f"{url}/accounts/current", headers={"Authorization": f"Bearer {TOKEN}"})
-                  .headers["x-rate-limit-reset"])
+    reset = float(
+        httpx.get(f"{url}/accounts/current", headers={"Authorization": f"Bearer {TOKEN}"}).headers[
+            "x-rate-limit-reset"
+        ]
+    )
     time.sleep(max(reset - time.time(), 0) + 0.01)
 
 
 def main() -> None:
     # A sandbox in its own process, on one core when taskset exists.
-    with sandbox_process("--scale", str(SCALE), "--rate-limit-quota", str(QUOTA),
-                         "--rate-limit-window", str(WINDOW)) as url:
+    with sandbox_process(
+        "--scale", str(SCALE), "--rate-limit-quota", str(QUOTA), "--rate-limit-window", str(WINDOW)
+    ) as url:
         # Baseline in the same run: the same sync with the limit out of the way.
         _set_rate_limit(url, 10**9, WINDOW)
         # The first run warms the sandbox's caches; the fastest run is the tightest bound.
@@ -60,15 +64,21 @@ def main() -> None:
     windows = math.ceil(requests / QUOTA)
     tail = requests - (windows - 1) * QUOTA
     bound = (windows - 1) * WINDOW + free_seconds * tail / requests
-    print(f"variants synced: {paced_records} in {int(stats['requests'])} requests of {PAGE_SIZE} "
-          f"(quota {QUOTA} per {WINDOW:g} s window; unpaced: {records} records)")
+    print(
+        f"variants synced: {paced_records} in {int(stats['requests'])} requests of {PAGE_SIZE} "
+        f"(quota {QUOTA} per {WINDOW:g} s window; unpaced: {records} records)"
+    )
     print(f"unlimited baseline: {free_seconds:.2f} s ({requests / free_seconds:.0f} requests/s)")
     print(f"window-bound minimum: {windows - 1} full windows + {tail} requests = {bound:.2f} s")
-    print(f"paced sync: past the {windows - 1} full windows it took {paced_seconds - (windows - 1) * WINDOW:.2f} s "
-          f"for the last {tail} requests (the baseline's pace: {free_seconds * tail / requests:.2f} s)")
-    print(f"paced sync: {paced_seconds:.2f} s = {paced_seconds / bound:.3f}x the bound "
-          f"(target <= 1.05x); 429s: client {int(stats['responses_429'])}, server {server_429}; "
-          f"throttle waits {int(stats['throttle_waits'])}")
+    print(
+        f"paced sync: past the {windows - 1} full windows it took {paced_seconds - (windows - 1) * WINDOW:.2f} s "
+        f"for the last {tail} requests (the baseline's pace: {free_seconds * tail / requests:.2f} s)"
+    )
+    print(
+        f"paced sync: {paced_seconds:.2f} s = {paced_seconds / bound:.3f}x the bound "
+        f"(target <= 1.05x); 429s: client {int(stats['responses_429'])}, server {server_429}; "
+        f"throttle waits {int(stats['throttle_waits'])}"
+    )
 
 
 if __name__ == "__main__":

@@ -57,36 +57,53 @@ def synthesise(con: duckdb.DuckDBPyConnection, variants: int, locations: int) ->
                         stock_on_hand DECIMAL(18,4), committed DECIMAL(18,4))""")
         con.execute("""CREATE TABLE variant_prices (variant_id BIGINT, price_list_id VARCHAR,
                         value DECIMAL(18,4))""")
-    con.execute("INSERT INTO account (id, default_order_price_list_id, primary_location_id) VALUES (1, 'wholesale', 1)")
+    con.execute(
+        "INSERT INTO account (id, default_order_price_list_id, primary_location_id) VALUES (1, 'wholesale', 1)"
+    )
     con.execute("INSERT INTO currencies (id, iso) VALUES (1, 'USD'), (2, 'EUR')")
-    con.execute("""INSERT INTO locations (id, label, status, holds_stock)
-                   SELECT i, 'Warehouse ' || i, 'active', true FROM range(1, $1 + 1) t(i)""", [locations])
+    con.execute(
+        """INSERT INTO locations (id, label, status, holds_stock)
+                   SELECT i, 'Warehouse ' || i, 'active', true FROM range(1, $1 + 1) t(i)""",
+        [locations],
+    )
     con.execute("""INSERT INTO price_lists (id, code, name, currency_id, currency_iso) VALUES
                    ('buy', 'BUY', 'Buy', 1, 'USD'), ('wholesale', 'WHOLE', 'Wholesale', 1, 'USD'),
                    ('retail', 'RETAIL', 'Retail', 1, 'USD'), ('101', 'OUTLET', 'Outlet', 1, 'USD'),
                    ('102', 'EU', 'Europe', 2, 'EUR')""")
-    con.execute("""INSERT INTO products (id, status)
+    con.execute(
+        """INSERT INTO products (id, status)
                    SELECT i, CASE WHEN i % 97 = 0 THEN 'archived' WHEN i % 89 = 0 THEN 'disabled' ELSE 'active' END
-                   FROM range(1, $1 // 4 + 2) t(i)""", [variants])
-    con.execute("""INSERT INTO variants (id, product_id, sku, name, status, product_status, sellable, manage_stock,
+                   FROM range(1, $1 // 4 + 2) t(i)""",
+        [variants],
+    )
+    con.execute(
+        """INSERT INTO variants (id, product_id, sku, name, status, product_status, sellable, manage_stock,
                                          keep_selling, max_online)
                    SELECT i, i // 4 + 1, 'SKU-' || i, 'Variant ' || i,
                           CASE WHEN i % 53 = 0 THEN 'archived' ELSE 'active' END, 'active',
                           i % 61 <> 0, i % 41 <> 0, i % 13 = 0,
                           CASE WHEN i % 17 = 0 THEN CAST(5 AS DECIMAL(18,4)) END
-                   FROM range(1, $1 + 1) t(i)""", [variants])
+                   FROM range(1, $1 + 1) t(i)""",
+        [variants],
+    )
     # Every variant at every location but one in 29 (a variant missing from a location), some negative
     # stock and some null committed, decimals built from strings as the API sends them.
-    con.execute("""INSERT INTO variant_locations (variant_id, location_id, stock_on_hand, committed)
+    con.execute(
+        """INSERT INTO variant_locations (variant_id, location_id, stock_on_hand, committed)
                    SELECT v, l, CAST(CAST((v * 7 + l * 13) % 40 - 5 AS VARCHAR) AS DECIMAL(18,4)),
                           CASE WHEN (v + l) % 11 = 0 THEN NULL
                                ELSE CAST(CAST((v + l) % 4 AS VARCHAR) AS DECIMAL(18,4)) END
                    FROM range(1, $1 + 1) a(v), range(1, $2 + 1) b(l)
-                   WHERE (v + l) % 29 <> 0""", [variants, locations])
-    con.execute("""INSERT INTO variant_prices (variant_id, price_list_id, value)
+                   WHERE (v + l) % 29 <> 0""",
+        [variants, locations],
+    )
+    con.execute(
+        """INSERT INTO variant_prices (variant_id, price_list_id, value)
                    SELECT v, p, CAST(CAST(10 + v % 50 AS VARCHAR) || '.95' AS DECIMAL(18,4))
                    FROM range(1, $1 + 1) a(v), (VALUES ('buy'), ('wholesale'), ('retail'), ('101'), ('102')) b(p)
-                   WHERE (v + length(p)) % 37 <> 0""", [variants])
+                   WHERE (v + length(p)) % 37 <> 0""",
+        [variants],
+    )
 
 
 def _timed(label: str, rows: int, seconds: float) -> None:
@@ -114,8 +131,10 @@ def main() -> None:
         started = time.perf_counter()
         synthesise(con, VARIANTS, LOCATIONS)
         con.execute("CHECKPOINT")
-        print(f"channels: synthetic warehouse {VARIANTS:,} variants x {LOCATIONS} locations x "
-              f"{len(CHANNELS)} channels built in {time.perf_counter() - started:.2f} s")
+        print(
+            f"channels: synthetic warehouse {VARIANTS:,} variants x {LOCATIONS} locations x "
+            f"{len(CHANNELS)} channels built in {time.perf_counter() - started:.2f} s"
+        )
 
         first = compute_channel_stock(con, CHANNELS)  # warm-up: creates the tables
         result = compute_channel_stock(con, CHANNELS)
@@ -123,15 +142,20 @@ def main() -> None:
         floor = _copy_floor(con)
         _timed("baseline: plain copy of the same rows", rows, floor)
         _timed("full recompute (listings + stock levels)", rows, result["seconds"])
-        print(f"    = {result['seconds'] / floor:.2f}x the plain copy (the rule's own cost over writing its output)")
+        print(
+            f"    = {result['seconds'] / floor:.2f}x the plain copy (the rule's own cost over writing its output)"
+        )
         _timed("  of which channel_listings", result["listings_rows"], result["listings_seconds"])
         _timed("  of which channel_stock_levels", result["stock_level_rows"], result["stock_levels_seconds"])
         print(f"    first run (creates the tables) {first['seconds']:.3f} s")
 
         ids = list(range(1, VARIANTS + 1, max(VARIANTS // 100, 1)))
         targeted = compute_channel_stock(con, CHANNELS, variant_ids=ids)
-        _timed(f"targeted recompute ({len(ids)} variants)", targeted["listings_rows"] + targeted["stock_level_rows"],
-               targeted["seconds"])
+        _timed(
+            f"targeted recompute ({len(ids)} variants)",
+            targeted["listings_rows"] + targeted["stock_level_rows"],
+            targeted["seconds"],
+        )
 
         feeds_dir = Path(tmp) / "feeds"
         started = time.perf_counter()
@@ -141,8 +165,11 @@ def main() -> None:
 
         # 1% of the variants move at one location; recompute them and feed only what moved.
         moved = list(range(1, VARIANTS + 1, 100))
-        con.execute("""UPDATE variant_locations SET stock_on_hand = stock_on_hand + 3
-                       WHERE location_id = 1 AND variant_id IN (SELECT unnest($1::BIGINT[]))""", [moved])
+        con.execute(
+            """UPDATE variant_locations SET stock_on_hand = stock_on_hand + 3
+                       WHERE location_id = 1 AND variant_id IN (SELECT unnest($1::BIGINT[]))""",
+            [moved],
+        )
         compute_channel_stock(con, CHANNELS, variant_ids=moved)
         started = time.perf_counter()
         fed = write_feeds(con, CHANNELS, feeds_dir)

@@ -126,8 +126,10 @@ def _percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     # The sandbox in its own process, not pinned: this benchmark measures requests, not one core's speed.
-    with tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp, \
-            sandbox_process("--scale", str(SCALE), "--rate-limit-quota", "1000000", pin=False) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-orders-") as tmp,
+        sandbox_process("--scale", str(SCALE), "--rate-limit-quota", "1000000", pin=False) as url,
+    ):
         data = Path(tmp) / "data"
         data.mkdir()
         channel_file = Path(tmp) / "channels.yaml"

@@ -54,18 +54,26 @@ def main() -> None:
             cold = fetch_pages(client, {}, SECONDS)  # while the sandbox still pre-serializes in idle moments
             warm_wait = wait_warm(url)
             pages, size, elapsed = fetch_pages(client, {}, SECONDS)
-            incremental = fetch_pages(client, {"updated_at_min": "2000-01-01", "order": "updated_at asc"}, SECONDS / 2)
+            incremental = fetch_pages(
+                client, {"updated_at_min": "2000-01-01", "order": "updated_at asc"}, SECONDS / 2
+            )
             clear_caches(url)
             base_pages, base_size, base_elapsed = fetch_pages(client, {}, SECONDS / 2)
     rate, mb = pages / elapsed, size / elapsed / 1e6
     base_rate = base_pages / base_elapsed
     print(f"sandbox: {SCALE} variants ({total} active), seeded and serving in {boot:.1f} s (one core)")
-    print(f"first {SECONDS:.0f} s after start (pre-serializing meanwhile): {cold[0] / cold[2]:.0f} pages/s; "
-          f"every record serialized {warm_wait:.1f} s after that")
+    print(
+        f"first {SECONDS:.0f} s after start (pre-serializing meanwhile): {cold[0] / cold[2]:.0f} pages/s; "
+        f"every record serialized {warm_wait:.1f} s after that"
+    )
     print(f"pages of 250 variants, warm: {rate:.0f} pages/s, {mb:.1f} MB/s, {rate * 250:.0f} records/s")
-    print(f"incremental filter (updated_at_min, order=updated_at asc): {incremental[0] / incremental[2]:.0f} pages/s")
-    print(f"baseline without caches (serialize and filter per page): {base_rate:.1f} pages/s "
-          f"-> caches give {rate / base_rate:.0f}x")
+    print(
+        f"incremental filter (updated_at_min, order=updated_at asc): {incremental[0] / incremental[2]:.0f} pages/s"
+    )
+    print(
+        f"baseline without caches (serialize and filter per page): {base_rate:.1f} pages/s "
+        f"-> caches give {rate / base_rate:.0f}x"
+    )
     print(f"target 100 pages/s warm: {'met' if rate >= 100 else 'NOT met'} ({rate / 100:.2f}x)")
 
 

@@ -69,6 +69,7 @@ def _pct(values: list[float], q: float) -> float:
 
 # --- 1. stock move -> feed row ---------------------------------------------------------------------
 
+
 class DaemonLoop:
     """Evaluates the sensor every interval and runs what it asks for, as the Dagster daemon would."""
 
@@ -82,14 +83,20 @@ class DaemonLoop:
 
     def _loop(self) -> None:
         while not self.stop.wait(self.interval):
-            context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor,
-                                              resources={"ops_store": self.resources["ops_store"]})
+            context = dg.build_sensor_context(
+                instance=self.instance,
+                cursor=self.cursor,
+                resources={"ops_store": self.resources["ops_store"]},
+            )
             result = webhook_event_sensor(context)
             self.cursor = result.cursor or self.cursor
             for request in result.run_requests or []:
-                webhook_refresh_job.execute_in_process(run_config={**request.run_config, **CONSOLE_QUIET_RUN_CONFIG},
-                                                       resources=self.resources,
-                                                       instance=self.instance, tags=request.tags)
+                webhook_refresh_job.execute_in_process(
+                    run_config={**request.run_config, **CONSOLE_QUIET_RUN_CONFIG},
+                    resources=self.resources,
+                    instance=self.instance,
+                    tags=request.tags,
+                )
                 self.runs += 1
 
 
@@ -109,12 +116,22 @@ def bench_latency(root: Path) -> dict[str, Any]:
     channels_file = root / "channels.yaml"
     channels_file.write_text(CHANNELS)
     channels = load_channels(channels_file)
-    with run_sandbox(SandboxConfig(scale=SCALE, rate_limit_quota=100_000, webhook_retry_base_delay=0.5)) as sandbox:
-        for name, value in (("GECKO_API_URL", sandbox.url), ("GECKO_ACCESS_TOKEN", sandbox.token),
-                            ("GECKO_CLIENT_SECRET", sandbox.app_secret), ("GECKO_DATA_DIR", str(data_dir))):
+    with run_sandbox(
+        SandboxConfig(scale=SCALE, rate_limit_quota=100_000, webhook_retry_base_delay=0.5)
+    ) as sandbox:
+        for name, value in (
+            ("GECKO_API_URL", sandbox.url),
+            ("GECKO_ACCESS_TOKEN", sandbox.token),
+            ("GECKO_CLIENT_SECRET", sandbox.app_secret),
+            ("GECKO_DATA_DIR", str(data_dir)),
+        ):
             os.environ[name] = value
-        settings = Settings(api_url=sandbox.url, access_token=sandbox.token, client_secret=sandbox.app_secret,
-                            data_dir=data_dir)
+        settings = Settings(
+            api_url=sandbox.url,
+            access_token=sandbox.token,
+            client_secret=sandbox.app_secret,
+            data_dir=data_dir,
+        )
         http = httpx.Client(base_url=sandbox.url, timeout=30)
         warehouse = WarehouseResource(data_dir=str(data_dir))
         with GeckoClient(sandbox.url, token=sandbox.token) as client, warehouse.connect() as con:
@@ -129,13 +146,18 @@ def bench_latency(root: Path) -> dict[str, Any]:
             write_feeds(con, channels, settings.feeds_dir)
             baseline_s = time.perf_counter() - started
             baseline_requests = http.get("/_sandbox/stats").json()["requests"]
-            candidates = [row for row in con.execute(
-                """SELECT l.variant_id, s.location_id FROM channel_listings l
+            candidates = [
+                row
+                for row in con.execute(
+                    """SELECT l.variant_id, s.location_id FROM channel_listings l
                    JOIN channel_stock_levels s USING (channel, variant_id)
                    WHERE l.channel = 'web' AND l.reason = 'in_stock' AND s.stocked AND s.priority = 1
-                   ORDER BY l.variant_id""").fetchall()]
+                   ORDER BY l.variant_id"""
+                ).fetchall()
+            ]
         resources = {
-            "gecko_api": GeckoApiResource(api_url=sandbox.url), "warehouse": warehouse,
+            "gecko_api": GeckoApiResource(api_url=sandbox.url),
+            "warehouse": warehouse,
             "channel_config": ChannelConfigResource(channels_file=str(channels_file)),
             "ops_store": OpsStoreResource(data_dir=str(data_dir)),
         }
@@ -153,8 +175,10 @@ def bench_latency(root: Path) -> dict[str, Any]:
                     time.sleep(rng.uniform(0, DEFAULT_INTERVAL_SECONDS))
                     before = _feed_quantity(listings, variant_id)
                     moved = time.perf_counter()
-                    http.post("/_sandbox/activity/stock_move", json={
-                        "variant_id": variant_id, "location_id": location_id, "quantity": "-1"}).raise_for_status()
+                    http.post(
+                        "/_sandbox/activity/stock_move",
+                        json={"variant_id": variant_id, "location_id": location_id, "quantity": "-1"},
+                    ).raise_for_status()
                     expected = Decimal(before) - 1 if before is not None else None
                     while time.perf_counter() - moved < 60:
                         now = _feed_quantity(listings, variant_id)
@@ -168,9 +192,12 @@ def bench_latency(root: Path) -> dict[str, Any]:
             stats = http.get("/_sandbox/stats").json()
         http.close()
     return {
-        "latencies": latencies, "runs": loop.runs, "api_requests": stats["requests"],
+        "latencies": latencies,
+        "runs": loop.runs,
+        "api_requests": stats["requests"],
         "by_route": {k: v for k, v in stats["by_route"].items() if v},
-        "baseline_s": baseline_s, "baseline_requests": baseline_requests,
+        "baseline_s": baseline_s,
+        "baseline_requests": baseline_requests,
     }
 
 
@@ -191,8 +218,17 @@ uvicorn.run(Starlette(routes=[Route("/webhooks", ok, methods=["POST"])]), host="
 
 async def _blast(url: str, count: int) -> tuple[float, int]:
     now = int(time.time())
-    bodies = [json.dumps({"object_id": i, "event": "variant.stock_level_update", "timestamp": now,
-                          "resource_url": f"https://api.example/variants/{i}.json"}).encode() for i in range(count)]
+    bodies = [
+        json.dumps(
+            {
+                "object_id": i,
+                "event": "variant.stock_level_update",
+                "timestamp": now,
+                "resource_url": f"https://api.example/variants/{i}.json",
+            }
+        ).encode()
+        for i in range(count)
+    ]
     accepted = 0
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -202,9 +238,15 @@ async def _blast(url: str, count: int) -> tuple[float, int]:
         nonlocal accepted
         while not queue.empty():
             body = queue.get_nowait()
-            response = await client.post(url, content=body, headers={
-                "X-Gecko-Delivery": str(uuid.uuid4()), "X-Gecko-Signature": sign(SECRET, body),
-                "Content-Type": "application/json"})
+            response = await client.post(
+                url,
+                content=body,
+                headers={
+                    "X-Gecko-Delivery": str(uuid.uuid4()),
+                    "X-Gecko-Signature": sign(SECRET, body),
+                    "Content-Type": "application/json",
+                },
+            )
             accepted += response.status_code == 200
 
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
@@ -215,15 +257,21 @@ async def _blast(url: str, count: int) -> tuple[float, int]:
 
 
 def bench_receiver(root: Path) -> dict[str, Any]:
-    env = {**os.environ, "GECKO_DATA_DIR": str(root / "receiver"), "GECKO_CLIENT_SECRET": SECRET,
-           "GECKO_API_URL": "http://127.0.0.1:9", "GECKO_ACCESS_TOKEN": "unused"}
+    env = {
+        **os.environ,
+        "GECKO_DATA_DIR": str(root / "receiver"),
+        "GECKO_CLIENT_SECRET": SECRET,
+        "GECKO_API_URL": "http://127.0.0.1:9",
+        "GECKO_ACCESS_TOKEN": "unused",
+    }
     results: dict[str, Any] = {}
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))  # the client stays off the server's core
     commands: dict[str, Callable[[int], list[str]]] = {
         "bare": lambda port: [sys.executable, "-c", BARE_APP.replace("{port}", str(port))],
-        "receiver": lambda port: gecko_command("--log-level", "WARNING", "gateway", "--host", "127.0.0.1",
-                                               "--port", str(port)),
+        "receiver": lambda port: gecko_command(
+            "--log-level", "WARNING", "gateway", "--host", "127.0.0.1", "--port", str(port)
+        ),
     }
     for name, command in commands.items():
         # Each server in its own process on core 0 (when taskset exists); the client keeps the others.
@@ -241,23 +289,35 @@ def main() -> None:
         root = Path(tmp)
         receiver = bench_receiver(root)
         print(f"webhook receiver, one core, {DELIVERIES} signed deliveries, {CONCURRENCY} connections:")
-        print(f"  accepted and stored: {receiver['receiver']['per_s']:,.0f} deliveries/s "
-              f"({receiver['receiver']['accepted']} accepted)")
-        print(f"  baseline (bare endpoint, same server): {receiver['bare']['per_s']:,.0f} requests/s; "
-              f"ratio {receiver['receiver']['per_s'] / receiver['bare']['per_s']:.2f}")
+        print(
+            f"  accepted and stored: {receiver['receiver']['per_s']:,.0f} deliveries/s "
+            f"({receiver['receiver']['accepted']} accepted)"
+        )
+        print(
+            f"  baseline (bare endpoint, same server): {receiver['bare']['per_s']:,.0f} requests/s; "
+            f"ratio {receiver['receiver']['per_s'] / receiver['bare']['per_s']:.2f}"
+        )
         latency = bench_latency(root)
         values = latency["latencies"]
         events = len(values)
-        print(f"stock move -> channel feed row ({SCALE:,} variants, sensor interval {DEFAULT_INTERVAL_SECONDS} s, "
-              f"{events} moves, {latency['runs']} runs):")
-        print(f"  p50 {statistics.median(values):.2f} s, p95 {_pct(values, 0.95):.2f} s, max {max(values):.2f} s")
-        print(f"  API requests per webhook event: {latency['api_requests'] / max(events, 1):.2f} "
-              f"({latency['by_route']})")
+        print(
+            f"stock move -> channel feed row ({SCALE:,} variants, sensor interval {DEFAULT_INTERVAL_SECONDS} s, "
+            f"{events} moves, {latency['runs']} runs):"
+        )
+        print(
+            f"  p50 {statistics.median(values):.2f} s, p95 {_pct(values, 0.95):.2f} s, max {max(values):.2f} s"
+        )
+        print(
+            f"  API requests per webhook event: {latency['api_requests'] / max(events, 1):.2f} "
+            f"({latency['by_route']})"
+        )
         sync_wait = SYNC_INTERVAL_SECONDS / 2 + latency["baseline_s"]
-        print(f"  baseline without webhooks: incremental sync + full recompute + feed took {latency['baseline_s']:.2f} s "
-              f"and {latency['baseline_requests']} API requests; behind the {SYNC_INTERVAL_SECONDS // 60}-minute "
-              f"schedule that is {sync_wait:.0f} s on average; webhook p50 / that = "
-              f"{statistics.median(values) / sync_wait:.4f}")
+        print(
+            f"  baseline without webhooks: incremental sync + full recompute + feed took {latency['baseline_s']:.2f} s "
+            f"and {latency['baseline_requests']} API requests; behind the {SYNC_INTERVAL_SECONDS // 60}-minute "
+            f"schedule that is {sync_wait:.0f} s on average; webhook p50 / that = "
+            f"{statistics.median(values) / sync_wait:.4f}"
+        )
 
 
 if __name__ == "__main__":

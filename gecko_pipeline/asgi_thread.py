@@ -37,10 +37,14 @@ class ServerThread:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if errors or not self.thread.is_alive():
-                raise RuntimeError(f"{name} failed to start on {config.host}:{config.port}: {errors[:1] or 'exited'}")
+                raise RuntimeError(
+                    f"{name} failed to start on {config.host}:{config.port}: {errors[:1] or 'exited'}"
+                )
             if time.monotonic() > deadline:
                 self.server.should_exit = True
-                raise RuntimeError(f"{name} did not start on {config.host}:{config.port} within {timeout:g} s")
+                raise RuntimeError(
+                    f"{name} did not start on {config.host}:{config.port} within {timeout:g} s"
+                )
             time.sleep(0.01)
         self.host, self.port = bound_address(self.server)
         self.url = f"http://{self.host}:{self.port}"
@@ -52,5 +56,7 @@ class ServerThread:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

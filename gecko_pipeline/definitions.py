@@ -24,7 +24,9 @@ from gecko_pipeline.webhooks.definitions import WEBHOOK_JOBS, WEBHOOK_SENSORS
 
 # Dagster 1.13 re-creates sensors with `owners=[]` when it binds their jobs and then warns that the
 # (unused) parameter is beta; we set no sensor owners, so the warning says nothing about our code.
-warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning)
+warnings.filterwarnings(
+    "ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning
+)
 
 
 def build_definitions() -> dg.Definitions:

@@ -27,7 +27,9 @@ DEMO_SCALE = 2000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="run the main job on the embedded sandbox and show what it did")
+    parser = subparsers.add_parser(
+        "demo", help="run the main job on the embedded sandbox and show what it did"
+    )
     parser.add_argument("--scale", type=int, default=DEMO_SCALE, help="variants in the sandbox account")
     parser.set_defaults(func=run_demo)
 
@@ -48,9 +50,12 @@ def show_tables(published: Path) -> None:
     _heading(f"Rows per table in {published}")
     con = duckdb.connect(str(published), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
-        ).fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+            ).fetchall()
+        ]
         for table in tables:
             # Identifiers come from the file's own catalogue, not from input.
             (count,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()  # noqa: S608
@@ -83,8 +88,10 @@ def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg
     result = defs.resolve_job_def(name).execute_in_process(
         instance=instance, raise_on_error=True, run_config=CONSOLE_INFO_RUN_CONFIG
     )
-    print(f"{name}: {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s "
-          f"(run {result.run_id})")
+    print(
+        f"{name}: {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s "
+        f"(run {result.run_id})"
+    )
     return result
 
 
@@ -102,8 +109,9 @@ def run_demo(args: argparse.Namespace) -> int:
             _heading(f"Starting the API sandbox on {settings.api_url} ({args.scale:,} variants)")
             services.start(
                 "sandbox",
-                gecko_command("sandbox", "--host", SANDBOX_HOST, "--port", str(SANDBOX_PORT),
-                              "--scale", str(args.scale)),
+                gecko_command(
+                    "sandbox", "--host", SANDBOX_HOST, "--port", str(SANDBOX_PORT), "--scale", str(args.scale)
+                ),
                 ready_url=f"{settings.api_url}/_sandbox/stats",
                 log_path=settings.data_dir / "sandbox.log",
             )
@@ -124,6 +132,8 @@ def run_demo(args: argparse.Namespace) -> int:
         if settings.uses_sandbox:  # the stock move is made through the sandbox's control plane
             _heading("A stock move reaches the channel feed through a webhook, without a full sync")
             demonstrate_webhooks(settings, defs, instance)
-    print(f"\nDone. Files are under {settings.data_dir.resolve()}; analysts open "
-          f"{settings.published_path.resolve()} (see README, 'For analysts').")
+    print(
+        f"\nDone. Files are under {settings.data_dir.resolve()}; analysts open "
+        f"{settings.published_path.resolve()} (see README, 'For analysts')."
+    )
     return 0

@@ -41,8 +41,9 @@ def _intake_routes(settings: Settings) -> list[BaseRoute]:
     return list(intake_routes(settings))
 
 
-def create_gateway_app(settings: Settings, *, limits: ReceiverLimits | None = None,
-                       with_intake: bool = True) -> Starlette:
+def create_gateway_app(
+    settings: Settings, *, limits: ReceiverLimits | None = None, with_intake: bool = True
+) -> Starlette:
     routes: list[BaseRoute] = [*receiver_routes(settings, limits)]
     if with_intake:
         routes += _intake_routes(settings)
@@ -55,7 +56,9 @@ class GatewayHandle(ServerThread):
     the demo). `port=0` takes an ephemeral port; `url` is set once it serves; `stop()` ends it."""
 
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
         super().__init__(config, name="gecko-gateway")
 
     @property
@@ -63,13 +66,20 @@ class GatewayHandle(ServerThread):
         return self.url + RECEIVER_PATH
 
 
-def run_gateway(settings: Settings, host: str = "127.0.0.1", port: int = 0, *,
-                limits: ReceiverLimits | None = None, with_intake: bool = True) -> GatewayHandle:
+def run_gateway(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    limits: ReceiverLimits | None = None,
+    with_intake: bool = True,
+) -> GatewayHandle:
     return GatewayHandle(create_gateway_app(settings, limits=limits, with_intake=with_intake), host, port)
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serves the gateway in the foreground until SIGTERM / Ctrl-C."""
     # No access log: one line per delivery would cost more than storing it; the receiver logs refusals.
-    uvicorn.run(create_gateway_app(settings), host=host, port=port, log_level="info", lifespan="off",
-                access_log=False)
+    uvicorn.run(
+        create_gateway_app(settings), host=host, port=port, log_level="info", lifespan="off", access_log=False
+    )

@@ -85,13 +85,17 @@ def _wait_until_ready(service: Service, ready_url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if service.process.poll() is not None:
-            raise RuntimeError(f"{service.name} exited with code {service.process.returncode} before it was ready")
+            raise RuntimeError(
+                f"{service.name} exited with code {service.process.returncode} before it was ready"
+            )
         try:
             httpx.get(ready_url, timeout=1.0)
             return
         except httpx.HTTPError:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{service.name} did not answer at {ready_url} within {timeout:.0f} s") from None
+                raise RuntimeError(
+                    f"{service.name} did not answer at {ready_url} within {timeout:.0f} s"
+                ) from None
             time.sleep(0.2)
 
 

@@ -18,4 +18,6 @@ def verify(secret: str, body: bytes, signature: str | None) -> bool:
     """Constant-time check of a signature over the raw request body."""
     if not signature or not secret:
         return False
-    return hmac.compare_digest(sign(secret, body).encode("ascii"), signature.strip().encode("ascii", "replace"))
+    return hmac.compare_digest(
+        sign(secret, body).encode("ascii"), signature.strip().encode("ascii", "replace")
+    )

@@ -46,7 +46,9 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
 @pytest.fixture
 def sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
     """A small sandbox (40 variants) with the rate limit effectively off."""
-    return sandbox_factory(scale=40, rate_limit_quota=100_000, webhook_retry_base_delay=0.05, webhook_max_attempts=3)
+    return sandbox_factory(
+        scale=40, rate_limit_quota=100_000, webhook_retry_base_delay=0.05, webhook_max_attempts=3
+    )
 
 
 @pytest.fixture

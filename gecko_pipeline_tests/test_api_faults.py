@@ -60,7 +60,10 @@ def test_a_get_that_keeps_failing_raises_a_server_error_after_max_retries(sandbo
 
 def test_a_lapsed_subscription_raises_payment_required(sandbox) -> None:
     httpx.put(f"{sandbox.url}/_sandbox/payment_required", json={"enabled": True}).raise_for_status()
-    with GeckoClient(sandbox.url, token=sandbox.token) as client, pytest.raises(PaymentRequiredError) as caught:
+    with (
+        GeckoClient(sandbox.url, token=sandbox.token) as client,
+        pytest.raises(PaymentRequiredError) as caught,
+    ):
         client.get("/variants")
     assert caught.value.status == 402
     assert "subscription has lapsed" in str(caught.value)
@@ -73,12 +76,18 @@ def _order_body(client: GeckoClient, reference: str) -> dict[str, Any]:
     company = client.get("/companies", {"limit": 1})["companies"][0]
     address = client.get("/addresses", {"company_id": company["id"], "limit": 1})["addresses"][0]
     variant = client.get("/variants", {"limit": 1})["variants"][0]
-    return {"order": {
-        "company_id": company["id"], "shipping_address_id": address["id"], "issued_at": "2026-11-27",
-        "reference_number": reference,
-        # Decimals go out as strings, never through float.
-        "order_line_items": [{"variant_id": variant["id"], "quantity": Decimal("2"), "price": Decimal("9.95")}],
-    }}
+    return {
+        "order": {
+            "company_id": company["id"],
+            "shipping_address_id": address["id"],
+            "issued_at": "2026-11-27",
+            "reference_number": reference,
+            # Decimals go out as strings, never through float.
+            "order_line_items": [
+                {"variant_id": variant["id"], "quantity": Decimal("2"), "price": Decimal("9.95")}
+            ],
+        }
+    }
 
 
 def _orders_with_reference(client: GeckoClient, reference: str) -> list[dict[str, Any]]:
@@ -90,8 +99,10 @@ def test_a_post_with_an_idempotency_key_is_retried_and_creates_one_order(sandbox
         bodies = {f"CH-{n}": _order_body(client, f"CH-{n}") for n in range(8)}
         # Half the answers are lost after the order was created: only the key makes a retry safe.
         _set_faults(sandbox, error_after_write_rate=0.5, drop_rate=0.2)
-        created = {ref: client.post("/orders", body, idempotency_key=f"key-{ref}")["order"]
-                   for ref, body in bodies.items()}
+        created = {
+            ref: client.post("/orders", body, idempotency_key=f"key-{ref}")["order"]
+            for ref, body in bodies.items()
+        }
         retries = client.stats.snapshot()["retries"]
         _set_faults(sandbox, error_after_write_rate=0.0, drop_rate=0.0)
         assert _sandbox_stats(sandbox)["faults_injected"].get("500_after_write", 0) >= 1

@@ -46,17 +46,27 @@ def test_refresh_rotates_the_token_and_a_new_client_uses_the_stored_one(
     assert stored["refresh_token"] != settings.refresh_token
     assert stat.S_IMODE(settings.token_store_path.stat().st_mode) == 0o600
     # The environment's refresh token died with the rotation...
-    refused = httpx.post(f"{oauth_sandbox.url}/oauth/token", json={
-        "grant_type": "refresh_token", "refresh_token": settings.refresh_token,
-        "client_id": settings.client_id, "client_secret": settings.client_secret,
-    })
+    refused = httpx.post(
+        f"{oauth_sandbox.url}/oauth/token",
+        json={
+            "grant_type": "refresh_token",
+            "refresh_token": settings.refresh_token,
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+        },
+    )
     assert refused.status_code in (400, 401)
     # ...so a new process with the same environment starts from the stored pair, without a refresh.
     with GeckoClient.from_settings(settings) as second:
         assert second.get("/accounts/current")["account"]["id"]
         assert second.stats.snapshot()["token_refreshes"] == 0
 
-    secrets = [settings.client_secret, settings.refresh_token, stored["refresh_token"], stored["access_token"]]
+    secrets = [
+        settings.client_secret,
+        settings.refresh_token,
+        stored["refresh_token"],
+        stored["access_token"],
+    ]
     assert caplog.records
     for record in caplog.records:
         assert not any(s in record.getMessage() for s in secrets), record.getMessage()
@@ -73,7 +83,9 @@ def test_a_401_refreshes_once_however_many_threads_see_it(oauth_sandbox, setting
 
 
 def test_a_refused_refresh_token_says_how_to_recover(oauth_sandbox, settings_for, data_dir) -> None:
-    settings = dataclasses.replace(_oauth_settings(oauth_sandbox, settings_for, data_dir), refresh_token="rt-revoked-7c1")
+    settings = dataclasses.replace(
+        _oauth_settings(oauth_sandbox, settings_for, data_dir), refresh_token="rt-revoked-7c1"
+    )
     with GeckoClient.from_settings(settings) as client, pytest.raises(AuthenticationError) as caught:
         client.get("/accounts/current")
     message = str(caught.value)
@@ -88,7 +100,9 @@ def test_oauth_needs_all_three_settings(oauth_sandbox, settings_for, data_dir) -
         GeckoClient.from_settings(settings)
 
 
-def test_the_resource_reads_secrets_from_the_environment_not_its_config(sandbox, data_dir, monkeypatch) -> None:
+def test_the_resource_reads_secrets_from_the_environment_not_its_config(
+    sandbox, data_dir, monkeypatch
+) -> None:
     monkeypatch.setenv("GECKO_API_URL", sandbox.url)
     monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
     monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))

@@ -40,7 +40,9 @@ def test_page_body_is_the_raw_answer_and_records_are_parsed_from_it(client: Geck
     assert page.body.startswith(b"{") and b'"variants"' in page.body
     assert page.data["variants"] == page.records
     # Money stays a decimal string; nothing went through float.
-    assert any(isinstance(loc.get("stock_on_hand"), str) for r in page.records for loc in r.get("locations", []))
+    assert any(
+        isinstance(loc.get("stock_on_hand"), str) for r in page.records for loc in r.get("locations", [])
+    )
 
 
 def test_products_with_included_variants_are_sideloaded(client: GeckoClient) -> None:
@@ -57,7 +59,9 @@ def test_fulfillments_carry_their_line_items_as_a_sideload(client: GeckoClient) 
     pages = list(client.iter_pages("/fulfillments"))
     assert "fulfillment_line_items" in pages[0].sideloads
     fulfillment_ids = {f["id"] for p in pages for f in p.records}
-    assert {li["fulfillment_id"] for p in pages for li in p.sideloads["fulfillment_line_items"]} <= fulfillment_ids
+    assert {
+        li["fulfillment_id"] for p in pages for li in p.sideloads["fulfillment_line_items"]
+    } <= fulfillment_ids
 
 
 def test_iter_ids_fetches_batches_in_order_with_the_comma_form(sandbox, client: GeckoClient) -> None:
@@ -74,8 +78,13 @@ def test_iter_ids_keeps_the_callers_filters(client: GeckoClient) -> None:
     product_id = variants[0]["product_id"]
     of_product = sorted(v["id"] for v in variants if v["product_id"] == product_id)
     assert len(of_product) < len(variants)
-    found = [r["id"] for p in client.iter_ids("/variants", [v["id"] for v in variants], {"product_id": product_id},
-                                              batch=250) for r in p.records]
+    found = [
+        r["id"]
+        for p in client.iter_ids(
+            "/variants", [v["id"] for v in variants], {"product_id": product_id}, batch=250
+        )
+        for r in p.records
+    ]
     assert sorted(found) == of_product
 
 

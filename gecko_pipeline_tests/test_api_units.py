@@ -17,7 +17,11 @@ from gecko_pipeline.api.token_store import TokenStore
 
 
 def _headers(remaining: int, reset: float) -> dict[str, str]:
-    return {"x-rate-limit-limit": "300", "x-rate-limit-remaining": str(remaining), "x-rate-limit-reset": str(reset)}
+    return {
+        "x-rate-limit-limit": "300",
+        "x-rate-limit-remaining": str(remaining),
+        "x-rate-limit-reset": str(reset),
+    }
 
 
 def test_answers_arriving_out_of_order_never_raise_the_budget() -> None:
@@ -53,8 +57,16 @@ def test_a_lost_answer_is_assumed_counted() -> None:
 
 
 def test_pagination_arithmetic_counts_records_without_parsing() -> None:
-    header = json.dumps({"total_records": 1343, "total_pages": 6, "first_page": False, "last_page": True,
-                         "out_of_bounds": False, "offset": 1250})
+    header = json.dumps(
+        {
+            "total_records": 1343,
+            "total_pages": 6,
+            "first_page": False,
+            "last_page": True,
+            "out_of_bounds": False,
+            "offset": 1250,
+        }
+    )
     pagination = Pagination.from_header(header)
     assert pagination is not None and pagination.records_on_page(250) == 93
     page = Page.from_answer("variants", 6, 250, b"{}", pagination)
@@ -72,15 +84,25 @@ def test_without_a_pagination_header_a_short_page_is_the_last() -> None:
 def test_error_bodies_of_each_shape_read_well() -> None:
     request = httpx.Request("POST", "http://api.test/orders")
     validation = error_from_response(
-        httpx.Response(422, json={"errors": {"company_id": ["can't be blank"], "base": ["Lines needed"]}},
-                       request=request), "POST", "/orders")
+        httpx.Response(
+            422,
+            json={"errors": {"company_id": ["can't be blank"], "base": ["Lines needed"]}},
+            request=request,
+        ),
+        "POST",
+        "/orders",
+    )
     assert isinstance(validation, ValidationError)
     assert str(validation) == "422 POST /orders: company_id can't be blank; Lines needed"
-    oauth = error_from_response(httpx.Response(400, json={"error": "invalid_request", "error_description": "bad"},
-                                               request=request), "POST", "/oauth/token")
+    oauth = error_from_response(
+        httpx.Response(400, json={"error": "invalid_request", "error_description": "bad"}, request=request),
+        "POST",
+        "/oauth/token",
+    )
     assert str(oauth) == "400 POST /oauth/token: bad"
-    html = error_from_response(httpx.Response(503, text="<html>" + "x" * 5000 + "</html>", request=request),
-                               "GET", "/variants")
+    html = error_from_response(
+        httpx.Response(503, text="<html>" + "x" * 5000 + "</html>", request=request), "GET", "/variants"
+    )
     assert isinstance(html, ServerError) and isinstance(html, GeckoApiError) and len(html.message) < 210
 
 

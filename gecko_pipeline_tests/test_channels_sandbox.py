@@ -65,13 +65,15 @@ class Account:
         return body[resource] if isinstance(body, dict) else body
 
     def update(self, resource: str, record_id: int, fields: dict[str, Any]) -> None:
-        self.http.post("/_sandbox/activity/update",
-                       json={"resource": resource, "id": record_id, "fields": fields}).raise_for_status()
+        self.http.post(
+            "/_sandbox/activity/update", json={"resource": resource, "id": record_id, "fields": fields}
+        ).raise_for_status()
 
     def stock_move(self, variant_id: int, location_id: int, quantity: Decimal) -> None:
-        self.http.post("/_sandbox/activity/stock_move",
-                       json={"variant_id": variant_id, "location_id": location_id,
-                             "quantity": str(quantity)}).raise_for_status()
+        self.http.post(
+            "/_sandbox/activity/stock_move",
+            json={"variant_id": variant_id, "location_id": location_id, "quantity": str(quantity)},
+        ).raise_for_status()
 
     def variant(self, variant_id: int) -> dict[str, Any]:
         return next(v for v in self.dump("variants") if v["id"] == variant_id)
@@ -82,12 +84,17 @@ def expected_listings(account: Account, channels: dict[str, dict[str, Any]]) -> 
     products = {p["id"]: p for p in account.dump("products")}
     out: dict[tuple[str, int], dict] = {}
     for v in account.dump("variants"):
-        available = {loc["location_id"]: D(loc["stock_on_hand"]) - D(loc.get("committed"))
-                     for loc in v.get("locations") or []}
+        available = {
+            loc["location_id"]: D(loc["stock_on_hand"]) - D(loc.get("committed"))
+            for loc in v.get("locations") or []
+        }
         prices = {p["price_list_id"]: p["value"] for p in v.get("variant_prices") or []}
         product = products.get(v["product_id"], {})
-        listed = (v["status"] == "active" and product.get("status", v.get("product_status")) == "active"
-                  and v.get("sellable") is not False)
+        listed = (
+            v["status"] == "active"
+            and product.get("status", v.get("product_status")) == "active"
+            and v.get("sellable") is not False
+        )
         for name, ch in channels.items():
             total = sum((available.get(loc, ZERO) for loc in ch["locations"]), ZERO)
             after = max(total - ch["buffer"], ZERO)
@@ -117,9 +124,12 @@ def expected_listings(account: Account, channels: dict[str, dict[str, Any]]) -> 
                 left -= share
             price = prices.get(ch["price_list"])
             out[(name, v["id"])] = {
-                "listed": listed, "quantity": quantity, "reason": reason,
+                "listed": listed,
+                "quantity": quantity,
+                "reason": reason,
                 "inventory_policy": "continue" if listed and (not tracked or keep) else "deny",
-                "price": None if price is None else D(price), "shares": shares,
+                "price": None if price is None else D(price),
+                "shares": shares,
             }
     return out
 
@@ -140,8 +150,14 @@ def setup(
         "channel_config": ChannelConfigResource(channels_file=str(channel_file)),
     }
     account = Account(handle.url)
-    yield {"handle": handle, "account": account, "resources": resources, "data_dir": data_dir,
-           "channel_file": channel_file, "instance": dg.DagsterInstance.ephemeral()}
+    yield {
+        "handle": handle,
+        "account": account,
+        "resources": resources,
+        "data_dir": data_dir,
+        "channel_file": channel_file,
+        "instance": dg.DagsterInstance.ephemeral(),
+    }
     account.http.close()
 
 
@@ -166,8 +182,10 @@ def channel_definitions(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The test file's channels with their locations as the docs say they resolve."""
     locations = setup["account"].dump("locations")
     (primary,) = query(setup, "SELECT primary_location_id FROM account")[0]
-    web = sorted((loc["id"] for loc in locations if loc["status"] == "active" and loc["holds_stock"]),
-                 key=lambda i: (i != primary, i))
+    web = sorted(
+        (loc["id"] for loc in locations if loc["status"] == "active" and loc["holds_stock"]),
+        key=lambda i: (i != primary, i),
+    )
     return {
         "web": {"locations": web, "buffer": Decimal("2"), "price_list": "retail"},
         "market": {"locations": [2, 1], "buffer": ZERO, "price_list": "2"},
@@ -177,11 +195,18 @@ def channel_definitions(setup: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def pick(variants: list[dict[str, Any]], count: int, taken: set[int]) -> list[dict[str, Any]]:
     """Active, sellable, tracked variants of active products, not already used for another case."""
-    found = [v for v in variants
-             if v["status"] == "active" and v.get("sellable") and v.get("manage_stock")
-             and not v.get("keep_selling") and v.get("max_online") is None
-             and v.get("product_status") == "active" and v["id"] not in taken
-             and any(loc["location_id"] == 1 for loc in v["locations"])]
+    found = [
+        v
+        for v in variants
+        if v["status"] == "active"
+        and v.get("sellable")
+        and v.get("manage_stock")
+        and not v.get("keep_selling")
+        and v.get("max_online") is None
+        and v.get("product_status") == "active"
+        and v["id"] not in taken
+        and any(loc["location_id"] == 1 for loc in v["locations"])
+    ]
     chosen = found[:count]
     assert len(chosen) == count, "the sandbox seed has too few plain variants for the test"
     taken.update(v["id"] for v in chosen)
@@ -197,8 +222,18 @@ def shape_cases(account: Account) -> dict[str, int]:
     """Puts chosen variants into each branch of the rule, through the sandbox's activity endpoints."""
     variants = account.dump("variants")
     taken: set[int] = set()
-    untracked, backorder_zero, backorder_below, capped, archived, unsellable, missing_price, empty, no_sku, twin = pick(
-        variants, 10, taken)
+    (
+        untracked,
+        backorder_zero,
+        backorder_below,
+        capped,
+        archived,
+        unsellable,
+        missing_price,
+        empty,
+        no_sku,
+        twin,
+    ) = pick(variants, 10, taken)
     account.update("variants", no_sku["id"], {"sku": None})
     account.update("variants", twin["id"], {"sku": untracked["sku"]})  # the API does not enforce unique SKUs
     account.update("variants", untracked["id"], {"manage_stock": False})
@@ -217,21 +252,35 @@ def shape_cases(account: Account) -> dict[str, int]:
                 account.stock_move(variant["id"], loc["location_id"], wanted - on_hand)
     account.update("variants", backorder_zero["id"], {"keep_selling": True})
     account.update("variants", backorder_below["id"], {"keep_selling": True})
-    return {"untracked": untracked["id"], "backorder_zero": backorder_zero["id"],
-            "backorder_below": backorder_below["id"], "capped": capped["id"], "archived": archived["id"],
-            "unsellable": unsellable["id"], "missing_price": missing_price["id"], "empty": empty["id"],
-            "no_sku": no_sku["id"], "twin": twin["id"]}
+    return {
+        "untracked": untracked["id"],
+        "backorder_zero": backorder_zero["id"],
+        "backorder_below": backorder_below["id"],
+        "capped": capped["id"],
+        "archived": archived["id"],
+        "unsellable": unsellable["id"],
+        "missing_price": missing_price["id"],
+        "empty": empty["id"],
+        "no_sku": no_sku["id"],
+        "twin": twin["id"],
+    }
 
 
 def listings(setup: dict[str, Any]) -> dict[tuple[str, int], tuple]:
-    rows = query(setup, """SELECT channel, variant_id, listed, quantity, inventory_policy, price, reason, sku
-                           FROM channel_listings""")
+    rows = query(
+        setup,
+        """SELECT channel, variant_id, listed, quantity, inventory_policy, price, reason, sku
+                           FROM channel_listings""",
+    )
     return {(r[0], r[1]): r[2:] for r in rows}
 
 
 def stock_levels(setup: dict[str, Any]) -> dict[tuple[str, int, int], tuple]:
-    rows = query(setup, """SELECT channel, variant_id, location_id, stocked, stock_on_hand, committed, available,
-                                  quantity FROM channel_stock_levels""")
+    rows = query(
+        setup,
+        """SELECT channel, variant_id, location_id, stocked, stock_on_hand, committed, available,
+                                  quantity FROM channel_stock_levels""",
+    )
     return {(r[0], r[1], r[2]): r[3:] for r in rows}
 
 
@@ -246,7 +295,13 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
     assert set(actual) == set(expected)
     for key, want in expected.items():
         listed, quantity, policy, price, reason, _sku = actual[key]
-        got = {"listed": listed, "quantity": quantity, "inventory_policy": policy, "price": price, "reason": reason}
+        got = {
+            "listed": listed,
+            "quantity": quantity,
+            "inventory_policy": policy,
+            "price": price,
+            "reason": reason,
+        }
         assert got == {k: want[k] for k in got}, key
     levels = stock_levels(setup)
     for (channel, variant_id), want in expected.items():
@@ -263,21 +318,40 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
     for name in ("archived", "unsellable"):
         assert web[name][0] is False and web[name][1] == 0 and web[name][4] == "not_sellable"
     assert web["missing_price"][3] is None
-    assert query(setup, "SELECT price_missing FROM channel_listings WHERE channel = 'web' AND variant_id = $1",
-                 [cases["missing_price"]]) == [(True,)]
+    assert query(
+        setup,
+        "SELECT price_missing FROM channel_listings WHERE channel = 'web' AND variant_id = $1",
+        [cases["missing_price"]],
+    ) == [(True,)]
     # Every branch occurs somewhere, and the awkward inputs the sandbox seeds are really there.
     reasons = {row[4] for row in actual.values()}
-    assert {"untracked", "backorder", "capped", "buffer", "out_of_stock", "not_sellable"} <= reasons <= set(REASONS)
+    assert (
+        {"untracked", "backorder", "capped", "buffer", "out_of_stock", "not_sellable"}
+        <= reasons
+        <= set(REASONS)
+    )
     assert {row[4] for (channel, _), row in actual.items() if channel == "market"} >= {"in_stock"}
-    assert query(setup, "SELECT count(*) FROM channel_stock_levels WHERE committed IS NULL AND stocked")[0][0] > 0
+    assert (
+        query(setup, "SELECT count(*) FROM channel_stock_levels WHERE committed IS NULL AND stocked")[0][0]
+        > 0
+    )
     assert query(setup, "SELECT count(*) FROM channel_stock_levels WHERE available < 0")[0][0] > 0
-    assert query(setup, "SELECT count(*) FROM channel_stock_levels WHERE NOT stocked AND quantity = 0")[0][0] > 0
+    assert (
+        query(setup, "SELECT count(*) FROM channel_stock_levels WHERE NOT stocked AND quantity = 0")[0][0] > 0
+    )
     assert query(setup, "SELECT count(*) FROM channel_listings WHERE max_online IS NOT NULL")[0][0] > 0
     # "north" sells from location 3 only: stock elsewhere never reaches it.
-    assert query(setup, "SELECT DISTINCT location_id FROM channel_stock_levels WHERE channel = 'north'") == [(3,)]
+    assert query(setup, "SELECT DISTINCT location_id FROM channel_stock_levels WHERE channel = 'north'") == [
+        (3,)
+    ]
 
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    for name in ("no_negative_quantity", "quantity_within_max_online", "keys_unique", "location_shares_add_up"):
+    for name in (
+        "no_negative_quantity",
+        "quantity_within_max_online",
+        "keys_unique",
+        "location_shares_add_up",
+    ):
         assert checks[name].passed, name
     assert not checks["prices_present"].passed  # the missing price is flagged, not invented
     assert checks["prices_present"].severity == dg.AssetCheckSeverity.WARN
@@ -285,8 +359,9 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
     assert not checks["skus_usable"].passed and checks["skus_usable"].metadata["failures"].value == 6
     assert checks["skus_usable"].severity == dg.AssetCheckSeverity.WARN
 
-    listing_meta = next(m for m in result.get_asset_materialization_events()
-                        if m.asset_key == dg.AssetKey("channel_listings")).materialization.metadata
+    listing_meta = next(
+        m for m in result.get_asset_materialization_events() if m.asset_key == dg.AssetKey("channel_listings")
+    ).materialization.metadata
     assert listing_meta["web missing prices"].value >= 1
     assert listing_meta["listed"].value == sum(1 for r in actual.values() if r[0])
     assert "| channel | sku |" in listing_meta["lowest stock"].value
@@ -302,10 +377,16 @@ def test_a_stock_move_changes_exactly_the_affected_rows_and_feed_entries(setup: 
     before_listings, before_levels = listings(setup), stock_levels(setup)
 
     # A variant with plenty of stock at the primary location (in web and market, not in north).
-    variant = next(v for v in account.dump("variants")
-                   if v["status"] == "active" and v.get("sellable") and v.get("manage_stock")
-                   and v.get("max_online") is None and v.get("product_status") == "active"
-                   and on_hand_at(v, 1)[0] - on_hand_at(v, 1)[1] > 10)
+    variant = next(
+        v
+        for v in account.dump("variants")
+        if v["status"] == "active"
+        and v.get("sellable")
+        and v.get("manage_stock")
+        and v.get("max_online") is None
+        and v.get("product_status") == "active"
+        and on_hand_at(v, 1)[0] - on_hand_at(v, 1)[1] > 10
+    )
     account.stock_move(variant["id"], 1, Decimal("-5"))
     assert materialize(setup).success  # an incremental sync, then the channel assets
 
@@ -330,9 +411,16 @@ def test_the_webhook_path_recomputes_only_the_given_variants(setup: dict[str, An
     account: Account = setup["account"]
     assert materialize(setup).success
     channels = load_channels(setup["channel_file"])
-    variant = next(v for v in account.dump("variants") if v["status"] == "active" and v.get("manage_stock")
-                   and v.get("sellable") and on_hand_at(v, 3)[0] > 3 and v.get("max_online") is None
-                   and v.get("product_status") == "active")
+    variant = next(
+        v
+        for v in account.dump("variants")
+        if v["status"] == "active"
+        and v.get("manage_stock")
+        and v.get("sellable")
+        and on_hand_at(v, 3)[0] > 3
+        and v.get("max_online") is None
+        and v.get("product_status") == "active"
+    )
     before = listings(setup)
     account.stock_move(variant["id"], 3, Decimal("2"))
 
@@ -358,8 +446,11 @@ def test_the_webhook_path_recomputes_only_the_given_variants(setup: dict[str, An
 def test_feed_files_are_exact_and_complete(setup: dict[str, Any]) -> None:
     assert materialize(setup).success
     folder = setup["data_dir"] / "feeds"
-    rows = query(setup, """SELECT variant_id, CAST(quantity AS VARCHAR), CAST(price AS VARCHAR), inventory_policy,
-                                  listed FROM channel_listings WHERE channel = 'web'""")
+    rows = query(
+        setup,
+        """SELECT variant_id, CAST(quantity AS VARCHAR), CAST(price AS VARCHAR), inventory_policy,
+                                  listed FROM channel_listings WHERE channel = 'web'""",
+    )
     expected = {r[0]: r for r in rows}
     with (folder / "web" / "listings.csv").open(newline="") as handle:
         table = list(csv.DictReader(handle))
@@ -372,9 +463,11 @@ def test_feed_files_are_exact_and_complete(setup: dict[str, Any]) -> None:
         # Exact decimal strings, never floats; an untracked quantity / missing price is empty or null.
         assert record["quantity"] is None or isinstance(record["quantity"], str)
         assert (None if record["quantity"] is None else Decimal(record["quantity"])) == (
-            None if quantity is None else Decimal(quantity))
+            None if quantity is None else Decimal(quantity)
+        )
         assert (None if record["price"] is None else Decimal(record["price"])) == (
-            None if price is None else Decimal(price))
+            None if price is None else Decimal(price)
+        )
         assert line["quantity"] == (record["quantity"] or "") and line["inventory_policy"] == policy
         assert record["listed"] is listed
     market = json.loads((folder / "market" / "listings.json").read_text())
@@ -386,7 +479,9 @@ def test_feed_files_are_exact_and_complete(setup: dict[str, Any]) -> None:
 def test_a_channel_naming_an_unknown_location_fails_clearly(setup: dict[str, Any]) -> None:
     assert materialize(setup, dg.AssetSelection.groups("inventory")).success
     setup["channel_file"].write_text("channels:\n  - name: web\n    locations: [Warehouse 9]\n")
-    with pytest.raises(ChannelConfigError, match="channel 'web': field 'locations' names unknown location 'Warehouse 9'"):
+    with pytest.raises(
+        ChannelConfigError, match="channel 'web': field 'locations' names unknown location 'Warehouse 9'"
+    ):
         materialize(setup, dg.AssetSelection.groups("channels"))
 
 
@@ -394,15 +489,28 @@ def test_a_vanished_variant_is_taken_down_and_a_dropped_location_is_removed(setu
     account: Account = setup["account"]
     assert materialize(setup).success
     feeds = setup["data_dir"] / "feeds"
-    variant = next(v for v in account.dump("variants") if v["status"] == "active" and v.get("sellable")
-                   and v.get("product_status") == "active")
-    account.http.post("/_sandbox/activity/purge", json={"resource": "variants", "id": variant["id"]}).raise_for_status()
+    variant = next(
+        v
+        for v in account.dump("variants")
+        if v["status"] == "active" and v.get("sellable") and v.get("product_status") == "active"
+    )
+    account.http.post(
+        "/_sandbox/activity/purge", json={"resource": "variants", "id": variant["id"]}
+    ).raise_for_status()
     # Only a full refresh notices a hard delete; the row stays (with _vanished_at) and is taken down.
-    full = dg.materialize([*EXTRACT_ASSETS, *CHANNEL_ASSETS], selection=SELECTION, resources=setup["resources"],
-                          instance=setup["instance"], tags={"gecko_pipeline/sync_mode": "full"})
+    full = dg.materialize(
+        [*EXTRACT_ASSETS, *CHANNEL_ASSETS],
+        selection=SELECTION,
+        resources=setup["resources"],
+        instance=setup["instance"],
+        tags={"gecko_pipeline/sync_mode": "full"},
+    )
     assert full.success
-    assert query(setup, "SELECT DISTINCT listed, quantity, reason FROM channel_listings WHERE variant_id = $1",
-                 [variant["id"]]) == [(False, 0, "not_sellable")]
+    assert query(
+        setup,
+        "SELECT DISTINCT listed, quantity, reason FROM channel_listings WHERE variant_id = $1",
+        [variant["id"]],
+    ) == [(False, 0, "not_sellable")]
     (change,) = [c for c in read_changes(feeds, "web")["changes"] if c["variant_id"] == variant["id"]]
     assert change["change"] == "updated" and change["listed"] is False and change["quantity"] == "0"
 
@@ -412,8 +520,12 @@ def test_a_vanished_variant_is_taken_down_and_a_dropped_location_is_removed(setu
     market = read_changes(feeds, "market")["changes"]
     removed = [c for c in market if c["change"] == "removed"]
     assert removed and {c["location_id"] for c in removed} == {1}
-    assert len(removed) == query(setup, "SELECT count(*) FROM channel_listings WHERE channel = 'market'")[0][0]
-    assert query(setup, "SELECT DISTINCT location_id FROM channel_stock_levels WHERE channel = 'market'") == [(2,)]
+    assert (
+        len(removed) == query(setup, "SELECT count(*) FROM channel_listings WHERE channel = 'market'")[0][0]
+    )
+    assert query(setup, "SELECT DISTINCT location_id FROM channel_stock_levels WHERE channel = 'market'") == [
+        (2,)
+    ]
 
 
 def test_changes_are_repeated_when_the_fed_state_was_not_saved(setup: dict[str, Any]) -> None:
@@ -422,13 +534,22 @@ def test_changes_are_repeated_when_the_fed_state_was_not_saved(setup: dict[str, 
     assert materialize(setup).success
     channels = load_channels(setup["channel_file"])
     feeds = setup["data_dir"] / "feeds"
-    variant = next(v for v in account.dump("variants") if v["status"] == "active" and v.get("manage_stock")
-                   and v.get("sellable") and v.get("product_status") == "active" and v.get("max_online") is None
-                   and on_hand_at(v, 1)[0] - on_hand_at(v, 1)[1] > 10)
+    variant = next(
+        v
+        for v in account.dump("variants")
+        if v["status"] == "active"
+        and v.get("manage_stock")
+        and v.get("sellable")
+        and v.get("product_status") == "active"
+        and v.get("max_online") is None
+        and on_hand_at(v, 1)[0] - on_hand_at(v, 1)[1] > 10
+    )
     account.stock_move(variant["id"], 1, Decimal("-4"))
     handle = setup["handle"]
-    with GeckoClient(handle.url, token=handle.token) as client, \
-            duckdb.connect(str(setup["data_dir"] / "warehouse.duckdb")) as con:
+    with (
+        GeckoClient(handle.url, token=handle.token) as client,
+        duckdb.connect(str(setup["data_dir"] / "warehouse.duckdb")) as con,
+    ):
         refresh_ids(client, con, "variants", [variant["id"]])
         compute_channel_stock(con, channels, variant_ids=[variant["id"]])
         con.execute("CREATE TABLE saved_state AS SELECT * FROM channel_feed_state")

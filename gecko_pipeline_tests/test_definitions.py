@@ -9,9 +9,23 @@ from gecko_pipeline.assets.catalog import DOMAIN_TAG, OWNERS, catalog_labels
 from gecko_pipeline.definitions import defs
 
 WAREHOUSE_TABLES = {
-    "account", "locations", "currencies", "price_lists", "tax_types", "products", "variants",
-    "variant_locations", "variant_prices", "companies", "addresses", "orders", "order_line_items",
-    "fulfillments", "fulfillment_line_items", "fulfillment_returns", "fulfillment_return_line_items",
+    "account",
+    "locations",
+    "currencies",
+    "price_lists",
+    "tax_types",
+    "products",
+    "variants",
+    "variant_locations",
+    "variant_prices",
+    "companies",
+    "addresses",
+    "orders",
+    "order_line_items",
+    "fulfillments",
+    "fulfillment_line_items",
+    "fulfillment_returns",
+    "fulfillment_return_line_items",
 }
 
 
@@ -27,7 +41,11 @@ def test_definitions_validate() -> None:
 def test_every_table_and_derived_asset_is_in_the_graph() -> None:
     keys = set(_asset_specs())
     expected = WAREHOUSE_TABLES | {
-        "channel_stock_levels", "channel_listings", "channel_feeds", "channel_order_sync", "published_warehouse",
+        "channel_stock_levels",
+        "channel_listings",
+        "channel_feeds",
+        "channel_order_sync",
+        "published_warehouse",
     }
     assert expected <= keys, f"missing assets: {sorted(expected - keys)}"
 
@@ -38,7 +56,10 @@ def test_every_asset_has_a_description_a_group_and_kinds() -> None:
         node = graph.get(key)
         name = key.to_user_string()
         assert node.description, f"{name} has no description"
-        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish"}, (name, node.group_name)
+        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish"}, (
+            name,
+            node.group_name,
+        )
         assert node.kinds, f"{name} has no kinds"
 
 
@@ -97,10 +118,14 @@ def test_new_checks_are_on_the_feeds_and_the_published_copy() -> None:
     assert ("published_warehouse", "published_copy_is_whole") in checks
 
 
-def test_a_schedule_description_stays_true_when_the_cron_is_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_schedule_description_stays_true_when_the_cron_is_overridden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from gecko_pipeline.jobs import INCREMENTAL_CRON_DEFAULT, INCREMENTAL_CRON_ENV, when
 
-    assert when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, "every 15 minutes").startswith("every 15 minutes")
+    assert when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, "every 15 minutes").startswith(
+        "every 15 minutes"
+    )
     monkeypatch.setenv(INCREMENTAL_CRON_ENV, "0 * * * *")
     assert when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, "every 15 minutes") == (
         "on cron `0 * * * *` in UTC (from GECKO_SYNC_CRON; default every 15 minutes)"

@@ -29,20 +29,30 @@ def resources(sandbox: Any, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     }
 
 
-def run(resources: dict[str, Any], *, full: bool = False, checks: bool = True, publish: bool = True,
-        only: list[str] | None = None) -> dg.ExecuteInProcessResult:
+def run(
+    resources: dict[str, Any],
+    *,
+    full: bool = False,
+    checks: bool = True,
+    publish: bool = True,
+    only: list[str] | None = None,
+) -> dg.ExecuteInProcessResult:
     assets: list[Any] = [*EXTRACT_ASSETS, *(EXTRACT_CHECKS if checks else [])]
     if publish:
         assets.append(published_warehouse)
     return dg.materialize(
-        assets, resources=resources, tags={SYNC_MODE_TAG: "full" if full else "incremental"}, raise_on_error=False,
+        assets,
+        resources=resources,
+        tags={SYNC_MODE_TAG: "full" if full else "incremental"},
+        raise_on_error=False,
         selection=only,  # asset keys; their checks come along
     )
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
     return {
-        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
+        for e in result.get_asset_check_evaluations()
     }
 
 
@@ -78,26 +88,41 @@ def test_checks_fail_on_broken_data(resources: dict[str, Any], data_dir: Path, s
         # Break rows the next incremental sync will not fetch again (the oldest ones).
         product = con.execute("SELECT product_id FROM variants ORDER BY updated_at LIMIT 1").fetchone()[0]
         con.execute("DELETE FROM products WHERE id = ?", [product])
-        con.execute("UPDATE variant_locations SET stock_on_hand = stock_on_hand + 1 WHERE variant_id = "
-                    "(SELECT v.id FROM variants v JOIN variant_locations l ON l.variant_id = v.id WHERE v.id <> ? "
-                    "ORDER BY v.updated_at LIMIT 1)", [variant["id"]])
-    httpx.post(f"{sandbox.url}/_sandbox/activity/update",
-               json={"resource": "variants", "id": variant["id"], "fields": {"buy_price": "free"}}).raise_for_status()
+        con.execute(
+            "UPDATE variant_locations SET stock_on_hand = stock_on_hand + 1 WHERE variant_id = "
+            "(SELECT v.id FROM variants v JOIN variant_locations l ON l.variant_id = v.id WHERE v.id <> ? "
+            "ORDER BY v.updated_at LIMIT 1)",
+            [variant["id"]],
+        )
+    httpx.post(
+        f"{sandbox.url}/_sandbox/activity/update",
+        json={"resource": "variants", "id": variant["id"], "fields": {"buy_price": "free"}},
+    ).raise_for_status()
     # Incremental, so the deleted product (unchanged upstream) is not fetched again.
-    result = run(resources, publish=False, only=["products", "variants", "variant_locations", "variant_prices"])
+    result = run(
+        resources, publish=False, only=["products", "variants", "variant_locations", "variant_prices"]
+    )
     checks = check_results(result)
     failed = {name for name, passed in checks.items() if not passed}
     assert failed == {
-        "variants:product_id_resolves", "variant_locations:available_is_on_hand_minus_committed",
-        "variants:no_load_issues", "variant_prices:no_load_issues", "variants:stock_on_hand_is_sum_of_locations",
+        "variants:product_id_resolves",
+        "variant_locations:available_is_on_hand_minus_committed",
+        "variants:no_load_issues",
+        "variant_prices:no_load_issues",
+        "variants:stock_on_hand_is_sum_of_locations",
     }, failed
-    issues = next(e for e in result.get_asset_check_evaluations()
-                  if e.check_name == "no_load_issues" and e.asset_key == dg.AssetKey("variants"))
+    issues = next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "no_load_issues" and e.asset_key == dg.AssetKey("variants")
+    )
     assert issues.metadata["load_issues"].value == 1
     assert materialization(result, "variants")["load_issues"] == 1
 
 
-def test_a_bad_token_fails_the_run_with_what_to_fix(resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_token_fails_the_run_with_what_to_fix(
+    resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GECKO_ACCESS_TOKEN", "expired-token")
     result = dg.materialize([EXTRACT_ASSETS[1]], resources=resources, raise_on_error=False)
     assert not result.success
@@ -108,6 +133,7 @@ def test_a_bad_token_fails_the_run_with_what_to_fix(resources: dict[str, Any], m
 
 
 def test_an_unknown_sync_mode_is_refused(resources: dict[str, Any]) -> None:
-    result = dg.materialize([EXTRACT_ASSETS[1]], resources=resources, raise_on_error=False,
-                            tags={SYNC_MODE_TAG: "everything"})
+    result = dg.materialize(
+        [EXTRACT_ASSETS[1]], resources=resources, raise_on_error=False, tags={SYNC_MODE_TAG: "everything"}
+    )
     assert not result.success

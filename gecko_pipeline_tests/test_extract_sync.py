@@ -41,7 +41,12 @@ def control(sandbox: Any, method: str, path: str, body: dict[str, Any] | None = 
 
 
 def client_for(sandbox: Any, **overrides: Any) -> GeckoClient:
-    kwargs: dict[str, Any] = {"token": sandbox.token, "page_size": PAGE, "backoff_base": 0.01, "backoff_cap": 0.05}
+    kwargs: dict[str, Any] = {
+        "token": sandbox.token,
+        "page_size": PAGE,
+        "backoff_base": 0.01,
+        "backoff_cap": 0.05,
+    }
     kwargs.update(overrides)
     return GeckoClient(sandbox.url, **kwargs)
 
@@ -80,7 +85,9 @@ def typed(ctype: str, value: Any) -> Any:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def assert_matches_sandbox(con: duckdb.DuckDBPyConnection, sandbox: Any, only: set[str] | None = None) -> None:
+def assert_matches_sandbox(
+    con: duckdb.DuckDBPyConnection, sandbox: Any, only: set[str] | None = None
+) -> None:
     for table, records in expected_tables(sandbox).items():
         if only is not None and table not in only:
             continue
@@ -131,8 +138,17 @@ def test_full_sync_reproduces_the_sandbox_with_the_fewest_requests(sandbox: Any,
     assert warehouse.execute("SELECT count(*) FROM load_issues").fetchone() == (0,)
     # Each list costs ceil(records / page size) requests; variants come side-loaded with their products.
     routes = requests_by_route(sandbox)
-    for name in ("locations", "currencies", "products", "companies", "addresses", "orders", "order_line_items",
-                 "fulfillments", "fulfillment_returns"):
+    for name in (
+        "locations",
+        "currencies",
+        "products",
+        "companies",
+        "addresses",
+        "orders",
+        "order_line_items",
+        "fulfillments",
+        "fulfillment_returns",
+    ):
         records = len(dump(sandbox, name))
         assert routes[f"GET /{name}"] == max(math.ceil(records / PAGE), 1), name
     assert "GET /variants" not in routes
@@ -147,9 +163,22 @@ def test_incremental_sync_fetches_only_what_changed(sandbox: Any, warehouse: Any
     full_sync(sandbox, warehouse)
     variant = next(v for v in dump(sandbox, "variants") if v["status"] == "active" and v["locations"])
     order = dump(sandbox, "orders")[0]
-    control(sandbox, "POST", "activity/stock_move",
-            {"variant_id": variant["id"], "location_id": variant["locations"][0]["location_id"], "quantity": "-3"})
-    control(sandbox, "POST", "activity/update", {"resource": "orders", "id": order["id"], "fields": {"notes": "call"}})
+    control(
+        sandbox,
+        "POST",
+        "activity/stock_move",
+        {
+            "variant_id": variant["id"],
+            "location_id": variant["locations"][0]["location_id"],
+            "quantity": "-3",
+        },
+    )
+    control(
+        sandbox,
+        "POST",
+        "activity/update",
+        {"resource": "orders", "id": order["id"], "fields": {"notes": "call"}},
+    )
     control(sandbox, "POST", "activity/new_product", {"variants": 2})
     control(sandbox, "POST", "stats/reset")
     cursors = dict(warehouse.execute('SELECT resource, "cursor" FROM sync_state').fetchall())
@@ -178,11 +207,18 @@ def test_records_changed_during_a_sync_are_fetched_by_the_next_one(sandbox: Any,
         if message.startswith("orders: page 1 "):
             # The first order's page is already stored; the last order's page is fetched later.
             for oid in (first, last):
-                control(sandbox, "POST", "activity/update", {"resource": "orders", "id": oid, "fields": {"notes": "late"}})
+                control(
+                    sandbox,
+                    "POST",
+                    "activity/update",
+                    {"resource": "orders", "id": oid, "fields": {"notes": "late"}},
+                )
 
     with client_for(sandbox, page_size=2, max_concurrency=1, prefetch_pages=1) as client:
         sync_all(client, warehouse, full=True, streams=["orders"], batch_pages=1, progress=edit_while_syncing)
-        notes = dict(warehouse.execute("SELECT id, notes FROM orders WHERE id IN (?, ?)", [first, last]).fetchall())
+        notes = dict(
+            warehouse.execute("SELECT id, notes FROM orders WHERE id IN (?, ?)", [first, last]).fetchall()
+        )
         assert notes == {first: None, last: "late"}
         # The cursor stopped at the sync's start, not at the last order's new updated_at (no overlap here,
         # which would hide the difference)...
@@ -213,14 +249,23 @@ def test_a_sync_killed_midway_loses_and_duplicates_nothing(sandbox: Any, warehou
             raise KeyboardInterrupt("killed")
 
     with client_for(sandbox) as client, pytest.raises(KeyboardInterrupt):
-        sync_all(client, warehouse, full=True, batch_pages=1, commit_seconds=0, progress=crash_after_two_batches)
+        sync_all(
+            client, warehouse, full=True, batch_pages=1, commit_seconds=0, progress=crash_after_two_batches
+        )
     # The pages before the crash are stored; the stream's cursor did not move.
     partial = warehouse.execute("SELECT count(*) FROM order_line_items").fetchone()[0]
     assert 0 < partial < len(dump(sandbox, "order_line_items"))
-    assert warehouse.execute("SELECT count(*) FROM sync_state WHERE resource = 'order_line_items'").fetchone() == (0,)
+    assert warehouse.execute(
+        "SELECT count(*) FROM sync_state WHERE resource = 'order_line_items'"
+    ).fetchone() == (0,)
     # The merchant keeps working; the rerun (a normal incremental run) picks everything up.
     variant = dump(sandbox, "variants")[0]
-    control(sandbox, "POST", "activity/update", {"resource": "variants", "id": variant["id"], "fields": {"name": "X"}})
+    control(
+        sandbox,
+        "POST",
+        "activity/update",
+        {"resource": "variants", "id": variant["id"], "fields": {"name": "X"}},
+    )
     with client_for(sandbox) as client:
         sync_all(client, warehouse)
     assert_matches_sandbox(warehouse, sandbox)
@@ -240,8 +285,11 @@ with GeckoClient(url, token=token, page_size=5) as client, connect(path) as con:
 def test_a_sync_process_killed_midway_is_recovered_by_the_rerun(sandbox: Any, tmp_path: Path) -> None:
     path = tmp_path / "warehouse.duckdb"
     control(sandbox, "PUT", "faults", {"latency_ms": 30})  # slow enough to kill it in the middle
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_SYNC, sandbox.url, sandbox.token, str(path)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_SYNC, sandbox.url, sandbox.token, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("order_line_items: page 3"):
@@ -263,14 +311,22 @@ def test_full_refresh_marks_vanished_records_and_keeps_them(sandbox: Any, wareho
     control(sandbox, "POST", "activity/purge", {"resource": "companies", "id": gone})
     with client_for(sandbox) as client:
         sync_all(client, warehouse)  # incremental: cannot see a deletion
-        assert warehouse.execute("SELECT _vanished_at FROM companies WHERE id = ?", [gone]).fetchone() == (None,)
+        assert warehouse.execute("SELECT _vanished_at FROM companies WHERE id = ?", [gone]).fetchone() == (
+            None,
+        )
         control(sandbox, "POST", "stats/reset")
         result = sync_stream(client, warehouse, "companies", full=True)
     assert result.vanished == {"companies": 1}
-    assert warehouse.execute("SELECT count(*) FROM companies WHERE _vanished_at IS NOT NULL").fetchone() == (1,)
-    assert warehouse.execute("SELECT _vanished_at IS NOT NULL FROM companies WHERE id = ?", [gone]).fetchone() == (True,)
+    assert warehouse.execute("SELECT count(*) FROM companies WHERE _vanished_at IS NOT NULL").fetchone() == (
+        1,
+    )
+    assert warehouse.execute(
+        "SELECT _vanished_at IS NOT NULL FROM companies WHERE id = ?", [gone]
+    ).fetchone() == (True,)
     # The one missing id was asked for once, by id, to be sure.
-    assert requests_by_route(sandbox)["GET /companies"] == math.ceil(len(dump(sandbox, "companies")) / PAGE) + 1
+    assert (
+        requests_by_route(sandbox)["GET /companies"] == math.ceil(len(dump(sandbox, "companies")) / PAGE) + 1
+    )
     assert_matches_sandbox(warehouse, sandbox)  # compares the rows not vanished
 
 
@@ -278,10 +334,19 @@ def test_refresh_ids_fetches_exactly_those_records(sandbox: Any, warehouse: Any)
     full_sync(sandbox, warehouse)
     variants = [v for v in dump(sandbox, "variants") if v["locations"]][:3]
     for v in variants:
-        control(sandbox, "POST", "activity/stock_move",
-                {"variant_id": v["id"], "location_id": v["locations"][0]["location_id"], "quantity": "5"})
+        control(
+            sandbox,
+            "POST",
+            "activity/stock_move",
+            {"variant_id": v["id"], "location_id": v["locations"][0]["location_id"], "quantity": "5"},
+        )
     order = dump(sandbox, "orders")[1]
-    control(sandbox, "POST", "activity/update", {"resource": "orders", "id": order["id"], "fields": {"notes": "n"}})
+    control(
+        sandbox,
+        "POST",
+        "activity/update",
+        {"resource": "orders", "id": order["id"], "fields": {"notes": "n"}},
+    )
     control(sandbox, "POST", "stats/reset")
     with client_for(sandbox) as client:
         variant_result = refresh_ids(client, warehouse, "variants", [v["id"] for v in variants])
@@ -292,26 +357,38 @@ def test_refresh_ids_fetches_exactly_those_records(sandbox: Any, warehouse: Any)
     assert order_result.vanished["orders"] == 1  # 999999 does not exist (it was never stored either)
     assert order_result.tables["order_line_items"].records == len(order["order_line_item_ids"])
     # Those records are current again (their products' totals wait for the next sync of products).
-    assert_matches_sandbox(warehouse, sandbox, {"variants", "variant_locations", "variant_prices", "orders",
-                                                "order_line_items"})
+    assert_matches_sandbox(
+        warehouse, sandbox, {"variants", "variant_locations", "variant_prices", "orders", "order_line_items"}
+    )
 
 
 def test_bad_input_from_the_api_is_stored_raw_and_reported(sandbox: Any, warehouse: Any) -> None:
     full_sync(sandbox, warehouse)
     variant = dump(sandbox, "variants")[2]
-    control(sandbox, "POST", "activity/update",
-            {"resource": "variants", "id": variant["id"], "fields": {"retail_price": "call us", "hologram": True}})
+    control(
+        sandbox,
+        "POST",
+        "activity/update",
+        {
+            "resource": "variants",
+            "id": variant["id"],
+            "fields": {"retail_price": "call us", "hologram": True},
+        },
+    )
     with client_for(sandbox) as client:
         result = sync_all(client, warehouse)
     assert result["variants"].issues == 3
     vid = str(variant["id"])
-    assert set(warehouse.execute("SELECT table_name, record_id, field, value, problem FROM load_issues").fetchall()) == {
+    assert set(
+        warehouse.execute("SELECT table_name, record_id, field, value, problem FROM load_issues").fetchall()
+    ) == {
         ("variants", vid, "retail_price", "call us", "not a valid decimal"),
         ("variants", vid, "hologram", "true", "unknown field"),
         ("variant_prices", f"{vid}/retail", "value", "call us", "not a valid decimal"),  # the API mirrors it
     }
-    assert warehouse.execute("SELECT retail_price, _raw->>'retail_price' FROM variants WHERE id = ?",
-                             [variant["id"]]).fetchone() == (None, "call us")
+    assert warehouse.execute(
+        "SELECT retail_price, _raw->>'retail_price' FROM variants WHERE id = ?", [variant["id"]]
+    ).fetchone() == (None, "call us")
 
 
 def test_authentication_and_payment_errors_say_what_to_fix(sandbox: Any, warehouse: Any) -> None:
@@ -324,7 +401,9 @@ def test_authentication_and_payment_errors_say_what_to_fix(sandbox: Any, warehou
     assert "subscription" in str(error.value)
 
 
-def test_readers_of_the_published_copy_keep_working_during_sync_and_publish(sandbox: Any, tmp_path: Path) -> None:
+def test_readers_of_the_published_copy_keep_working_during_sync_and_publish(
+    sandbox: Any, tmp_path: Path
+) -> None:
     warehouse_path, published_path = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
     with connect(warehouse_path) as con:
         full_sync(sandbox, con)
@@ -364,4 +443,6 @@ def test_readers_of_the_published_copy_keep_working_during_sync_and_publish(sand
     with duckdb.connect(str(published_path), read_only=True) as fresh:
         assert fresh.execute("SELECT count(*) FROM variants").fetchone() == (before + 3,)
     assert info["storage_compatibility_version"] == "v1.1.0"
-    assert published_path.read_bytes()[8:13] == b"DUCK@"  # storage format 64: readable by DuckDB 1.1 and later
+    assert (
+        published_path.read_bytes()[8:13] == b"DUCK@"
+    )  # storage format 64: readable by DuckDB 1.1 and later

@@ -63,8 +63,12 @@ def world(sandbox: Any, data_dir: Path, tmp_path: Path, monkeypatch: pytest.Monk
 
 def run(world: dict[str, Any], selection: dg.AssetSelection, full: bool = False) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        ASSETS, selection=selection, resources=world["resources"], instance=world["instance"],
-        tags={SYNC_MODE_TAG: "full" if full else "incremental"}, raise_on_error=False,
+        ASSETS,
+        selection=selection,
+        resources=world["resources"],
+        instance=world["instance"],
+        tags={SYNC_MODE_TAG: "full" if full else "incremental"},
+        raise_on_error=False,
     )
 
 
@@ -78,8 +82,7 @@ def sample(found: dg.AssetCheckEvaluation) -> list[dict[str, Any]]:
 
 
 def metadata(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
-    (event,) = [e for e in result.get_asset_materialization_events()
-                if e.asset_key == dg.AssetKey(key)]
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)]
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
@@ -107,11 +110,16 @@ def test_feeds_check_passes_then_fails_on_a_short_or_missing_feed_file(world: di
     problems = {p["channel"]: p for p in sample(failed)}
     assert set(problems) == {"web", "market"}
     web_rows = count_rows(world["data_dir"] / "warehouse.duckdb", "channel_listings WHERE channel = 'web'")
-    assert problems["web"] == {"channel": "web", "listings rows": str(web_rows),
-                               "listings.csv": str(web_rows - 1), "listings.json": str(web_rows)}
+    assert problems["web"] == {
+        "channel": "web",
+        "listings rows": str(web_rows),
+        "listings.csv": str(web_rows - 1),
+        "listings.json": str(web_rows),
+    }
     # The per-location feed has a row per variant and location, so more rows than the channel's listings.
-    market_levels = count_rows(world["data_dir"] / "warehouse.duckdb",
-                               "channel_stock_levels WHERE channel = 'market'")
+    market_levels = count_rows(
+        world["data_dir"] / "warehouse.duckdb", "channel_stock_levels WHERE channel = 'market'"
+    )
     assert problems["market"]["listings rows"] == str(market_levels)
     assert problems["market"]["listings.json"] == "missing"
     assert problems["market"]["listings.csv"] == str(market_levels)
@@ -122,7 +130,9 @@ def test_feeds_check_passes_then_fails_on_a_short_or_missing_feed_file(world: di
     assert len(json.loads((feeds / "market" / "listings.json").read_text())) == market_levels
 
 
-def test_published_copy_check_passes_then_fails_on_a_changed_missing_or_broken_copy(world: dict[str, Any]) -> None:
+def test_published_copy_check_passes_then_fails_on_a_changed_missing_or_broken_copy(
+    world: dict[str, Any],
+) -> None:
     only_check = dg.AssetSelection.checks(published_copy_is_whole)
     # Nothing published yet: the check fails and says what to do.
     never = evaluation(run(world, only_check), "published_copy_is_whole")
@@ -147,8 +157,12 @@ def test_published_copy_check_passes_then_fails_on_a_changed_missing_or_broken_c
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     assert sample(failed) == [
         {"table": "tax_types", "problem": "missing", "expected_rows": counts["tax_types"]},
-        {"table": "variants", "problem": "row count differs", "expected_rows": counts["variants"],
-         "rows": counts["variants"] - 1},
+        {
+            "table": "variants",
+            "problem": "row count differs",
+            "expected_rows": counts["variants"],
+            "rows": counts["variants"] - 1,
+        },
     ]
     assert "tax_types: missing" in (failed.description or "")
 
@@ -157,7 +171,9 @@ def test_published_copy_check_passes_then_fails_on_a_changed_missing_or_broken_c
     assert not broken.passed and "does not open read-only" in sample(broken)[0]["problem"]
 
     # Publishing again makes the copy whole.
-    assert evaluation(run(world, dg.AssetSelection.assets("published_warehouse")), "published_copy_is_whole").passed
+    assert evaluation(
+        run(world, dg.AssetSelection.assets("published_warehouse")), "published_copy_is_whole"
+    ).passed
 
 
 def test_extract_assets_report_the_rows_each_table_holds_after_the_sync(
@@ -171,7 +187,9 @@ def test_extract_assets_report_the_rows_each_table_holds_after_the_sync(
         assert metadata(first, table)["dagster/row_count"] == count_rows(warehouse, table) > 0, table
     before = metadata(first, "variants")["dagster/row_count"]
 
-    httpx.post(f"{world['sandbox'].url}/_sandbox/activity/new_product", json={"variants": 3}).raise_for_status()
+    httpx.post(
+        f"{world['sandbox'].url}/_sandbox/activity/new_product", json={"variants": 3}
+    ).raise_for_status()
     second = run(world, extract)
     variants = metadata(second, "variants")
     # The total after the sync, not what this sync wrote; the sync's own numbers stay alongside.
@@ -200,10 +218,16 @@ def test_a_full_refresh_of_a_healthy_account_passes_every_blocking_check(
     monkeypatch.setenv("GECKO_API_URL", sandbox.url)
     monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
     monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))
-    result = defs.resolve_job_def("full_refresh_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    result = defs.resolve_job_def("full_refresh_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
     assert result.success
-    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    evaluations = {
+        (e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()
+    }
     assert evaluations[("channel_feeds", "feeds_match_listings")].passed
     assert evaluations[("published_warehouse", "published_copy_is_whole")].passed
-    failed = [key for key, e in evaluations.items() if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    failed = [
+        key for key, e in evaluations.items() if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
     assert failed == []

@@ -76,12 +76,16 @@ def subscribe(api: httpx.Client, address: str, event: str) -> int:
     return response.json()["webhook"]["id"]
 
 
-def test_stock_move_delivers_a_signed_webhook(api: httpx.Client, sandbox: SandboxHandle, receiver_factory) -> None:  # type: ignore[no-untyped-def]
+def test_stock_move_delivers_a_signed_webhook(
+    api: httpx.Client, sandbox: SandboxHandle, receiver_factory
+) -> None:  # type: ignore[no-untyped-def]
     receiver = receiver_factory([200])
     subscribe(api, receiver.url, "variant.stock_level_update")
     before = api.get("/variants/1").json()["variant"]
-    moved = httpx.post(f"{sandbox.url}/_sandbox/activity/stock_move",
-                       json={"variant_id": 1, "location_id": 1, "quantity": "-3"}).json()["variant"]
+    moved = httpx.post(
+        f"{sandbox.url}/_sandbox/activity/stock_move",
+        json={"variant_id": 1, "location_id": 1, "quantity": "-3"},
+    ).json()["variant"]
     assert moved["updated_at"] > before["updated_at"]
     on_hand = lambda v: next((e["stock_on_hand"] for e in v["locations"] if e["location_id"] == 1), "0")  # noqa: E731
     from decimal import Decimal
@@ -99,7 +103,9 @@ def test_stock_move_delivers_a_signed_webhook(api: httpx.Client, sandbox: Sandbo
     assert deliveries(sandbox)[-1]["state"] == "delivered"
 
 
-def test_failed_delivery_is_retried_with_the_same_id_and_410_unsubscribes(api: httpx.Client, sandbox: SandboxHandle, receiver_factory) -> None:  # type: ignore[no-untyped-def]
+def test_failed_delivery_is_retried_with_the_same_id_and_410_unsubscribes(
+    api: httpx.Client, sandbox: SandboxHandle, receiver_factory
+) -> None:  # type: ignore[no-untyped-def]
     flaky = receiver_factory([500, 503, 200])
     subscribe(api, flaky.url, "product.create")
     gone = receiver_factory([410])
@@ -112,38 +118,58 @@ def test_failed_delivery_is_retried_with_the_same_id_and_410_unsubscribes(api: h
     wait_for(lambda: any(d["state"] == "gone" for d in deliveries(sandbox)), "the 410")
     assert api.get(f"/webhooks/{gone_id}").status_code == 404
     states = {d["address"]: d["state"] for d in deliveries(sandbox)}
-    wait_for(lambda: {d["address"]: d["state"] for d in deliveries(sandbox)}[flaky.url] == "delivered", "success")
+    wait_for(
+        lambda: {d["address"]: d["state"] for d in deliveries(sandbox)}[flaky.url] == "delivered", "success"
+    )
     assert states[gone.url] == "gone"
 
 
-def test_order_events_and_refused_connections(api: httpx.Client, sandbox: SandboxHandle, receiver_factory) -> None:  # type: ignore[no-untyped-def]
+def test_order_events_and_refused_connections(
+    api: httpx.Client, sandbox: SandboxHandle, receiver_factory
+) -> None:  # type: ignore[no-untyped-def]
     receiver = receiver_factory([200])
     for event in ("order.create", "order.finalized", "fulfillment.create", "company.create"):
         subscribe(api, receiver.url, event)
     subscribe(api, "http://127.0.0.1:9/refused", "order.create")  # nothing listens on port 9
-    variant = next(v["id"] for v in api.get("/variants", params={"limit": 250}).json()["variants"] if v["sellable"])
-    order = api.post("/orders", json={"order": {
-        "company": {"name": "Hook Co", "company_type": "business"}, "shipping_address": {"address1": "1 St"},
-        "issued_at": "2026-01-01", "status": "finalized", "order_line_items": [{"variant_id": variant, "quantity": 1}],
-    }}).json()["order"]
+    variant = next(
+        v["id"] for v in api.get("/variants", params={"limit": 250}).json()["variants"] if v["sellable"]
+    )
+    order = api.post(
+        "/orders",
+        json={
+            "order": {
+                "company": {"name": "Hook Co", "company_type": "business"},
+                "shipping_address": {"address1": "1 St"},
+                "issued_at": "2026-01-01",
+                "status": "finalized",
+                "order_line_items": [{"variant_id": variant, "quantity": 1}],
+            }
+        },
+    ).json()["order"]
     api.post(f"/orders/{order['id']}/actions/pack")
     wait_for(lambda: len(receiver.received) == 4, "four events")
     events = sorted(json.loads(body)["event"] for _, body in receiver.received)
     assert events == ["company.create", "fulfillment.create", "order.create", "order.finalized"]
-    wait_for(lambda: any(d["state"] == "failed" for d in deliveries(sandbox)), "the refused delivery to give up")
+    wait_for(
+        lambda: any(d["state"] == "failed" for d in deliveries(sandbox)), "the refused delivery to give up"
+    )
     failed = next(d for d in deliveries(sandbox) if d["state"] == "failed")
     assert len(failed["attempts"]) == sandbox.config.webhook_max_attempts and "error" in failed["attempts"][0]
 
 
 def test_update_and_purge_activity(api: httpx.Client, sandbox: SandboxHandle) -> None:
     before = api.get("/products/1").json()["product"]
-    httpx.post(f"{sandbox.url}/_sandbox/activity/update",
-               json={"resource": "products", "id": 1, "fields": {"status": "archived", "name": "Renamed"}})
+    httpx.post(
+        f"{sandbox.url}/_sandbox/activity/update",
+        json={"resource": "products", "id": 1, "fields": {"status": "archived", "name": "Renamed"}},
+    )
     variant = api.get(f"/variants/{before['variant_ids'][0]}").json()["variant"]
     assert variant["product_status"] == "archived" and variant["product_name"] == "Renamed"
     assert 1 not in [p["id"] for p in api.get("/products", params={"limit": 250}).json()["products"]]
-    httpx.post(f"{sandbox.url}/_sandbox/activity/update",
-               json={"resource": "variants", "id": 2, "fields": {"retail_price": "not-a-number"}})
+    httpx.post(
+        f"{sandbox.url}/_sandbox/activity/update",
+        json={"resource": "variants", "id": 2, "fields": {"retail_price": "not-a-number"}},
+    )
     assert api.get("/variants/2").json()["variant"]["retail_price"] == "not-a-number"
     httpx.post(f"{sandbox.url}/_sandbox/activity/purge", json={"resource": "companies", "id": 3})
     assert api.get("/companies/3").status_code == 404

@@ -12,8 +12,18 @@ import httpx
 
 def test_cli_serves_logs_and_stops_on_sigterm() -> None:
     command = [
-        sys.executable, "-m", "gecko_pipeline.cli", "sandbox", "--port", "0", "--scale", "20", "--token", "cli-token",
-        "--rate-limit-quota", "7",
+        sys.executable,
+        "-m",
+        "gecko_pipeline.cli",
+        "sandbox",
+        "--port",
+        "0",
+        "--scale",
+        "20",
+        "--token",
+        "cli-token",
+        "--rate-limit-quota",
+        "7",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -21,7 +31,9 @@ def test_cli_serves_logs_and_stops_on_sigterm() -> None:
         line = process.stdout.readline()
         url = re.search(r"serving at (http://\S+)", line)
         assert url, line
-        response = httpx.get(f"{url.group(1)}/variants?limit=2", headers={"Authorization": "Bearer cli-token"})
+        response = httpx.get(
+            f"{url.group(1)}/variants?limit=2", headers={"Authorization": "Bearer cli-token"}
+        )
         assert response.status_code == 200 and response.headers["X-Rate-Limit-Limit"] == "7"
     finally:
         process.send_signal(signal.SIGTERM)

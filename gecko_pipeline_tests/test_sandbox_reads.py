@@ -21,7 +21,9 @@ def sandbox() -> Iterator[SandboxHandle]:
         yield handle
 
 
-def test_pages_cover_every_active_variant_once_most_recent_first(api: httpx.Client, sandbox: SandboxHandle) -> None:
+def test_pages_cover_every_active_variant_once_most_recent_first(
+    api: httpx.Client, sandbox: SandboxHandle
+) -> None:
     active = [v["id"] for v in dump(sandbox, "variants") if v["status"] == "active"]
     seen: list[int] = []
     page, limit = 1, 7
@@ -43,7 +45,7 @@ def test_pages_cover_every_active_variant_once_most_recent_first(api: httpx.Clie
     assert seen == sorted(active, reverse=True)
     links = response.headers["Link"]
     assert 'rel="prev"' in links and 'rel="first"' in links and 'rel="next"' not in links
-    assert f"page={meta['total_pages']}>; rel=\"last\"" in links
+    assert f'page={meta["total_pages"]}>; rel="last"' in links
 
 
 def test_limit_bounds_and_totals_only(api: httpx.Client) -> None:
@@ -84,21 +86,27 @@ def test_status_default_and_archived_on_request(api: httpx.Client, sandbox: Sand
 def test_per_resource_filters(api: httpx.Client, sandbox: SandboxHandle) -> None:
     variants = dump(sandbox, "variants")
     product_ids = {variants[0]["product_id"], variants[-1]["product_id"]}
-    got = api.get("/variants", params={"product_id": ",".join(map(str, product_ids)), "limit": 250}).json()["variants"]
+    got = api.get("/variants", params={"product_id": ",".join(map(str, product_ids)), "limit": 250}).json()[
+        "variants"
+    ]
     expected = {v["id"] for v in variants if v["product_id"] in product_ids and v["status"] == "active"}
     assert {v["id"] for v in got} == expected
     lines = api.get("/order_line_items", params={"order_id": 3, "limit": 250}).json()["order_line_items"]
     assert lines and all(line["order_id"] == 3 for line in lines)
     companies = dump(sandbox, "companies")
     code = next(c["company_code"] for c in companies if c["company_code"] and c["status"] != "archived")
-    assert [c["company_code"] for c in api.get("/companies", params={"company_code": code}).json()["companies"]] == [code]
+    assert [
+        c["company_code"] for c in api.get("/companies", params={"company_code": code}).json()["companies"]
+    ] == [code]
 
 
 def test_updated_at_window_and_ordering(api: httpx.Client, sandbox: SandboxHandle) -> None:
     variants = [v for v in dump(sandbox, "variants") if v["status"] == "active"]
     stamps = sorted(v["updated_at"] for v in variants)
     middle = stamps[len(stamps) // 2]
-    got = api.get("/variants", params={"updated_at_min": middle, "order": "updated_at asc", "limit": 250}).json()
+    got = api.get(
+        "/variants", params={"updated_at_min": middle, "order": "updated_at asc", "limit": 250}
+    ).json()
     got_stamps = [v["updated_at"] for v in got["variants"]]
     assert got_stamps == sorted(got_stamps)
     assert len(got_stamps) == sum(1 for s in stamps if s >= middle)
@@ -110,7 +118,9 @@ def test_sideloads(api: httpx.Client) -> None:
     products = api.get("/products", params={"include": "variants", "limit": 3}).json()
     wanted = {vid for p in products["products"] for vid in p["variant_ids"]}
     assert {v["id"] for v in products["variants"]} == wanted
-    order = api.get("/orders/3", params={"include": "order_line_items,shipping_address,billing_address,company"}).json()
+    order = api.get(
+        "/orders/3", params={"include": "order_line_items,shipping_address,billing_address,company"}
+    ).json()
     assert {line["id"] for line in order["order_line_items"]} == set(order["order"]["order_line_item_ids"])
     assert order["companies"][0]["id"] == order["order"]["company_id"]
     assert order["order"]["shipping_address_id"] in {a["id"] for a in order["addresses"]}
@@ -131,13 +141,19 @@ def test_wire_format_and_stock_consistency(sandbox: SandboxHandle) -> None:
     fulfillments = {f["id"]: f for f in dump(sandbox, "fulfillments")}
     for item in dump(sandbox, "fulfillment_line_items"):
         if fulfillments[item["fulfillment_id"]]["status"] == "fulfilled":
-            shipped[item["order_line_item_id"]] = shipped.get(item["order_line_item_id"], Decimal(0)) + Decimal(item["quantity"])
+            shipped[item["order_line_item_id"]] = shipped.get(
+                item["order_line_item_id"], Decimal(0)
+            ) + Decimal(item["quantity"])
     committed: dict[tuple[int, int], Decimal] = {}
     for line in lines:
         order = orders[line["order_id"]]
         if order["status"] in ("active", "finalized") and not line["freeform"]:
             key = (line["variant_id"], order["stock_location_id"])
-            committed[key] = committed.get(key, Decimal(0)) + Decimal(line["quantity"]) - shipped.get(line["id"], Decimal(0))
+            committed[key] = (
+                committed.get(key, Decimal(0))
+                + Decimal(line["quantity"])
+                - shipped.get(line["id"], Decimal(0))
+            )
     for variant in variants:
         assert isinstance(variant["stock_on_hand"], str)
         on_hand = sum((Decimal(e["stock_on_hand"]) for e in variant["locations"]), Decimal(0))
@@ -166,13 +182,20 @@ def test_created_at_filters_order_and_link_params(api: httpx.Client, sandbox: Sa
     orders = [o for o in dump(sandbox, "orders") if o["status"] != "deleted"]
     stamps = sorted(o["created_at"] for o in orders)
     low, high = stamps[len(stamps) // 4], stamps[3 * len(stamps) // 4]
-    response = api.get("/orders", params={"created_at_min": low, "created_at_max": high, "order": "created_at desc", "limit": 3})
+    response = api.get(
+        "/orders",
+        params={"created_at_min": low, "created_at_max": high, "order": "created_at desc", "limit": 3},
+    )
     got = response.json()["orders"]
     assert [o["created_at"] for o in got] == sorted((s for s in stamps if low <= s <= high), reverse=True)[:3]
-    assert "created_at_min=" in response.headers["Link"] and "order=created_at+desc" in response.headers["Link"]
+    assert (
+        "created_at_min=" in response.headers["Link"] and "order=created_at+desc" in response.headers["Link"]
+    )
     day = low[:10]
     by_date = api.get("/orders", params={"created_at_min": day, "limit": 250}).json()["orders"]
-    assert {o["id"] for o in by_date} == {o["id"] for o in orders if o["created_at"] >= f"{day}T00:00:00.000Z"}
+    assert {o["id"] for o in by_date} == {
+        o["id"] for o in orders if o["created_at"] >= f"{day}T00:00:00.000Z"
+    }
 
 
 def test_stock_levels_and_product_show_include(api: httpx.Client, sandbox: SandboxHandle) -> None:
@@ -180,7 +203,10 @@ def test_stock_levels_and_product_show_include(api: httpx.Client, sandbox: Sandb
     variants = {v["id"]: v for v in dump(sandbox, "variants")}
     for level in levels:
         variant = variants[level["variant_id"]]
-        assert level["stock_on_hand"] == variant["stock_on_hand"] and level["available_stock"] == variant["available_stock"]
+        assert (
+            level["stock_on_hand"] == variant["stock_on_hand"]
+            and level["available_stock"] == variant["available_stock"]
+        )
     product = api.get("/products/1", params={"include": "variants"}).json()
     assert {v["id"] for v in product["variants"]} == set(product["product"]["variant_ids"])
     price_lists = api.get("/price_lists").json()["price_lists"]
@@ -229,7 +255,9 @@ HIDDEN = {"orders": {"deleted"}, "fulfillments": {"deleted"}, "fulfillment_retur
         ("locations", "holds_stock", "holds_stock"),
     ],
 )
-def test_each_filter_matches_the_dump(api: httpx.Client, sandbox: SandboxHandle, resource: str, param: str, field: str) -> None:
+def test_each_filter_matches_the_dump(
+    api: httpx.Client, sandbox: SandboxHandle, resource: str, param: str, field: str
+) -> None:
     records = dump(sandbox, resource)
     hidden = HIDDEN.get(resource, {"archived"})
     visible = [r for r in records if r.get("status") not in hidden]
@@ -245,10 +273,18 @@ def test_multi_value_filters_and_order_status(api: httpx.Client, sandbox: Sandbo
     got = api.get("/orders?status[]=void&status[]=deleted&limit=250").json()["orders"]
     assert {o["id"] for o in got} == {o["id"] for o in orders if o["status"] in wanted}
     tagged = api.get("/orders", params={"tags": "web", "limit": 250}).json()["orders"]
-    assert {o["id"] for o in tagged} == {o["id"] for o in orders if "web" in o["tags"] and o["status"] != "deleted"}
+    assert {o["id"] for o in tagged} == {
+        o["id"] for o in orders if "web" in o["tags"] and o["status"] != "deleted"
+    }
     status_of = {o["id"]: o["status"] for o in orders}
-    lines = api.get("/order_line_items", params={"order_status": "active,finalized", "limit": 250}).json()["order_line_items"]
-    expected = {li["id"] for li in dump(sandbox, "order_line_items") if status_of[li["order_id"]] in ("active", "finalized")}
+    lines = api.get("/order_line_items", params={"order_status": "active,finalized", "limit": 250}).json()[
+        "order_line_items"
+    ]
+    expected = {
+        li["id"]
+        for li in dump(sandbox, "order_line_items")
+        if status_of[li["order_id"]] in ("active", "finalized")
+    }
     assert {li["id"] for li in lines} == expected
     products = api.get("/products", params={"tags": "sale", "limit": 250}).json()["products"]
     assert products and all("sale" in p["tags"].split(",") for p in products)

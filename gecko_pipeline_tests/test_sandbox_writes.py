@@ -25,15 +25,26 @@ def sellable_variant(api: httpx.Client) -> int:
     return next(v["id"] for v in variants if v["sellable"])
 
 
-def new_order(api: httpx.Client, variant_id: int, status: str = "active", quantity: str = "3", **extra: object) -> dict:
+def new_order(
+    api: httpx.Client, variant_id: int, status: str = "active", quantity: str = "3", **extra: object
+) -> dict:
     body = {
         "order": {
             "company": {"name": "Bill's Boots", "company_type": "business", "email": "billy@example.com"},
             "shipping_address": {"address1": "1 Cross St", "country": "New Zealand", "label": "Shipping"},
-            "issued_at": "2026-11-12", "status": status, "currency_iso": "NZD", "reference_number": "SHOP-1001",
+            "issued_at": "2026-11-12",
+            "status": status,
+            "currency_iso": "NZD",
+            "reference_number": "SHOP-1001",
             "order_line_items": [
                 {"variant_id": variant_id, "quantity": quantity, "price": "10.50"},
-                {"freeform": True, "label": "Shipping - DHL", "quantity": 1, "price": "9.95", "line_type": "shipping"},
+                {
+                    "freeform": True,
+                    "label": "Shipping - DHL",
+                    "quantity": 1,
+                    "price": "9.95",
+                    "line_type": "shipping",
+                },
             ],
             **extra,
         }
@@ -46,11 +57,17 @@ def new_order(api: httpx.Client, variant_id: int, status: str = "active", quanti
 def test_create_order_with_embedded_company_and_address(api: httpx.Client, sandbox: SandboxHandle) -> None:
     variant = sellable_variant(api)
     companies_before = len(dump(sandbox, "companies"))
-    response = api.post("/orders", json={"order": {
-        "company": {"name": "New Co", "company_type": "consumer"},
-        "shipping_address": {"address1": "2 Road", "country": "New Zealand"},
-        "issued_at": "21-02-2026", "order_line_items": [{"variant_id": variant, "quantity": 2}],
-    }})
+    response = api.post(
+        "/orders",
+        json={
+            "order": {
+                "company": {"name": "New Co", "company_type": "consumer"},
+                "shipping_address": {"address1": "2 Road", "country": "New Zealand"},
+                "issued_at": "21-02-2026",
+                "order_line_items": [{"variant_id": variant, "quantity": 2}],
+            }
+        },
+    )
     assert response.status_code == 201
     order = response.json()["order"]
     assert response.headers["Location"].endswith(f"/orders/{order['id']}")
@@ -58,8 +75,11 @@ def test_create_order_with_embedded_company_and_address(api: httpx.Client, sandb
     assert order["billing_address_id"] == order["shipping_address_id"]
     assert len(dump(sandbox, "companies")) == companies_before + 1
     line = api.get("/order_line_items", params={"order_id": order["id"]}).json()["order_line_items"][0]
-    listed = next(p["value"] for p in api.get(f"/variants/{variant}").json()["variant"]["variant_prices"]
-                  if p["price_list_id"] == order["default_price_list_id"])
+    listed = next(
+        p["value"]
+        for p in api.get(f"/variants/{variant}").json()["variant"]["variant_prices"]
+        if p["price_list_id"] == order["default_price_list_id"]
+    )
     assert line["price"] == listed and line["quantity"] == "2"  # price from the order's price list
     shown = api.get(f"/orders?reference_number=&ids={order['id']}").json()["orders"]
     assert [o["id"] for o in shown] == [order["id"]]
@@ -69,26 +89,46 @@ def test_missing_root_key_and_validation_errors(api: httpx.Client) -> None:
     response = api.post("/orders", json={"sales_order": {}})
     assert response.status_code == 400
     assert response.json() == {"type": "Bad Request", "message": "Required parameter missing: order"}
-    response = api.post("/orders", json={"order": {
-        "company_id": 999999, "currency_iso": "XXX", "status": "shipped",
-        "order_line_items": [{"variant_id": 1, "quantity": "many"}, {"variant_id": 999999, "quantity": 1}],
-    }})
+    response = api.post(
+        "/orders",
+        json={
+            "order": {
+                "company_id": 999999,
+                "currency_iso": "XXX",
+                "status": "shipped",
+                "order_line_items": [
+                    {"variant_id": 1, "quantity": "many"},
+                    {"variant_id": 999999, "quantity": 1},
+                ],
+            }
+        },
+    )
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert errors["company_id"] == ["does not exist"]
     assert "currency_iso" in errors and "status" in errors and "issued_at" in errors
     assert errors["order_line_items[0].quantity"] == ["is not a number"]
     assert errors["order_line_items[1].variant_id"] == ["does not exist"]
-    assert api.post("/companies", json={"company": {"name": "X", "company_type": "pirate"}}).status_code == 422
+    assert (
+        api.post("/companies", json={"company": {"name": "X", "company_type": "pirate"}}).status_code == 422
+    )
 
 
 def test_idempotent_replay_creates_nothing_twice(api: httpx.Client, sandbox: SandboxHandle) -> None:
     variant = sellable_variant(api)
-    body = {"order": {"company_id": 2, "shipping_address_id": 3, "issued_at": "2026-11-12",
-                      "order_line_items": [{"variant_id": variant, "quantity": 1, "price": 5}]}}
+    body = {
+        "order": {
+            "company_id": 2,
+            "shipping_address_id": 3,
+            "issued_at": "2026-11-12",
+            "order_line_items": [{"variant_id": variant, "quantity": 1, "price": 5}],
+        }
+    }
     before = len(dump(sandbox, "orders"))
     first = api.post("/orders", json=body, headers={"Idempotency-Key": "channel-order-1"})
-    again = api.post("/orders", json={"order": {"different": True}}, headers={"Idempotency-Key": "channel-order-1"})
+    again = api.post(
+        "/orders", json={"order": {"different": True}}, headers={"Idempotency-Key": "channel-order-1"}
+    )
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -113,9 +153,13 @@ def test_order_lifecycle_moves_stock(api: httpx.Client) -> None:
     assert again.status_code == 422 and "void" in again.json()["errors"]["base"][0]
 
     order_id = active["id"]
-    paid = api.post(f"/orders/{order_id}/actions/pay", json={"payment": {"payment_method_name": "Card"}}).json()["order"]
+    paid = api.post(
+        f"/orders/{order_id}/actions/pay", json={"payment": {"payment_method_name": "Card"}}
+    ).json()["order"]
     assert paid["payment_status"] == "paid" and paid["invoice_status"] == "invoiced"
-    packed = api.post(f"/orders/{order_id}/actions/pack", json={"fulfillment": {"tracking_number": "T1"}}).json()["order"]
+    packed = api.post(
+        f"/orders/{order_id}/actions/pack", json={"fulfillment": {"tracking_number": "T1"}}
+    ).json()["order"]
     assert packed["packed_status"] == "packed" and packed["fulfillment_status"] == "unshipped"
     assert stock_at(api, variant, location) == (on_hand0, committed0 + 3)  # packed is not shipped
     done = api.post(f"/orders/{order_id}/actions/fulfil").json()["order"]
@@ -126,17 +170,39 @@ def test_order_lifecycle_moves_stock(api: httpx.Client) -> None:
     assert api.post(f"/orders/{order_id}/actions/fulfil").status_code == 422
     assert api.post(f"/orders/{order_id}/actions/void").status_code == 422
 
-    line = next(li for li in api.get("/order_line_items", params={"order_id": order_id}).json()["order_line_items"]
-                if not li["freeform"])
-    created = api.post("/fulfillment_returns", json={"fulfillment_return": {
-        "order_id": order_id, "fulfillment_return_line_items": [{"order_line_item_id": line["id"], "quantity": 2}]}})
+    line = next(
+        li
+        for li in api.get("/order_line_items", params={"order_id": order_id}).json()["order_line_items"]
+        if not li["freeform"]
+    )
+    created = api.post(
+        "/fulfillment_returns",
+        json={
+            "fulfillment_return": {
+                "order_id": order_id,
+                "fulfillment_return_line_items": [{"order_line_item_id": line["id"], "quantity": 2}],
+            }
+        },
+    )
     assert created.status_code == 201 and created.json()["fulfillment_return"]["status"] == "returning"
-    too_many = api.post("/fulfillment_returns", json={"fulfillment_return": {
-        "order_id": order_id, "fulfillment_return_line_items": [{"order_line_item_id": line["id"], "quantity": 2}]}})
+    too_many = api.post(
+        "/fulfillment_returns",
+        json={
+            "fulfillment_return": {
+                "order_id": order_id,
+                "fulfillment_return_line_items": [{"order_line_item_id": line["id"], "quantity": 2}],
+            }
+        },
+    )
     assert too_many.status_code == 422
     return_id = created.json()["fulfillment_return"]["id"]
     assert stock_at(api, variant, location) == (on_hand0 - 3, committed0)
-    assert api.put(f"/fulfillment_returns/{return_id}", json={"fulfillment_return": {"status": "received"}}).status_code == 204
+    assert (
+        api.put(
+            f"/fulfillment_returns/{return_id}", json={"fulfillment_return": {"status": "received"}}
+        ).status_code
+        == 204
+    )
     assert stock_at(api, variant, location) == (on_hand0 - 1, committed0)
     assert api.get(f"/orders/{order_id}").json()["order"]["return_status"] == "partial"
 
@@ -149,7 +215,9 @@ def test_invalid_transitions(api: httpx.Client) -> None:
     assert api.post(f"/orders/{draft['id']}/actions/teleport").status_code == 404
     assert api.post("/fulfillments", json={"fulfillment": {"order_id": draft["id"]}}).status_code == 422
     active = new_order(api, variant)
-    empty = api.post("/fulfillments", json={"fulfillment": {"order_id": active["id"], "fulfillment_line_items": []}})
+    empty = api.post(
+        "/fulfillments", json={"fulfillment": {"order_id": active["id"], "fulfillment_line_items": []}}
+    )
     assert empty.json()["errors"]["base"] == ["Cannot create or update a Fulfillment without line items"]
 
 
@@ -158,10 +226,20 @@ def test_fulfillment_created_then_shipped_by_put(api: httpx.Client) -> None:
     order = new_order(api, variant, quantity="4")
     location = order["stock_location_id"]
     on_hand0, committed0 = stock_at(api, variant, location)
-    line = next(li for li in api.get("/order_line_items", params={"order_id": order["id"]}).json()["order_line_items"]
-                if not li["freeform"])
-    created = api.post("/fulfillments", json={"fulfillment": {
-        "order_id": order["id"], "fulfillment_line_items": [{"order_line_item_id": line["id"], "quantity": "1"}]}})
+    line = next(
+        li
+        for li in api.get("/order_line_items", params={"order_id": order["id"]}).json()["order_line_items"]
+        if not li["freeform"]
+    )
+    created = api.post(
+        "/fulfillments",
+        json={
+            "fulfillment": {
+                "order_id": order["id"],
+                "fulfillment_line_items": [{"order_line_item_id": line["id"], "quantity": "1"}],
+            }
+        },
+    )
     assert created.status_code == 201
     body = api.get("/fulfillments", params={"ids": created.json()["fulfillment"]["id"]}).json()
     assert body["fulfillment_line_items"][0]["quantity"] == "1"
@@ -175,17 +253,27 @@ def test_fulfillment_created_then_shipped_by_put(api: httpx.Client) -> None:
 def test_puts_and_deletes(api: httpx.Client, sandbox: SandboxHandle) -> None:
     variant = sellable_variant(api)
     before = api.get(f"/variants/{variant}").json()["variant"]
-    response = api.put(f"/variants/{variant}", json={"variant": {"retail_price": 19.5, "stock_on_hand": "999", "max_online": 4}})
+    response = api.put(
+        f"/variants/{variant}",
+        json={"variant": {"retail_price": 19.5, "stock_on_hand": "999", "max_online": 4}},
+    )
     assert response.status_code == 204 and response.content == b""
     after = api.get(f"/variants/{variant}").json()["variant"]
-    assert after["retail_price"] == "19.5" and after["prices"]["retail"] == "19.5" and after["max_online"] == "4"
+    assert (
+        after["retail_price"] == "19.5" and after["prices"]["retail"] == "19.5" and after["max_online"] == "4"
+    )
     assert after["stock_on_hand"] == before["stock_on_hand"]  # stock is read-only
     assert after["updated_at"] > before["updated_at"]
     address = api.put("/addresses/1", json={"address": {"city": "Nelson"}})
     assert address.status_code == 200 and address.json()["address"]["city"] == "Nelson"
-    hook = api.post("/webhooks", json={"webhook": {"address": "https://example.com/h", "event": "order.create"}})
+    hook = api.post(
+        "/webhooks", json={"webhook": {"address": "https://example.com/h", "event": "order.create"}}
+    )
     assert hook.status_code == 201
-    assert api.post("/webhooks", json={"webhook": {"address": "https://x", "event": "order.void"}}).status_code == 422
+    assert (
+        api.post("/webhooks", json={"webhook": {"address": "https://x", "event": "order.void"}}).status_code
+        == 422
+    )
     assert api.delete(f"/webhooks/{hook.json()['webhook']['id']}").status_code == 204
     assert api.delete("/companies/1").status_code == 204
     assert next(c for c in dump(sandbox, "companies") if c["id"] == 1)["status"] == "archived"
@@ -209,8 +297,13 @@ def test_error_after_write_is_replayable(sandbox_factory) -> None:  # type: igno
 def test_oauth_refresh_rotates_and_tokens_expire(sandbox_factory) -> None:  # type: ignore[no-untyped-def]
     handle = sandbox_factory(scale=10, access_token_ttl=1.0)
     config = handle.config
-    grant = {"grant_type": "refresh_token", "client_id": config.oauth_client_id, "client_secret": handle.app_secret,
-             "refresh_token": config.oauth_refresh_token, "redirect_uri": "urn:ietf:wg:oauth:2.0:oob"}
+    grant = {
+        "grant_type": "refresh_token",
+        "client_id": config.oauth_client_id,
+        "client_secret": handle.app_secret,
+        "refresh_token": config.oauth_refresh_token,
+        "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+    }
     first = httpx.post(f"{handle.url}/oauth/token", json=grant)
     assert first.status_code == 200
     token = first.json()

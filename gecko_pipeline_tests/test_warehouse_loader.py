@@ -20,19 +20,50 @@ NOW = datetime(2026, 1, 2, 3, 4, 5)
 
 def variant(vid: int, **fields: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "id": vid, "product_id": 7, "sku": f"SKU-{vid}", "name": f"Variant {vid}", "status": "active",
-        "created_at": "2015-11-02T01:22:24.772Z", "updated_at": "2015-11-02T01:34:04.502Z",
-        "buy_price": "4.5", "wholesale_price": "12.0", "retail_price": "22", "stock_on_hand": "-5.0",
-        "committed_stock": None, "available_stock": "-5.0", "manage_stock": True, "keep_selling": False,
-        "max_online": None, "position": 2, "image_ids": [],
-        "variant_prices": [{"price_list_id": "retail", "value": "22.0"}, {"price_list_id": "2", "value": None}],
-        "locations": [
-            {"location_id": 1, "stock_on_hand": "-7", "committed": None, "incoming": None, "available": "-7",
-             "bin_location": None, "reorder_point": None},
-            {"location_id": 2, "stock_on_hand": "2.0", "committed": "1", "incoming": "0", "available": "1",
-             "bin_location": "A-1", "reorder_point": 3},
+        "id": vid,
+        "product_id": 7,
+        "sku": f"SKU-{vid}",
+        "name": f"Variant {vid}",
+        "status": "active",
+        "created_at": "2015-11-02T01:22:24.772Z",
+        "updated_at": "2015-11-02T01:34:04.502Z",
+        "buy_price": "4.5",
+        "wholesale_price": "12.0",
+        "retail_price": "22",
+        "stock_on_hand": "-5.0",
+        "committed_stock": None,
+        "available_stock": "-5.0",
+        "manage_stock": True,
+        "keep_selling": False,
+        "max_online": None,
+        "position": 2,
+        "image_ids": [],
+        "variant_prices": [
+            {"price_list_id": "retail", "value": "22.0"},
+            {"price_list_id": "2", "value": None},
         ],
-        "prices": {"retail": "22.0"}, "stock_levels": {"1": "-7.0"},
+        "locations": [
+            {
+                "location_id": 1,
+                "stock_on_hand": "-7",
+                "committed": None,
+                "incoming": None,
+                "available": "-7",
+                "bin_location": None,
+                "reorder_point": None,
+            },
+            {
+                "location_id": 2,
+                "stock_on_hand": "2.0",
+                "committed": "1",
+                "incoming": "0",
+                "available": "1",
+                "bin_location": "A-1",
+                "reorder_point": 3,
+            },
+        ],
+        "prices": {"retail": "22.0"},
+        "stock_levels": {"1": "-7.0"},
     }
     record.update(fields)
     return record
@@ -74,32 +105,52 @@ def test_values_are_typed_exactly_from_the_api_strings(con: duckdb.DuckDBPyConne
     assert row[5] == datetime(2015, 11, 2, 1, 34, 4, 502000)
     assert row[6:] == (2, "[]", "SKU-1", NOW, None)
     # Nested lists become child tables keyed by their parent; price list ids stay strings.
-    assert con.execute("SELECT location_id, stock_on_hand, committed, available, bin_location, reorder_point "
-                       "FROM variant_locations WHERE variant_id = 1 ORDER BY 1").fetchall() == [
-        (1, Decimal("-7"), None, Decimal("-7"), None, None), (2, Decimal("2"), Decimal("1"), Decimal("1"), "A-1", 3)]
+    assert con.execute(
+        "SELECT location_id, stock_on_hand, committed, available, bin_location, reorder_point "
+        "FROM variant_locations WHERE variant_id = 1 ORDER BY 1"
+    ).fetchall() == [
+        (1, Decimal("-7"), None, Decimal("-7"), None, None),
+        (2, Decimal("2"), Decimal("1"), Decimal("1"), "A-1", 3),
+    ]
     assert con.execute("SELECT price_list_id, value FROM variant_prices ORDER BY 1").fetchall() == [
-        ("2", None), ("retail", Decimal("22.0"))]
+        ("2", None),
+        ("retail", Decimal("22.0")),
+    ]
     assert issues(con) == set()
 
 
 def test_dates_and_rates_keep_their_values(con: duckdb.DuckDBPyConnection) -> None:
-    fulfillment = {"id": 3, "order_id": 1, "status": "packed", "packed_at": "2015-11-02",
-                   "shipped_at": "2015-11-02T00:00:00.000Z", "exchange_rate": "2.54317"}
+    fulfillment = {
+        "id": 3,
+        "order_id": 1,
+        "status": "packed",
+        "packed_at": "2015-11-02",
+        "shipped_at": "2015-11-02T00:00:00.000Z",
+        "exchange_rate": "2.54317",
+    }
     load(con, "fulfillments", body("fulfillments", [fulfillment]))
     assert con.execute("SELECT packed_at, shipped_at, exchange_rate FROM fulfillments").fetchone() == (
-        date(2015, 11, 2), datetime(2015, 11, 2), Decimal("2.54317"))
+        date(2015, 11, 2),
+        datetime(2015, 11, 2),
+        Decimal("2.54317"),
+    )
 
 
 def test_upsert_updates_in_place_and_replaces_children(con: duckdb.DuckDBPyConnection) -> None:
     load(con, "variants", body("variants", [variant(1), variant(2)]))
-    changed = variant(1, stock_on_hand="3", updated_at="2016-01-01T00:00:00.000Z",
-                      locations=[{"location_id": 2, "stock_on_hand": "3", "committed": "0", "available": "3"}])
+    changed = variant(
+        1,
+        stock_on_hand="3",
+        updated_at="2016-01-01T00:00:00.000Z",
+        locations=[{"location_id": 2, "stock_on_hand": "3", "committed": "0", "available": "3"}],
+    )
     result = load(con, "variants", body("variants", [changed]))
     assert (result.tables["variants"].inserted, result.tables["variants"].updated) == (0, 1)
     assert result.tables["variant_locations"].removed == 1
     assert con.execute("SELECT count(*) FROM variants").fetchone() == (2,)
-    assert con.execute("SELECT location_id, stock_on_hand FROM variant_locations WHERE variant_id = 1").fetchall() == [
-        (2, Decimal("3"))]
+    assert con.execute(
+        "SELECT location_id, stock_on_hand FROM variant_locations WHERE variant_id = 1"
+    ).fetchall() == [(2, Decimal("3"))]
     # The other variant's children are untouched.
     assert con.execute("SELECT count(*) FROM variant_locations WHERE variant_id = 2").fetchone() == (2,)
 
@@ -149,14 +200,21 @@ def test_bad_records_are_kept_reported_and_do_not_stop_the_batch(con: duckdb.Duc
         ("variant_locations", "4/1", "stock_on_hand", "lots", "not a valid decimal"),
     }
     # Bad values are kept verbatim in _raw; records without a key are kept whole for replay.
-    assert con.execute("SELECT buy_price, _raw->>'buy_price' FROM variants WHERE id = 1").fetchone() == (None, "twelve")
-    rejected = con.execute("SELECT CAST(_raw AS VARCHAR), problem FROM rejected_records ORDER BY 1").fetchall()
+    assert con.execute("SELECT buy_price, _raw->>'buy_price' FROM variants WHERE id = 1").fetchone() == (
+        None,
+        "twelve",
+    )
+    rejected = con.execute(
+        "SELECT CAST(_raw AS VARCHAR), problem FROM rejected_records ORDER BY 1"
+    ).fetchall()
     assert [r[0] for r in rejected] == ['"not an object"', '{"sku":"NO-ID","stock_on_hand":"1"}']
     assert {r[1] for r in rejected} == {"no usable id"}
     assert sum(1 for i in issues(con) if i[1].startswith("rejected:")) == 2
 
 
-def test_bodies_without_a_list_under_the_key_add_nothing_and_stop_nothing(con: duckdb.DuckDBPyConnection) -> None:
+def test_bodies_without_a_list_under_the_key_add_nothing_and_stop_nothing(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
     # Each body is read in one parse: a key holding an object, a string or null (or no key at all, or a
     # child list that is not a list) must yield no rows, not an error that loses the batch's good pages.
     odd = [json.dumps({"variants": value}).encode() for value in ({"id": 9}, "x", None)] + [b'{"meta": {}}']
@@ -175,11 +233,20 @@ def test_a_fixed_record_clears_its_issues(con: duckdb.DuckDBPyConnection) -> Non
 
 
 def test_a_single_record_answer_loads_like_a_list(con: duckdb.DuckDBPyConnection) -> None:
-    account = {"id": 1, "name": "Bob's Burgers", "default_order_price_list_id": "wholesale",
-               "primary_location_id": 1, "location_ids": [1, 2], "default_tax_rate": "15.0"}
+    account = {
+        "id": 1,
+        "name": "Bob's Burgers",
+        "default_order_price_list_id": "wholesale",
+        "primary_location_id": 1,
+        "location_ids": [1, 2],
+        "default_tax_rate": "15.0",
+    }
     load(con, "account", json.dumps({"account": account}).encode(), single=True)
     assert con.execute("SELECT name, default_order_price_list_id, location_ids FROM account").fetchone() == (
-        "Bob's Burgers", "wholesale", "[1,2]")
+        "Bob's Burgers",
+        "wholesale",
+        "[1,2]",
+    )
     assert issues(con) == set()
 
 

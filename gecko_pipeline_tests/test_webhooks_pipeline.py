@@ -83,14 +83,18 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         while len(events := self.events()) < count:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{len(events)} of {count} events stored; deliveries: {self.deliveries()}")
+                raise AssertionError(
+                    f"{len(events)} of {count} events stored; deliveries: {self.deliveries()}"
+                )
             time.sleep(0.05)
         return events
 
     # --- the sandbox ---------------------------------------------------------------------------
     def stock_move(self, variant_id: int, location_id: int, quantity: str) -> None:
-        self.http.post("/_sandbox/activity/stock_move", json={
-            "variant_id": variant_id, "location_id": location_id, "quantity": quantity}).raise_for_status()
+        self.http.post(
+            "/_sandbox/activity/stock_move",
+            json={"variant_id": variant_id, "location_id": location_id, "quantity": quantity},
+        ).raise_for_status()
 
     def reset_stats(self) -> None:
         self.http.post("/_sandbox/stats/reset").raise_for_status()
@@ -100,18 +104,31 @@ class Pipeline:
 
     # --- what the API would deliver ------------------------------------------------------------
     def deliver(self, event: str, object_id: int, delivery: str | None = None) -> httpx.Response:
-        body = json.dumps({"object_id": object_id, "event": event, "timestamp": int(time.time()),
-                           "resource_url": f"{self.handle.url}/x/{object_id}.json"}).encode()
-        response = httpx.post(self.gateway.webhook_url, content=body, timeout=10, headers={
-            "X-Gecko-Delivery": delivery or str(uuid.uuid4()),
-            "X-Gecko-Signature": sign(self.settings.webhook_secret or "", body)})
+        body = json.dumps(
+            {
+                "object_id": object_id,
+                "event": event,
+                "timestamp": int(time.time()),
+                "resource_url": f"{self.handle.url}/x/{object_id}.json",
+            }
+        ).encode()
+        response = httpx.post(
+            self.gateway.webhook_url,
+            content=body,
+            timeout=10,
+            headers={
+                "X-Gecko-Delivery": delivery or str(uuid.uuid4()),
+                "X-Gecko-Signature": sign(self.settings.webhook_secret or "", body),
+            },
+        )
         assert response.status_code == 200, response.text
         return response
 
     # --- Dagster -------------------------------------------------------------------------------
     def tick(self) -> dg.SensorResult:
-        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor,
-                                          resources={"ops_store": self.resources["ops_store"]})
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=self.cursor, resources={"ops_store": self.resources["ops_store"]}
+        )
         result = webhook_event_sensor(context)
         assert isinstance(result, dg.SensorResult)
         if result.cursor is not None:
@@ -120,8 +137,12 @@ class Pipeline:
 
     def run(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
         return webhook_refresh_job.execute_in_process(
-            run_config=request.run_config, resources=self.resources, instance=self.instance,
-            tags=request.tags, raise_on_error=False)
+            run_config=request.run_config,
+            resources=self.resources,
+            instance=self.instance,
+            tags=request.tags,
+            raise_on_error=False,
+        )
 
     # --- the files -----------------------------------------------------------------------------
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
@@ -144,11 +165,17 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(sandbox_factory: Callable[..., Any], data_dir: Path, tmp_path: Path,
-             settings_for: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+def pipeline(
+    sandbox_factory: Callable[..., Any],
+    data_dir: Path,
+    tmp_path: Path,
+    settings_for: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Pipeline]:
     # Retries after 0.1, 0.4, 1.6, 6.4 s...: room to restart the receiver in between.
-    sandbox = sandbox_factory(scale=20, rate_limit_quota=100_000, webhook_retry_base_delay=0.1,
-                              webhook_max_attempts=8)
+    sandbox = sandbox_factory(
+        scale=20, rate_limit_quota=100_000, webhook_retry_base_delay=0.1, webhook_max_attempts=8
+    )
     settings = settings_for(sandbox, data_dir)
     # GeckoApiResource reads its credentials from the environment, as in production.
     monkeypatch.setenv("GECKO_API_URL", sandbox.url)
@@ -158,8 +185,10 @@ def pipeline(sandbox_factory: Callable[..., Any], data_dir: Path, tmp_path: Path
     channels_file = tmp_path / "channels.yaml"
     channels_file.write_text(CHANNELS)
     channels = load_channels(channels_file)
-    with GeckoClient(sandbox.url, token=sandbox.token) as client, \
-            WarehouseResource(data_dir=str(data_dir)).connect() as con:
+    with (
+        GeckoClient(sandbox.url, token=sandbox.token) as client,
+        WarehouseResource(data_dir=str(data_dir)).connect() as con,
+    ):
         sync_all(client, con, full=True)
         compute_channel_stock(con, channels)
         write_feeds(con, channels, settings.feeds_dir)
@@ -175,7 +204,8 @@ def listed_variant(pipe: Pipeline, skip: set[int] = frozenset()) -> tuple[int, i
         """SELECT l.variant_id, s.location_id, l.quantity FROM channel_listings l
            JOIN channel_stock_levels s USING (channel, variant_id)
            WHERE l.channel = 'web' AND l.listed AND l.reason = 'in_stock' AND s.stocked
-           ORDER BY l.variant_id, s.priority""")
+           ORDER BY l.variant_id, s.priority"""
+    )
     return next((v, loc, q) for v, loc, q in rows if v not in skip)
 
 
@@ -193,25 +223,43 @@ def test_stock_events_refresh_only_those_variants_and_feed_changes(pipeline: Pip
     result = pipeline.tick()
     [request] = result.run_requests
     assert request.run_key == "webhook-events-1-3"
-    assert request.run_config["ops"]["refresh_from_webhooks"]["config"]["ids"] == {"variants": [variant, other]}
+    assert request.run_config["ops"]["refresh_from_webhooks"]["config"]["ids"] == {
+        "variants": [variant, other]
+    }
     run = pipeline.run(request)
     assert run.success
 
     # One ids request for both variants, nothing else.
     assert pipeline.requests_by_route() == {"GET /variants": 1}
-    after = dict(pipeline.query("SELECT variant_id, quantity FROM channel_listings WHERE channel = 'web' "
-                                "AND variant_id IN (?, ?)", [variant, other]))
+    after = dict(
+        pipeline.query(
+            "SELECT variant_id, quantity FROM channel_listings WHERE channel = 'web' "
+            "AND variant_id IN (?, ?)",
+            [variant, other],
+        )
+    )
     assert after == {variant: before - 1, other: other_before + 2}
     changes = pipeline.changes()
     assert sorted(c["variant_id"] for c in changes["changes"]) == sorted([variant, other])
-    assert {Decimal(str(c["quantity"])) for c in changes["changes"] if c["variant_id"] == variant} == {before - 1}
+    assert {Decimal(str(c["quantity"])) for c in changes["changes"] if c["variant_id"] == variant} == {
+        before - 1
+    }
 
     materialized = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
-    assert {"variants", "variant_locations", "channel_listings", "channel_stock_levels", "channel_feeds"} <= materialized
+    assert {
+        "variants",
+        "variant_locations",
+        "channel_listings",
+        "channel_stock_levels",
+        "channel_feeds",
+    } <= materialized
     assert "products" not in materialized
     # Each refreshed table reports the rows it holds in all (the Catalog's row count), not just those refreshed.
-    row_counts = {e.asset_key.to_user_string(): e.materialization.metadata["dagster/row_count"].value
-                  for e in run.get_asset_materialization_events() if e.asset_key.to_user_string() != "channel_feeds"}
+    row_counts = {
+        e.asset_key.to_user_string(): e.materialization.metadata["dagster/row_count"].value
+        for e in run.get_asset_materialization_events()
+        if e.asset_key.to_user_string() != "channel_feeds"
+    }
     for table, rows in row_counts.items():
         assert rows == pipeline.query(f"SELECT count(*) FROM {table}")[0][0] > 2, table  # noqa: S608 - asset keys
     assert {e["status"] for e in pipeline.events()} == {"done"}
@@ -225,8 +273,9 @@ def test_stock_events_refresh_only_those_variants_and_feed_changes(pipeline: Pip
 
 def test_events_wait_while_a_run_is_going_and_coalesce_into_the_next(pipeline: Pipeline) -> None:
     variant, location, _ = listed_variant(pipeline)
-    going = create_run_for_test(pipeline.instance, job_name=webhook_refresh_job.name,
-                                status=dg.DagsterRunStatus.STARTED)
+    going = create_run_for_test(
+        pipeline.instance, job_name=webhook_refresh_job.name, status=dg.DagsterRunStatus.STARTED
+    )
     pipeline.deliver("variant.stock_level_update", variant)
     waiting = pipeline.tick()
     assert not waiting.run_requests
@@ -280,9 +329,13 @@ def test_a_failed_refresh_keeps_its_events_as_failed_with_the_error(pipeline: Pi
 
 # --- the sandbox delivering ----------------------------------------------------------------------------
 
+
 def test_subscribing_twice_changes_nothing(sandbox: Any) -> None:
     address = "https://example.com/webhooks"
-    with GeckoClient(sandbox.url, token=sandbox.token) as client, httpx.Client(base_url=sandbox.url) as control:
+    with (
+        GeckoClient(sandbox.url, token=sandbox.token) as client,
+        httpx.Client(base_url=sandbox.url) as control,
+    ):
         existing, created = ensure_subscriptions(client, address)
         assert (existing, sorted(h["event"] for h in created)) == ([], sorted(DEFAULT_EVENTS))
         control.post("/_sandbox/stats/reset").raise_for_status()
@@ -294,22 +347,34 @@ def test_subscribing_twice_changes_nothing(sandbox: Any) -> None:
 
 def test_a_stock_move_reaches_the_feed_through_receiver_and_sensor(pipeline: Pipeline) -> None:
     variant, location, before = listed_variant(pipeline)
-    untouched = dict(pipeline.query("SELECT variant_id, quantity FROM channel_listings WHERE variant_id <> ?",
-                                    [variant]))
+    untouched = dict(
+        pipeline.query("SELECT variant_id, quantity FROM channel_listings WHERE variant_id <> ?", [variant])
+    )
     pipeline.subscribe()
     pipeline.reset_stats()
     pipeline.stock_move(variant, location, "-2")
     [event] = pipeline.wait_for_events(1)
-    assert (event["event"], event["object_id"], event["status"]) == ("variant.stock_level_update", variant, "pending")
+    assert (event["event"], event["object_id"], event["status"]) == (
+        "variant.stock_level_update",
+        variant,
+        "pending",
+    )
 
     [request] = pipeline.tick().run_requests
     assert pipeline.run(request).success
     assert pipeline.requests_by_route() == {"GET /variants": 1}  # only the affected variant, by id
-    [(quantity,)] = pipeline.query("SELECT quantity FROM channel_listings WHERE channel = 'web' AND variant_id = ?",
-                                   [variant])
+    [(quantity,)] = pipeline.query(
+        "SELECT quantity FROM channel_listings WHERE channel = 'web' AND variant_id = ?", [variant]
+    )
     assert quantity == before - 2
-    assert dict(pipeline.query("SELECT variant_id, quantity FROM channel_listings WHERE variant_id <> ?",
-                               [variant])) == untouched
+    assert (
+        dict(
+            pipeline.query(
+                "SELECT variant_id, quantity FROM channel_listings WHERE variant_id <> ?", [variant]
+            )
+        )
+        == untouched
+    )
     changes = pipeline.changes()["changes"]
     assert [(c["variant_id"], Decimal(str(c["quantity"]))) for c in changes] == [(variant, before - 2)]
 
@@ -337,36 +402,56 @@ def test_receiver_restarted_while_deliveries_are_retried_loses_no_event(pipeline
 
 
 def test_deliveries_signed_by_another_sandbox_are_refused_and_stored_nowhere(
-        pipeline: Pipeline, sandbox_factory: Callable[..., Any]) -> None:
+    pipeline: Pipeline, sandbox_factory: Callable[..., Any]
+) -> None:
     # Another app (say another test's sandbox, still retrying to a port our gateway now holds) signs with
     # its own secret: what reaches our gateway from it must never be taken for our events.
-    other = sandbox_factory(scale=20, rate_limit_quota=100_000, webhook_retry_base_delay=0.05,
-                            webhook_max_attempts=2)
+    other = sandbox_factory(
+        scale=20, rate_limit_quota=100_000, webhook_retry_base_delay=0.05, webhook_max_attempts=2
+    )
     with GeckoClient(other.url, token=other.token) as client:
         ensure_subscriptions(client, pipeline.gateway.webhook_url)
     variant = next(v for v in dump(other, "variants") if v["locations"])
-    httpx.post(f"{other.url}/_sandbox/activity/stock_move", json={
-        "variant_id": variant["id"], "location_id": variant["locations"][0]["location_id"],
-        "quantity": "-1"}).raise_for_status()
+    httpx.post(
+        f"{other.url}/_sandbox/activity/stock_move",
+        json={
+            "variant_id": variant["id"],
+            "location_id": variant["locations"][0]["location_id"],
+            "quantity": "-1",
+        },
+    ).raise_for_status()
     deadline = time.monotonic() + 20
-    while (sent := httpx.get(f"{other.url}/_sandbox/webhook_deliveries").json()["webhook_deliveries"]) == [] \
-            or sent[0]["state"] == "pending":
+    while (
+        sent := httpx.get(f"{other.url}/_sandbox/webhook_deliveries").json()["webhook_deliveries"]
+    ) == [] or sent[0]["state"] == "pending":
         assert time.monotonic() < deadline, sent
         time.sleep(0.02)
     assert [(d["state"], [a.get("status") for a in d["attempts"]]) for d in sent] == [("failed", [401, 401])]
     assert pipeline.events() == []
 
 
-def test_subscribe_command(sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_subscribe_command(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from gecko_pipeline.cli import main
 
     monkeypatch.setenv("GECKO_API_URL", sandbox.url)
     monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
     address = "https://example.com/webhooks"
-    assert main(["subscribe", "--address", address, "--events", "variant.stock_level_update,products.create"]) == 0
+    assert (
+        main(["subscribe", "--address", address, "--events", "variant.stock_level_update,products.create"])
+        == 0
+    )
     assert "0 subscription(s) already there, 2 created" in capsys.readouterr().out
-    assert main(["subscribe", "--address", address, "--events", "variant.stock_level_update,product.create"]) == 0
+    assert (
+        main(["subscribe", "--address", address, "--events", "variant.stock_level_update,product.create"])
+        == 0
+    )
     assert "2 subscription(s) already there, 0 created" in capsys.readouterr().out
-    hooks = httpx.get(f"{sandbox.url}/webhooks", headers={"Authorization": f"Bearer {sandbox.token}"}).json()["webhooks"]
+    hooks = httpx.get(f"{sandbox.url}/webhooks", headers={"Authorization": f"Bearer {sandbox.token}"}).json()[
+        "webhooks"
+    ]
     assert sorted((h["event"], h["address"]) for h in hooks) == [
-        ("product.create", address), ("variant.stock_level_update", address)]
+        ("product.create", address),
+        ("variant.stock_level_update", address),
+    ]

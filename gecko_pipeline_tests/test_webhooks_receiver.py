@@ -26,25 +26,39 @@ SECRET = "receiver-test-secret"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(api_url="http://127.0.0.1:9", access_token="t", client_secret=SECRET, data_dir=tmp_path / "data")
+    return Settings(
+        api_url="http://127.0.0.1:9", access_token="t", client_secret=SECRET, data_dir=tmp_path / "data"
+    )
 
 
 @pytest.fixture
 def gateway(settings: Settings) -> Iterator[GatewayHandle]:
-    with run_gateway(settings, limits=ReceiverLimits(max_body_bytes=2048, tolerance_seconds=3600),
-                     with_intake=False) as handle:
+    with run_gateway(
+        settings, limits=ReceiverLimits(max_body_bytes=2048, tolerance_seconds=3600), with_intake=False
+    ) as handle:
         yield handle
 
 
-def payload(event: str = "variant.stock_level_update", object_id: object = 42, timestamp: object = None) -> bytes:
-    body = {"object_id": object_id, "event": event,
-            "timestamp": int(time.time()) if timestamp is None else timestamp,
-            "resource_url": f"http://127.0.0.1:9/variants/{object_id}.json"}
+def payload(
+    event: str = "variant.stock_level_update", object_id: object = 42, timestamp: object = None
+) -> bytes:
+    body = {
+        "object_id": object_id,
+        "event": event,
+        "timestamp": int(time.time()) if timestamp is None else timestamp,
+        "resource_url": f"http://127.0.0.1:9/variants/{object_id}.json",
+    }
     return json.dumps(body).encode()
 
 
-def deliver(handle: GatewayHandle, body: bytes, *, delivery: str | None = None, signature: str | None = "sign",
-            client: httpx.Client | None = None) -> httpx.Response:
+def deliver(
+    handle: GatewayHandle,
+    body: bytes,
+    *,
+    delivery: str | None = None,
+    signature: str | None = "sign",
+    client: httpx.Client | None = None,
+) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if delivery is not False:
         headers["X-Gecko-Delivery"] = delivery or str(uuid.uuid4())
@@ -86,7 +100,12 @@ def test_signed_delivery_is_stored_before_the_answer(gateway: GatewayHandle, set
     assert response.json()["message"] == "stored"
     [row] = rows(settings)
     assert (row["delivery_id"], row["event"], row["resource"], row["object_id"], row["status"]) == (
-        "d-1", "variant.stock_level_update", "variants", 1234, "pending")
+        "d-1",
+        "variant.stock_level_update",
+        "variants",
+        1234,
+        "pending",
+    )
     assert row["body"] == body.decode()
 
 
@@ -94,7 +113,11 @@ def test_plural_event_name_is_accepted(gateway: GatewayHandle, settings: Setting
     assert deliver(gateway, payload("fulfillments.create", 77)).status_code == 200
     [row] = rows(settings)
     assert (row["event"], row["raw_event"], row["resource"], row["object_id"]) == (
-        "fulfillment.create", "fulfillments.create", "fulfillments", 77)
+        "fulfillment.create",
+        "fulfillments.create",
+        "fulfillments",
+        77,
+    )
 
 
 @pytest.mark.parametrize("signature", [None, "", "bm90IGEgc2lnbmF0dXJl", sign("another-secret", b"x")])
@@ -139,21 +162,28 @@ def test_missing_delivery_id_is_refused(gateway: GatewayHandle, settings: Settin
 
 
 def test_oversized_body_is_refused(gateway: GatewayHandle, settings: Settings) -> None:
-    big = json.dumps({"event": "variant.create", "object_id": 1, "timestamp": int(time.time()),
-                      "padding": "x" * 5000}).encode()
+    big = json.dumps(
+        {"event": "variant.create", "object_id": 1, "timestamp": int(time.time()), "padding": "x" * 5000}
+    ).encode()
     assert deliver(gateway, big).status_code == 413
 
     def chunks():  # no Content-Length: the receiver must stop reading once past the limit
         for _ in range(100):
             yield b"x" * 1024
 
-    response = httpx.post(gateway.webhook_url, content=chunks(), timeout=10,
-                          headers={"X-Gecko-Delivery": "chunked", "X-Gecko-Signature": sign(SECRET, b"")})
+    response = httpx.post(
+        gateway.webhook_url,
+        content=chunks(),
+        timeout=10,
+        headers={"X-Gecko-Delivery": "chunked", "X-Gecko-Signature": sign(SECRET, b"")},
+    )
     assert response.status_code == 413
     assert rows(settings) == []
 
 
-def test_signed_but_unusable_payload_is_kept_with_the_problem(gateway: GatewayHandle, settings: Settings) -> None:
+def test_signed_but_unusable_payload_is_kept_with_the_problem(
+    gateway: GatewayHandle, settings: Settings
+) -> None:
     assert deliver(gateway, payload(object_id="not-an-id"), delivery="bad-id").status_code == 200
     assert deliver(gateway, b"not json", delivery="not-json").status_code == 200
     assert deliver(gateway, payload("invoice.create", 9), delivery="unused").status_code == 200
@@ -167,8 +197,11 @@ def test_signed_but_unusable_payload_is_kept_with_the_problem(gateway: GatewayHa
 
 def test_concurrent_deliveries_are_all_stored(gateway: GatewayHandle, settings: Settings) -> None:
     with httpx.Client() as client, ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda i: deliver(gateway, payload(object_id=i), delivery=f"c-{i}", client=client),
-                                range(60)))
+        answers = list(
+            pool.map(
+                lambda i: deliver(gateway, payload(object_id=i), delivery=f"c-{i}", client=client), range(60)
+            )
+        )
     assert {a.status_code for a in answers} == {200}
     assert sorted(r["object_id"] for r in rows(settings)) == list(range(60))
 
@@ -188,7 +221,9 @@ def test_gateway_serves_the_order_intake_beside_the_receiver(settings: Settings)
         assert httpx.post(handle.url + "/channels/no-such-channel/orders", content=b"{}").status_code == 404
 
 
-def test_receiver_answers_while_the_warehouse_is_locked_by_a_writer(gateway: GatewayHandle, settings: Settings) -> None:
+def test_receiver_answers_while_the_warehouse_is_locked_by_a_writer(
+    gateway: GatewayHandle, settings: Settings
+) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     writer = duckdb.connect(str(settings.warehouse_path))  # as a Dagster step holds it
     try:

@@ -29,6 +29,7 @@ def __getattr__(name: str) -> object:
         return GeckoApiResource
     raise AttributeError(name)
 
+
 __all__ = [
     "AuthenticationError",
     "ClientStats",

@@ -90,7 +90,11 @@ class OAuthAuth:
         self.hint = (
             "the OAuth access token was refused and could not be refreshed: check GECKO_CLIENT_ID and "
             "GECKO_CLIENT_SECRET, or re-authorize the app and set GECKO_REFRESH_TOKEN"
-            + (f" (the latest rotated token is kept in {store.path}; delete it after re-authorizing)" if store else "")
+            + (
+                f" (the latest rotated token is kept in {store.path}; delete it after re-authorizing)"
+                if store
+                else ""
+            )
         )
 
     def secrets(self) -> list[str]:
@@ -126,7 +130,11 @@ class OAuthAuth:
             return
         with self._store.locked():
             stored = self._store.load(self._api_url, self._client_id)
-            if stored and stored["refresh_token"] != self._refresh and stored.get("access_token") != used_access:
+            if (
+                stored
+                and stored["refresh_token"] != self._refresh
+                and stored.get("access_token") != used_access
+            ):
                 self._adopt(stored)  # another process rotated already; its pair is the live one
                 if not self._expiring():
                     return
@@ -160,19 +168,26 @@ class OAuthAuth:
                 TOKEN_PATH, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
             )
         except httpx.TransportError as exc:
-            raise TransportError("POST", TOKEN_PATH, f"token refresh failed: {type(exc).__name__}",
-                                 may_have_reached_server=True) from exc
+            raise TransportError(
+                "POST",
+                TOKEN_PATH,
+                f"token refresh failed: {type(exc).__name__}",
+                may_have_reached_server=True,
+            ) from exc
         log.info("POST %s %s %.0fms", TOKEN_PATH, response.status_code, (time.monotonic() - started) * 1000)
         if response.status_code in (400, 401):
             err = error_from_response(response, "POST", TOKEN_PATH, redact=self._redact)
-            raise AuthenticationError(err.status, "POST", TOKEN_PATH, f"{err.message} ({self.hint})",
-                                      request_id=err.request_id)
+            raise AuthenticationError(
+                err.status, "POST", TOKEN_PATH, f"{err.message} ({self.hint})", request_id=err.request_id
+            )
         if response.is_error:
             raise error_from_response(response, "POST", TOKEN_PATH, redact=self._redact)
         data = response.json()
         expires_in = data.get("expires_in")
         # Refresh a little early (a tenth of the lifetime, at most a minute) so no request meets expiry.
-        expires_at = time.time() + float(expires_in) - min(60.0, float(expires_in) / 10) if expires_in else None
+        expires_at = (
+            time.time() + float(expires_in) - min(60.0, float(expires_in) / 10) if expires_in else None
+        )
         return {
             "access_token": data["access_token"],
             "refresh_token": data.get("refresh_token") or refresh_token,

@@ -71,7 +71,11 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
 def _looks_truncated(response: httpx.Response) -> bool:
     # A connection closed mid-body without a length can still look like a complete answer.
     content = response.content.rstrip()
-    return bool(content) and "json" in response.headers.get("content-type", "") and content[-1:] not in (b"}", b"]")
+    return (
+        bool(content)
+        and "json" in response.headers.get("content-type", "")
+        and content[-1:] not in (b"}", b"]")
+    )
 
 
 class GeckoClient:
@@ -115,7 +119,9 @@ class GeckoClient:
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=max_concurrency + 4, max_keepalive_connections=max_concurrency + 4),
+            limits=httpx.Limits(
+                max_connections=max_concurrency + 4, max_keepalive_connections=max_concurrency + 4
+            ),
             headers={"User-Agent": user_agent or _user_agent(), "Accept": "application/json"},
         )
         self._pool: ThreadPoolExecutor | None = None
@@ -131,10 +137,15 @@ class GeckoClient:
         token_store_path: str | Path | None,
     ) -> Auth:
         if refresh_token:
-            missing = [name for name, value in (("GECKO_CLIENT_ID", client_id), ("GECKO_CLIENT_SECRET", client_secret))
-                       if not value]
+            missing = [
+                name
+                for name, value in (("GECKO_CLIENT_ID", client_id), ("GECKO_CLIENT_SECRET", client_secret))
+                if not value
+            ]
             if missing:
-                raise ValueError(f"GECKO_REFRESH_TOKEN is set but {' and '.join(missing)} missing: OAuth needs all three")
+                raise ValueError(
+                    f"GECKO_REFRESH_TOKEN is set but {' and '.join(missing)} missing: OAuth needs all three"
+                )
             assert client_id is not None and client_secret is not None
             return OAuthAuth(
                 http=self._http,
@@ -176,7 +187,9 @@ class GeckoClient:
         response = self.request("POST", path, body=body, idempotency_key=idempotency_key)
         return loads(response.content) if response.content else {}
 
-    def put(self, path: str, body: Mapping[str, Any], idempotency_key: str | None = None) -> dict[str, Any] | None:
+    def put(
+        self, path: str, body: Mapping[str, Any], idempotency_key: str | None = None
+    ) -> dict[str, Any] | None:
         response = self.request("PUT", path, body=body, idempotency_key=idempotency_key)
         return loads(response.content) if response.status_code != 204 and response.content else None
 
@@ -215,23 +228,38 @@ class GeckoClient:
             started = time.monotonic()
             try:
                 response = self._http.request(
-                    method, url, params=params, content=content,
+                    method,
+                    url,
+                    params=params,
+                    content=content,
                     headers={**headers, "Authorization": f"Bearer {token}"},
                 )
             except httpx.TransportError as exc:
                 reached = not isinstance(exc, NOT_SENT_ERRORS)
                 self._pacer.release(None, reached_server=reached)
                 self.stats.add(requests=1)
-                log.info("%s %s failed: %s after %.0fms", method, shown_path, type(exc).__name__,
-                         (time.monotonic() - started) * 1000)
+                log.info(
+                    "%s %s failed: %s after %.0fms",
+                    method,
+                    shown_path,
+                    type(exc).__name__,
+                    (time.monotonic() - started) * 1000,
+                )
                 if (replayable or not reached) and failures < self.max_retries:
                     failures += 1
                     self._backoff(failures, method, shown_path, type(exc).__name__)
                     continue
-                unsafe = " (a POST/PUT without Idempotency-Key is not retried: it may have been applied)" \
-                    if reached and not replayable else ""
-                raise TransportError(method, shown_path, f"{type(exc).__name__}: {self._redact(str(exc))}{unsafe}",
-                                     may_have_reached_server=reached) from exc
+                unsafe = (
+                    " (a POST/PUT without Idempotency-Key is not retried: it may have been applied)"
+                    if reached and not replayable
+                    else ""
+                )
+                raise TransportError(
+                    method,
+                    shown_path,
+                    f"{type(exc).__name__}: {self._redact(str(exc))}{unsafe}",
+                    may_have_reached_server=reached,
+                ) from exc
             self._pacer.release(response.headers)
             self.stats.add(requests=1)
             self._log(method, response, started)
@@ -245,14 +273,18 @@ class GeckoClient:
             elif status == 401 and not refreshed and self._auth.refresh_after_401(token):
                 refreshed = True
                 continue
-            elif (status >= 500 or (response.is_success and _looks_truncated(response))) \
-                    and replayable and failures < self.max_retries:
+            elif (
+                (status >= 500 or (response.is_success and _looks_truncated(response)))
+                and replayable
+                and failures < self.max_retries
+            ):
                 failures += 1
                 self._backoff(failures, method, shown_path, str(status))
                 continue
             if response.is_error:
-                raise error_from_response(response, method, shown_path, auth_hint=self._auth.hint,
-                                          redact=self._redact)
+                raise error_from_response(
+                    response, method, shown_path, auth_hint=self._auth.hint, redact=self._redact
+                )
             return response
 
     def _url(self, path: str) -> tuple[str, str]:
@@ -261,7 +293,9 @@ class GeckoClient:
         if path.startswith(("http://", "https://")):
             url, base = httpx.URL(path), httpx.URL(self.base_url)
             if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
-                raise ValueError(f"refusing to send API credentials to {url.scheme}://{url.host}: not {self.base_url}")
+                raise ValueError(
+                    f"refusing to send API credentials to {url.scheme}://{url.host}: not {self.base_url}"
+                )
             return path, url.path
         path = path if path.startswith("/") else "/" + path
         return path, path.split("?", 1)[0]
@@ -293,9 +327,15 @@ class GeckoClient:
     def _log(self, method: str, response: httpx.Response, started: float) -> None:
         level = logging.INFO if response.status_code >= 400 else logging.DEBUG
         if log.isEnabledFor(level):
-            log.log(level, "%s %s %d %.0fms quota=%s", method, response.request.url.raw_path.decode(),
-                    response.status_code, (time.monotonic() - started) * 1000,
-                    response.headers.get("x-rate-limit-remaining", "-"))
+            log.log(
+                level,
+                "%s %s %d %.0fms quota=%s",
+                method,
+                response.request.url.raw_path.decode(),
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+                response.headers.get("x-rate-limit-remaining", "-"),
+            )
 
     def _redact(self, text: str) -> str:
         for secret in self._auth.secrets():
@@ -304,19 +344,26 @@ class GeckoClient:
 
     # -- lists ------------------------------------------------------------------------------------
 
-    def fetch_page(self, path: str, params: Mapping[str, Any] | None = None, *, page: int = 1,
-                   limit: int | None = None) -> Page:
+    def fetch_page(
+        self, path: str, params: Mapping[str, Any] | None = None, *, page: int = 1, limit: int | None = None
+    ) -> Page:
         """One page of a list (`limit` defaults to the client's page size)."""
         limit = self.page_size if limit is None else limit
         query = {**(params or {}), "limit": limit, "page": page}
         response = self.request("GET", path, params=query)
-        result = Page.from_answer(root_key(path), page, limit, response.content,
-                                  Pagination.from_header(response.headers.get("x-pagination")))
+        result = Page.from_answer(
+            root_key(path),
+            page,
+            limit,
+            response.content,
+            Pagination.from_header(response.headers.get("x-pagination")),
+        )
         self.stats.add(pages=1, records=result.record_count)
         return result
 
-    def iter_pages(self, path: str, params: Mapping[str, Any] | None = None, *,
-                   limit: int | None = None) -> Iterator[Page]:
+    def iter_pages(
+        self, path: str, params: Mapping[str, Any] | None = None, *, limit: int | None = None
+    ) -> Iterator[Page]:
         """Every page of a list, in page order. Once page 1 tells how many there are, the rest are
         fetched concurrently, at most `prefetch_pages` ahead of the consumer (memory stays flat)."""
         limit = self.page_size if limit is None else limit
@@ -336,14 +383,20 @@ class GeckoClient:
             last = fetch(page=last.page + 1)
             yield last
 
-    def iter_ids(self, path: str, ids: Iterable[int | str], params: Mapping[str, Any] | None = None, *,
-                 batch: int = MAX_PAGE_SIZE) -> Iterator[Page]:
+    def iter_ids(
+        self,
+        path: str,
+        ids: Iterable[int | str],
+        params: Mapping[str, Any] | None = None,
+        *,
+        batch: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Page]:
         """The records with these ids, in batches (`ids=1,2,...`), fetched concurrently, yielded in
         batch order. Filters in `params` still apply (e.g. `status=archived`)."""
         if not 1 <= batch <= MAX_PAGE_SIZE:
             raise ValueError(f"batch must be between 1 and {MAX_PAGE_SIZE}, got {batch}")
         unique = list(dict.fromkeys(str(i) for i in ids))
-        batches = [unique[i:i + batch] for i in range(0, len(unique), batch)]
+        batches = [unique[i : i + batch] for i in range(0, len(unique), batch)]
         tasks = (partial(self._first_pages_of_batch, path, params, chunk, batch) for chunk in batches)
         with contextlib.closing(self._ordered(tasks)) as results:
             for first, query in results:
@@ -353,15 +406,18 @@ class GeckoClient:
                     last = self.fetch_page(path, query, page=last.page + 1, limit=batch)
                     yield last
 
-    def _first_pages_of_batch(self, path: str, params: Mapping[str, Any] | None, chunk: list[str],
-                              batch: int) -> tuple[Page, dict[str, Any]]:
+    def _first_pages_of_batch(
+        self, path: str, params: Mapping[str, Any] | None, chunk: list[str], batch: int
+    ) -> tuple[Page, dict[str, Any]]:
         query = {**(params or {}), "ids": ",".join(chunk)}
         return self.fetch_page(path, query, page=1, limit=batch), query
 
     def _ordered(self, tasks: Iterator[Callable[[], T]]) -> Iterator[T]:
         """Run tasks on the pool, at most `prefetch_pages` at a time, yielding results in task order."""
         pool = self._get_pool()
-        pending: deque[Future[T]] = deque(pool.submit(task) for task in itertools.islice(tasks, self.prefetch_pages))
+        pending: deque[Future[T]] = deque(
+            pool.submit(task) for task in itertools.islice(tasks, self.prefetch_pages)
+        )
         try:
             while pending:
                 result = pending.popleft().result()
@@ -391,8 +447,9 @@ class GeckoClient:
     def __enter__(self) -> GeckoClient:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def __repr__(self) -> str:

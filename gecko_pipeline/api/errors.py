@@ -40,14 +40,22 @@ class GeckoApiError(Exception):
     def detail(self) -> str:
         if self.errors:
             # Rails style: "base" messages read on their own, others as "<field> <message>".
-            parts = [msg if field == "base" else f"{field} {msg}" for field, msgs in self.errors.items() for msg in msgs]
+            parts = [
+                msg if field == "base" else f"{field} {msg}"
+                for field, msgs in self.errors.items()
+                for msg in msgs
+            ]
             return "; ".join(parts)
         return self.message
 
     def _render(self) -> str:
         status = "network error" if self.status is None else str(self.status)
         detail = self.detail
-        return f"{status} {self.method} {self.path}: {detail}" if detail else f"{status} {self.method} {self.path}"
+        return (
+            f"{status} {self.method} {self.path}: {detail}"
+            if detail
+            else f"{status} {self.method} {self.path}"
+        )
 
 
 class AuthenticationError(GeckoApiError):
@@ -121,7 +129,9 @@ def _parse_body(content: bytes) -> tuple[str, dict[str, list[str]]]:
             errors[str(field)] = [str(m) for m in msgs] if isinstance(msgs, list) else [str(msgs)]
     elif isinstance(raw_errors, list):
         errors["base"] = [str(m) for m in raw_errors]
-    message = body.get("message") or body.get("error_description") or body.get("error") or body.get("type") or ""
+    message = (
+        body.get("message") or body.get("error_description") or body.get("error") or body.get("type") or ""
+    )
     return str(message), errors
 
 

@@ -109,4 +109,6 @@ class Pacer:
             self._reset, self._remaining = info.reset, info.remaining
         elif info.reset == self._reset:
             # Answers arrive out of order; the lowest count is the latest the server knows.
-            self._remaining = info.remaining if self._remaining is None else min(self._remaining, info.remaining)
+            self._remaining = (
+                info.remaining if self._remaining is None else min(self._remaining, info.remaining)
+            )

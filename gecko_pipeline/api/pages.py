@@ -89,7 +89,9 @@ class Page:
         }
 
     @classmethod
-    def from_answer(cls, resource: str, page: int, limit: int, body: bytes, pagination: Pagination | None) -> Page:
+    def from_answer(
+        cls, resource: str, page: int, limit: int, body: bytes, pagination: Pagination | None
+    ) -> Page:
         if pagination is None:
             # No header: count by parsing, and stop on a short page.
             tmp = cls(resource, page, page, 0, body)

@@ -25,10 +25,16 @@ class GeckoApiResource(dg.ConfigurableResource):
     """
 
     api_url: str | None = Field(default=None, description="API base URL; overrides GECKO_API_URL when set.")
-    max_concurrency: int = Field(default=4, description="Pages fetched in parallel (they share one rate limit).")
+    max_concurrency: int = Field(
+        default=4, description="Pages fetched in parallel (they share one rate limit)."
+    )
     timeout_seconds: float = Field(default=30.0, description="Read timeout of one request, in seconds.")
-    max_retries: int = Field(default=6, description="Retries of a safe request after a 5xx, timeout or dropped connection.")
-    page_size: int = Field(default=MAX_PAGE_SIZE, description="Records per page (the API allows at most 250).")
+    max_retries: int = Field(
+        default=6, description="Retries of a safe request after a 5xx, timeout or dropped connection."
+    )
+    page_size: int = Field(
+        default=MAX_PAGE_SIZE, description="Records per page (the API allows at most 250)."
+    )
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

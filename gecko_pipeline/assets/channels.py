@@ -24,7 +24,13 @@ POOL = "duckdb_writer"
 
 # The extract tables the rule reads (asset keys = table names).
 STOCK_INPUTS = [
-    "account", "locations", "currencies", "price_lists", "products", "variants", "variant_locations",
+    "account",
+    "locations",
+    "currencies",
+    "price_lists",
+    "products",
+    "variants",
+    "variant_locations",
     "variant_prices",
 ]
 
@@ -45,10 +51,20 @@ last feed."""
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("channel_listings", deps=STOCK_INPUTS, description=LISTINGS_DESCRIPTION,
-                     kinds={"duckdb", "sql"}, **LABELS),
-        dg.AssetSpec("channel_stock_levels", deps=STOCK_INPUTS, description=STOCK_LEVELS_DESCRIPTION,
-                     kinds={"duckdb", "sql"}, **LABELS),
+        dg.AssetSpec(
+            "channel_listings",
+            deps=STOCK_INPUTS,
+            description=LISTINGS_DESCRIPTION,
+            kinds={"duckdb", "sql"},
+            **LABELS,
+        ),
+        dg.AssetSpec(
+            "channel_stock_levels",
+            deps=STOCK_INPUTS,
+            description=STOCK_LEVELS_DESCRIPTION,
+            kinds={"duckdb", "sql"},
+            **LABELS,
+        ),
     ],
     name="channel_stock",
     description="Recomputes channel listings and per-location channel stock in one SQL pass.",
@@ -66,8 +82,10 @@ def channel_stock(
         f"channel stock: {result['listings_rows']} listings, {result['stock_level_rows']} stock levels "
         f"for {', '.join(result['channels'])} in {result['seconds']} s"
     )
-    totals = {key: sum(int(row[key]) for row in summary)
-              for key in ("listed", "out_of_stock", "backordered", "missing_prices", "untracked", "capped")}
+    totals = {
+        key: sum(int(row[key]) for row in summary)
+        for key in ("listed", "out_of_stock", "backordered", "missing_prices", "untracked", "capped")
+    }
     per_channel: dict[str, Any] = {}
     for row in summary:
         for key in ("listed", "out_of_stock", "backordered", "missing_prices"):
@@ -100,8 +118,10 @@ def channel_stock(
 
 
 def _summary_markdown(summary: list[dict[str, Any]]) -> str:
-    header = ("| channel | listed | out of stock | backordered | untracked | capped | missing prices | not listed |\n"
-              "|---|---:|---:|---:|---:|---:|---:|---:|")
+    header = (
+        "| channel | listed | out of stock | backordered | untracked | capped | missing prices | not listed |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
     lines = [
         f"| {r['channel']} | {r['listed']} | {r['out_of_stock']} | {r['backordered']} | {r['untracked']} | "
         f"{r['capped']} | {r['missing_prices']} | {r['not_listed']} |"
@@ -131,8 +151,10 @@ def channel_feeds(
         "changes": dg.MetadataValue.int(sum(c["changes"] for c in result["channels"].values())),
     }
     for name, counts in result["channels"].items():
-        context.log.info(f"feed {name}: {counts['rows']} rows, {counts['changes']} changes "
-                         f"({counts['added']} added, {counts['updated']} updated, {counts['removed']} removed)")
+        context.log.info(
+            f"feed {name}: {counts['rows']} rows, {counts['changes']} changes "
+            f"({counts['added']} added, {counts['updated']} updated, {counts['removed']} removed)"
+        )
         metadata[f"{name} rows"] = dg.MetadataValue.int(counts["rows"])
         metadata[f"{name} changes"] = dg.MetadataValue.int(counts["changes"])
     return dg.MaterializeResult(metadata=metadata)
@@ -151,7 +173,9 @@ CHECKS = {
 }
 
 
-def outcome_result(outcome: checks.CheckOutcome, severity: dg.AssetCheckSeverity, **keys: Any) -> dg.AssetCheckResult:
+def outcome_result(
+    outcome: checks.CheckOutcome, severity: dg.AssetCheckSeverity, **keys: Any
+) -> dg.AssetCheckResult:
     """A check's outcome as Dagster shows it: how many failed and a few of them."""
     return dg.AssetCheckResult(
         passed=outcome.passed,
@@ -168,8 +192,12 @@ def outcome_result(outcome: checks.CheckOutcome, severity: dg.AssetCheckSeverity
 @dg.multi_asset_check(
     specs=[
         # A broken invariant blocks what comes after (the feeds): a store never gets a bad quantity.
-        dg.AssetCheckSpec(name, asset=asset, description=checks.DESCRIPTIONS[fn.__name__],
-                          blocking=severity == dg.AssetCheckSeverity.ERROR)
+        dg.AssetCheckSpec(
+            name,
+            asset=asset,
+            description=checks.DESCRIPTIONS[fn.__name__],
+            blocking=severity == dg.AssetCheckSeverity.ERROR,
+        )
         for name, (asset, fn, severity) in CHECKS.items()
     ],
     name="channel_checks",

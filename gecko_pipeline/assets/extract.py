@@ -6,7 +6,6 @@ the run tag `gecko_pipeline/sync_mode` (`incremental`, the default, or `full`); 
 cursor gets a full sync. Every step writes warehouse.duckdb, so all run in the `duckdb_writer` pool.
 """
 
-
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
@@ -51,8 +50,12 @@ def run_streams(
     try:
         with gecko_api.get_client() as client, warehouse.connect() as con:
             results = sync_all(
-                client, con, full=full, streams=streams,
-                overlap=timedelta(seconds=warehouse.incremental_overlap_seconds), progress=context.log.info,
+                client,
+                con,
+                full=full,
+                streams=streams,
+                overlap=timedelta(seconds=warehouse.incremental_overlap_seconds),
+                progress=context.log.info,
             )
             cursors = {name: read_state(con, name).cursor for name in streams}
             rows = table_row_counts(con, tables)
@@ -98,7 +101,10 @@ def table_metadata(result: SyncResult, table: str, rows: int) -> dict[str, objec
 
 def _spec(table: str, group: str, description: str, deps: Sequence[str] = ()) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key=table, kinds=KINDS, description=description, deps=[dg.AssetKey(d) for d in deps],
+        key=table,
+        kinds=KINDS,
+        description=description,
+        deps=[dg.AssetKey(d) for d in deps],
         **catalog_labels(group),
     )
 
@@ -124,48 +130,108 @@ def extract_asset(
 _API = "Synced from the inventory API"
 
 EXTRACT_ASSETS: list[dg.AssetsDefinition] = [
-    extract_asset([("account", f"The merchant's account (GET /accounts/current): default price list, "
-                               f"primary location, currency. {_API}.")], ["account"], "inventory"),
-    extract_asset([("locations", f"Warehouses (stock locations), archived ones included. {_API}.")],
-                  ["locations"], "inventory"),
-    extract_asset([("currencies", f"Currencies and exchange rates, archived ones included. {_API}.")],
-                  ["currencies"], "inventory"),
-    extract_asset([("price_lists", f"Price lists: the built-in buy/wholesale/retail (string ids) and custom "
-                                   f"ones. {_API}.")], ["price_lists"], "inventory"),
-    extract_asset([("tax_types", f"Tax types with their effective rate. {_API}.")], ["tax_types"], "inventory"),
     extract_asset(
         [
-            ("products", f"Products of every status (active, disabled, archived). {_API} with "
-                         "include=variants on a full sync."),
-            ("variants", "Variants of every status with stock totals, prices and flags; a full sync gets them "
-                         "side-loaded with their products, an incremental one by updated_at_min."),
-            ("variant_locations", "Stock per variant and location (on hand, committed, incoming, available), "
-                                  "from each variant's locations[]; replaced whenever its variant is loaded."),
-            ("variant_prices", "A variant's price in each price list (price_list_id is a string), from its "
-                               "variant_prices[]; replaced whenever its variant is loaded."),
+            (
+                "account",
+                f"The merchant's account (GET /accounts/current): default price list, "
+                f"primary location, currency. {_API}.",
+            )
         ],
-        ["products", "variants"], "inventory", deps=["locations", "price_lists"],
+        ["account"],
+        "inventory",
+    ),
+    extract_asset(
+        [("locations", f"Warehouses (stock locations), archived ones included. {_API}.")],
+        ["locations"],
+        "inventory",
+    ),
+    extract_asset(
+        [("currencies", f"Currencies and exchange rates, archived ones included. {_API}.")],
+        ["currencies"],
+        "inventory",
+    ),
+    extract_asset(
+        [
+            (
+                "price_lists",
+                f"Price lists: the built-in buy/wholesale/retail (string ids) and custom ones. {_API}.",
+            )
+        ],
+        ["price_lists"],
+        "inventory",
+    ),
+    extract_asset(
+        [("tax_types", f"Tax types with their effective rate. {_API}.")], ["tax_types"], "inventory"
+    ),
+    extract_asset(
+        [
+            (
+                "products",
+                f"Products of every status (active, disabled, archived). {_API} with "
+                "include=variants on a full sync.",
+            ),
+            (
+                "variants",
+                "Variants of every status with stock totals, prices and flags; a full sync gets them "
+                "side-loaded with their products, an incremental one by updated_at_min.",
+            ),
+            (
+                "variant_locations",
+                "Stock per variant and location (on hand, committed, incoming, available), "
+                "from each variant's locations[]; replaced whenever its variant is loaded.",
+            ),
+            (
+                "variant_prices",
+                "A variant's price in each price list (price_list_id is a string), from its "
+                "variant_prices[]; replaced whenever its variant is loaded.",
+            ),
+        ],
+        ["products", "variants"],
+        "inventory",
+        deps=["locations", "price_lists"],
     ),
     extract_asset([("companies", f"Customers and suppliers, every status. {_API}.")], ["companies"], "sales"),
-    extract_asset([("addresses", f"Company addresses, archived ones included. {_API}.")], ["addresses"], "sales",
-                  deps=["companies"]),
-    extract_asset([("orders", f"Sales orders of every status (draft to fulfilled, void, deleted). {_API}.")],
-                  ["orders"], "sales", deps=["companies", "addresses"]),
-    extract_asset([("order_line_items", "Order lines, freeform shipping lines included, fetched on their own "
-                                        "endpoint by updated_at_min (not one request per order).")],
-                  ["order_line_items"], "sales", deps=["orders", "variants"]),
+    extract_asset(
+        [("addresses", f"Company addresses, archived ones included. {_API}.")],
+        ["addresses"],
+        "sales",
+        deps=["companies"],
+    ),
+    extract_asset(
+        [("orders", f"Sales orders of every status (draft to fulfilled, void, deleted). {_API}.")],
+        ["orders"],
+        "sales",
+        deps=["companies", "addresses"],
+    ),
+    extract_asset(
+        [
+            (
+                "order_line_items",
+                "Order lines, freeform shipping lines included, fetched on their own "
+                "endpoint by updated_at_min (not one request per order).",
+            )
+        ],
+        ["order_line_items"],
+        "sales",
+        deps=["orders", "variants"],
+    ),
     extract_asset(
         [
             ("fulfillments", f"Shipments (packed, fulfilled, void, deleted). {_API}."),
             ("fulfillment_line_items", "Lines of each shipment, side-loaded with the fulfillments."),
         ],
-        ["fulfillments"], "sales", deps=["orders", "order_line_items"],
+        ["fulfillments"],
+        "sales",
+        deps=["orders", "order_line_items"],
     ),
     extract_asset(
         [
             ("fulfillment_returns", f"Customer returns (returning, received, void, deleted). {_API}."),
             ("fulfillment_return_line_items", "Lines of each return, side-loaded with the returns."),
         ],
-        ["fulfillment_returns"], "sales", deps=["orders", "order_line_items"],
+        ["fulfillment_returns"],
+        "sales",
+        deps=["orders", "order_line_items"],
     ),
 ]

@@ -12,7 +12,11 @@ from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.warehouse.schema import TABLE_LIST
 
 # Derived tables written by the channel and order assets: the copy waits for them too.
-DERIVED_KEYS = [dg.AssetKey("channel_stock_levels"), dg.AssetKey("channel_listings"), dg.AssetKey("channel_order_sync")]
+DERIVED_KEYS = [
+    dg.AssetKey("channel_stock_levels"),
+    dg.AssetKey("channel_listings"),
+    dg.AssetKey("channel_order_sync"),
+]
 EXTRACT_KEYS = [key for assets_def in EXTRACT_ASSETS for key in assets_def.keys]
 ROW_COUNTS = "row counts"  # metadata entry: every table's rows as copied, which the check compares against
 SAMPLE = 10
@@ -34,15 +38,19 @@ def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect():
         pass  # creates the tables on a first run, so the copy always has the full schema
     info = publish(warehouse.warehouse_path, warehouse.published_path)
-    return dg.MaterializeResult(metadata={
-        "published_path": dg.MetadataValue.path(str(info["published_path"])),
-        "dagster/row_count": dg.MetadataValue.int(int(info["rows"])),  # every table's rows together
-        "tables": dg.MetadataValue.int(int(info["tables"])),
-        "bytes": dg.MetadataValue.int(int(info["bytes"])),
-        "seconds": dg.MetadataValue.float(float(info["seconds"])),
-        "storage_compatibility_version": dg.MetadataValue.text(str(info["storage_compatibility_version"])),
-        ROW_COUNTS: dg.MetadataValue.json(info["row_counts"]),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "published_path": dg.MetadataValue.path(str(info["published_path"])),
+            "dagster/row_count": dg.MetadataValue.int(int(info["rows"])),  # every table's rows together
+            "tables": dg.MetadataValue.int(int(info["tables"])),
+            "bytes": dg.MetadataValue.int(int(info["bytes"])),
+            "seconds": dg.MetadataValue.float(float(info["seconds"])),
+            "storage_compatibility_version": dg.MetadataValue.text(
+                str(info["storage_compatibility_version"])
+            ),
+            ROW_COUNTS: dg.MetadataValue.json(info["row_counts"]),
+        }
+    )
 
 
 @dg.asset_check(
@@ -61,16 +69,23 @@ def published_copy_is_whole(
     event = context.instance.get_latest_materialization_event(published_warehouse.key)
     materialization = event.asset_materialization if event else None
     entry = materialization.metadata.get(ROW_COUNTS) if materialization else None
-    expected = entry.value if isinstance(entry, dg.JsonMetadataValue) and isinstance(entry.value, dict) else {}
-    problems = verify_published(warehouse.published_path, expected, required=[spec.name for spec in TABLE_LIST])
+    expected = (
+        entry.value if isinstance(entry, dg.JsonMetadataValue) and isinstance(entry.value, dict) else {}
+    )
+    problems = verify_published(
+        warehouse.published_path, expected, required=[spec.name for spec in TABLE_LIST]
+    )
     if not expected:
-        problems.insert(0, {"table": None, "problem": "no row counts recorded: materialize published_warehouse"})
+        problems.insert(
+            0, {"table": None, "problem": "no row counts recorded: materialize published_warehouse"}
+        )
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if not problems else "; ".join(
-            f"{p['table'] or 'published.duckdb'}: {p['problem']}" for p in problems[:3]
-        ) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""),
+        description=None
+        if not problems
+        else "; ".join(f"{p['table'] or 'published.duckdb'}: {p['problem']}" for p in problems[:3])
+        + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""),
         metadata={
             "published_path": dg.MetadataValue.path(str(warehouse.published_path)),
             "tables_compared": dg.MetadataValue.int(len(expected)),

@@ -25,10 +25,10 @@ DESCRIPTIONS = {
     "shares_add_up": "Per-location shares add up to the channel total (and are null together for untracked variants).",
     "keys_unique": "One listing per channel and variant, one stock level per channel, variant and location.",
     "skus_usable": "Every listed variant has a SKU, and no two listed variants of a channel share one "
-                   "(a store importer matches listings by SKU).",
+    "(a store importer matches listings by SKU).",
     "feeds_match_listings": "Each channel's listings.csv and listings.json are there and hold exactly the rows "
-                            "its listings publish (one per variant; per variant and location for a "
-                            "per_location channel).",
+    "its listings publish (one per variant; per variant and location for a "
+    "per_location channel).",
 }
 
 
@@ -45,33 +45,47 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, description: str) -> CheckOut
     (count,) = con.execute(f"SELECT count(*) FROM ({sql})").fetchone() or (0,)  # noqa: S608 (fixed SQL)
     cursor = con.execute(f"SELECT * FROM ({sql}) LIMIT {SAMPLE}")  # noqa: S608
     names = [d[0] for d in cursor.description or []]
-    sample = [{n: (None if v is None else str(v)) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+    sample = [
+        {n: (None if v is None else str(v)) for n, v in zip(names, row, strict=True)}
+        for row in cursor.fetchall()
+    ]
     return CheckOutcome(passed=count == 0, failures=int(count), description=description, sample=sample)
 
 
 def no_negative_quantity(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
-    return _run(con, """
+    return _run(
+        con,
+        """
         SELECT channel, variant_id, NULL::BIGINT AS location_id, quantity FROM channel_listings WHERE quantity < 0
         UNION ALL
         SELECT channel, variant_id, location_id, quantity FROM channel_stock_levels WHERE quantity < 0""",
-        DESCRIPTIONS["no_negative_quantity"])
+        DESCRIPTIONS["no_negative_quantity"],
+    )
 
 
 def within_max_online(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
-    return _run(con, """
+    return _run(
+        con,
+        """
         SELECT channel, variant_id, sku, quantity, max_online FROM channel_listings
         WHERE max_online IS NOT NULL AND quantity > max_online""",
-        DESCRIPTIONS["within_max_online"])
+        DESCRIPTIONS["within_max_online"],
+    )
 
 
 def prices_present(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
-    return _run(con, """
+    return _run(
+        con,
+        """
         SELECT channel, variant_id, sku, price_list_id FROM channel_listings WHERE listed AND price IS NULL""",
-        DESCRIPTIONS["prices_present"])
+        DESCRIPTIONS["prices_present"],
+    )
 
 
 def shares_add_up(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
-    return _run(con, """
+    return _run(
+        con,
+        """
         SELECT l.channel, l.variant_id, l.quantity, s.shares, s.rows
         FROM channel_listings l
         LEFT JOIN (SELECT channel, variant_id, sum(quantity) AS shares, count(*) AS rows,
@@ -81,27 +95,34 @@ def shares_add_up(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
         WHERE s.rows IS NULL
            OR (l.quantity IS NULL AND s.tracked_rows > 0)
            OR (l.quantity IS NOT NULL AND s.shares IS DISTINCT FROM l.quantity)""",
-        DESCRIPTIONS["shares_add_up"])
+        DESCRIPTIONS["shares_add_up"],
+    )
 
 
 def keys_unique(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
-    return _run(con, """
+    return _run(
+        con,
+        """
         SELECT 'channel_listings' AS table_name, channel, variant_id, NULL::BIGINT AS location_id, count(*) AS n
         FROM channel_listings GROUP BY channel, variant_id HAVING count(*) > 1
         UNION ALL
         SELECT 'channel_stock_levels', channel, variant_id, location_id, count(*)
         FROM channel_stock_levels GROUP BY channel, variant_id, location_id HAVING count(*) > 1""",
-        DESCRIPTIONS["keys_unique"])
+        DESCRIPTIONS["keys_unique"],
+    )
 
 
 def skus_usable(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
-    return _run(con, """
+    return _run(
+        con,
+        """
         SELECT channel, sku, list(variant_id ORDER BY variant_id) AS variant_ids,
                CASE WHEN sku IS NULL OR trim(sku) = '' THEN 'no sku' ELSE 'sku shared' END AS problem
         FROM channel_listings WHERE listed
         GROUP BY channel, sku
         HAVING sku IS NULL OR trim(sku) = '' OR count(*) > 1""",
-        DESCRIPTIONS["skus_usable"])
+        DESCRIPTIONS["skus_usable"],
+    )
 
 
 def _csv_rows(path: Path) -> int | None:
@@ -122,7 +143,9 @@ def _json_rows(path: Path) -> int | None:
 def feeds_match_listings(con: duckdb.DuckDBPyConnection, feeds_dir: Path) -> CheckOutcome:
     """Counts each channel's feed file rows against the rows its listings publish now (the feed's own query)."""
     ensure_channel_tables(con)
-    names = [row[0] for row in con.execute("SELECT channel FROM channel_settings ORDER BY channel").fetchall()]
+    names = [
+        row[0] for row in con.execute("SELECT channel FROM channel_settings ORDER BY channel").fetchall()
+    ]
     con.execute(FEED_NOW_SQL, [names])
     try:
         expected = dict(con.execute("SELECT channel, count(*) FROM _feed_now GROUP BY channel").fetchall())
@@ -131,10 +154,21 @@ def feeds_match_listings(con: duckdb.DuckDBPyConnection, feeds_dir: Path) -> Che
     problems: list[dict[str, Any]] = []
     for name in names:
         want = int(expected.get(name, 0))
-        found = {file: count(Path(feeds_dir) / name / file)
-                 for file, count in (("listings.csv", _csv_rows), ("listings.json", _json_rows))}
+        found = {
+            file: count(Path(feeds_dir) / name / file)
+            for file, count in (("listings.csv", _csv_rows), ("listings.json", _json_rows))
+        }
         if any(rows != want for rows in found.values()):
-            problems.append({"channel": name, "listings rows": str(want),
-                             **{file: "missing" if rows is None else str(rows) for file, rows in found.items()}})
-    return CheckOutcome(passed=not problems, failures=len(problems), description=DESCRIPTIONS["feeds_match_listings"],
-                        sample=problems[:SAMPLE])
+            problems.append(
+                {
+                    "channel": name,
+                    "listings rows": str(want),
+                    **{file: "missing" if rows is None else str(rows) for file, rows in found.items()},
+                }
+            )
+    return CheckOutcome(
+        passed=not problems,
+        failures=len(problems),
+        description=DESCRIPTIONS["feeds_match_listings"],
+        sample=problems[:SAMPLE],
+    )

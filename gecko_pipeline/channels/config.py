@@ -28,8 +28,16 @@ ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 
 KNOWN_FIELDS = {
-    "name", "description", "locations", "price_list", "safety_buffer", "per_location", "currency",
-    "order_secret_env", "stock_location", "order_tags",
+    "name",
+    "description",
+    "locations",
+    "price_list",
+    "safety_buffer",
+    "per_location",
+    "currency",
+    "order_secret_env",
+    "stock_location",
+    "order_tags",
 }
 
 
@@ -194,7 +202,9 @@ def _parse_channel(entry: Any, index: int, source: str) -> ChannelConfig:
 
 
 def _is_location_ref(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and bool(value))
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and bool(value)
+    )
 
 
 # --- checks against the warehouse -------------------------------------------------------------------
@@ -208,7 +218,9 @@ class _Location:
     holds_stock: bool | None
 
 
-def resolve_channels(con: duckdb.DuckDBPyConnection, channels: Sequence[ChannelConfig]) -> list[ResolvedChannel]:
+def resolve_channels(
+    con: duckdb.DuckDBPyConnection, channels: Sequence[ChannelConfig]
+) -> list[ResolvedChannel]:
     """Checks every channel against the warehouse and resolves labels, codes and defaults to ids.
 
     Raises ChannelConfigError naming the channel and the unknown location or price list.
@@ -217,7 +229,11 @@ def resolve_channels(con: duckdb.DuckDBPyConnection, channels: Sequence[ChannelC
     has_vanished = con.execute(
         "SELECT count(*) FROM information_schema.columns WHERE table_name = 'locations' AND column_name = '_vanished_at'"
     ).fetchone()
-    status = "CASE WHEN _vanished_at IS NOT NULL THEN 'archived' ELSE status END" if has_vanished and has_vanished[0] else "status"
+    status = (
+        "CASE WHEN _vanished_at IS NOT NULL THEN 'archived' ELSE status END"
+        if has_vanished and has_vanished[0]
+        else "status"
+    )
     locations = [
         _Location(int(r[0]), r[1], r[2], r[3])
         for r in con.execute(f"SELECT id, label, {status}, holds_stock FROM locations ORDER BY id").fetchall()  # noqa: S608
@@ -236,7 +252,8 @@ def resolve_channels(con: duckdb.DuckDBPyConnection, channels: Sequence[ChannelC
         ).fetchall()
     }
     return [
-        _resolve(channel, locations, price_lists, default_price_list, primary_location) for channel in channels
+        _resolve(channel, locations, price_lists, default_price_list, primary_location)
+        for channel in channels
     ]
 
 
@@ -255,11 +272,15 @@ def _resolve(
         active = [loc for loc in matches if loc.status != "archived"]
         if not matches:
             known = ", ".join(f"{loc.id} ({loc.label})" for loc in locations if loc.status != "archived")
-            raise ChannelConfigError(f"{where}: field '{field_name}' names unknown location {ref!r}; known: {known}")
+            raise ChannelConfigError(
+                f"{where}: field '{field_name}' names unknown location {ref!r}; known: {known}"
+            )
         if not active:
             raise ChannelConfigError(f"{where}: field '{field_name}' names archived location {ref!r}")
         if len(active) > 1:
-            raise ChannelConfigError(f"{where}: field '{field_name}': location {ref!r} is ambiguous; use its id")
+            raise ChannelConfigError(
+                f"{where}: field '{field_name}': location {ref!r} is ambiguous; use its id"
+            )
         return active[0]
 
     if channel.locations is None:
@@ -288,7 +309,9 @@ def _resolve(
     if price_list_id is None:
         field_name = "price_list" if channel.price_list is not None else "price_list (account default)"
         known = ", ".join(sorted(price_lists))
-        raise ChannelConfigError(f"{where}: field '{field_name}' names unknown price list {wanted!r}; known: {known}")
+        raise ChannelConfigError(
+            f"{where}: field '{field_name}' names unknown price list {wanted!r}; known: {known}"
+        )
     currency = price_lists[price_list_id][1]
     if channel.currency is not None and currency is not None and channel.currency != currency:
         raise ChannelConfigError(

@@ -84,7 +84,9 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _copy_atomically(con: duckdb.DuckDBPyConnection, query: str, params: list[Any], target: Path, options: str) -> None:
+def _copy_atomically(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any], target: Path, options: str
+) -> None:
     """COPY a query to `target` through a temp file in the same folder, then os.replace it in one step."""
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -94,11 +96,15 @@ def _copy_atomically(con: duckdb.DuckDBPyConnection, query: str, params: list[An
         temp.unlink(missing_ok=True)
 
 
-def _write_changes(con: duckdb.DuckDBPyConnection, channel: str, header: dict[str, Any], target: Path) -> None:
+def _write_changes(
+    con: duckdb.DuckDBPyConnection, channel: str, header: dict[str, Any], target: Path
+) -> None:
     """`{header..., "changes": [...]}`: DuckDB writes the array (fast, exact), Python only wraps it."""
     array = target.with_name(f".{target.name}.{os.getpid()}.array")
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    query = f"SELECT {CHANGE_COLUMNS} FROM _feed_changes WHERE channel = $1 ORDER BY sku, variant_id, priority"  # noqa: S608
+    query = (
+        f"SELECT {CHANGE_COLUMNS} FROM _feed_changes WHERE channel = $1 ORDER BY sku, variant_id, priority"  # noqa: S608
+    )
     try:
         con.execute(f"COPY ({query}) TO $2 (FORMAT json, ARRAY true)", [channel, str(array)])  # noqa: S608
         with temp.open("wb") as out, array.open("rb") as changes:
@@ -142,9 +148,13 @@ def write_feeds(
         folder = Path(feeds_dir) / channel.name
         folder.mkdir(parents=True, exist_ok=True)
         columns = LOCATION_COLUMNS if channel.per_location else CHANNEL_COLUMNS
-        listing_query = f"SELECT {columns} FROM _feed_now WHERE channel = $1 ORDER BY sku, variant_id, priority"  # noqa: S608
+        listing_query = (
+            f"SELECT {columns} FROM _feed_now WHERE channel = $1 ORDER BY sku, variant_id, priority"  # noqa: S608
+        )
         _copy_atomically(con, listing_query, [channel.name], folder / "listings.csv", "FORMAT csv, HEADER")
-        _copy_atomically(con, listing_query, [channel.name], folder / "listings.json", "FORMAT json, ARRAY true")
+        _copy_atomically(
+            con, listing_query, [channel.name], folder / "listings.json", "FORMAT json, ARRAY true"
+        )
 
         since_row = con.execute(
             "SELECT max(fed_at) FROM channel_feed_state WHERE channel = $1", [channel.name]
@@ -152,11 +162,16 @@ def write_feeds(
         since = since_row[0].isoformat(timespec="milliseconds") + "Z" if since_row and since_row[0] else None
         counts = dict(
             con.execute(
-                "SELECT change, count(*) FROM _feed_changes WHERE channel = $1 GROUP BY change", [channel.name]
+                "SELECT change, count(*) FROM _feed_changes WHERE channel = $1 GROUP BY change",
+                [channel.name],
             ).fetchall()
         )
-        header = {"channel": channel.name, "generated_at": generated_at, "since": since,
-                  "count": int(sum(counts.values()))}
+        header = {
+            "channel": channel.name,
+            "generated_at": generated_at,
+            "since": since,
+            "count": int(sum(counts.values())),
+        }
         files = ["listings.csv", "listings.json", "changes-latest.json"]
         latest = folder / "changes-latest.json"
         _write_changes(con, channel.name, header, latest)
@@ -164,7 +179,9 @@ def write_feeds(
             stamped = folder / f"changes-{_stamp(now)}.json"
             _replace_with_copy(latest, stamped)
             files.append(stamped.name)
-        (rows,) = con.execute("SELECT count(*) FROM _feed_now WHERE channel = $1", [channel.name]).fetchone() or (0,)
+        (rows,) = con.execute(
+            "SELECT count(*) FROM _feed_now WHERE channel = $1", [channel.name]
+        ).fetchone() or (0,)
         report[channel.name] = {
             "rows": int(rows),
             "changes": int(sum(counts.values())),
@@ -191,7 +208,11 @@ def write_feeds(
         raise
     con.execute("DROP TABLE IF EXISTS _feed_now")
     con.execute("DROP TABLE IF EXISTS _feed_changes")
-    return {"generated_at": generated_at, "channels": report, "seconds": round(time.perf_counter() - started, 4)}
+    return {
+        "generated_at": generated_at,
+        "channels": report,
+        "seconds": round(time.perf_counter() - started, 4),
+    }
 
 
 def read_changes(feeds_dir: Path, channel: str) -> dict[str, Any]:

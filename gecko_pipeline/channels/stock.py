@@ -177,8 +177,14 @@ def write_channel_settings(con: duckdb.DuckDBPyConnection, channels: Sequence[Re
     for channel in channels:
         con.execute(
             "INSERT INTO channel_settings VALUES ($1, $2, $3, $4, $5, $6, now()::TIMESTAMP)",
-            [channel.name, channel.price_list_id, channel.currency, channel.safety_buffer,
-             channel.per_location, channel.stock_location_id],
+            [
+                channel.name,
+                channel.price_list_id,
+                channel.currency,
+                channel.safety_buffer,
+                channel.per_location,
+                channel.stock_location_id,
+            ],
         )
         con.execute(
             "INSERT INTO channel_locations SELECT $1, unnest($2::BIGINT[]), generate_subscripts($2::BIGINT[], 1)",
@@ -225,8 +231,10 @@ def compute_channel_stock(
     if variant_ids is None:
         scope_v = scope_vl = scope_del = scope_l = "true"
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE _channel_scope AS SELECT DISTINCT unnest($1::BIGINT[]) AS id",
-                    [list(variant_ids)])
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _channel_scope AS SELECT DISTINCT unnest($1::BIGINT[]) AS id",
+            [list(variant_ids)],
+        )
         scope_v = "v.id IN (SELECT id FROM _channel_scope)"
         scope_vl = "vl.variant_id IN (SELECT id FROM _channel_scope)"
         scope_del = "variant_id IN (SELECT id FROM _channel_scope)"
@@ -236,8 +244,10 @@ def compute_channel_stock(
         write_channel_settings(con, resolved)
         for table in ("channel_listings", "channel_stock_levels"):
             # Rows of channels no longer in the file go too, whatever the scope.
-            con.execute(f"DELETE FROM {table} WHERE {scope_del} "  # noqa: S608 (fixed fragments)
-                        "OR channel NOT IN (SELECT channel FROM channel_settings)")
+            con.execute(
+                f"DELETE FROM {table} WHERE {scope_del} "  # noqa: S608 (fixed fragments)
+                "OR channel NOT IN (SELECT channel FROM channel_settings)"
+            )
         phase = time.perf_counter()
         con.execute(LOCATION_SLOTS_SQL)
         con.execute(VARIANT_STOCK_SQL.format(scope_vl=scope_vl))  # noqa: S608 (fixed fragments)
@@ -279,8 +289,16 @@ def listing_summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                   count(*) FILTER (WHERE NOT listed) AS not_listed
            FROM channel_listings GROUP BY channel ORDER BY channel"""
     ).fetchall()
-    names = ("channel", "listed", "out_of_stock", "backordered", "untracked", "capped", "missing_prices",
-             "not_listed")
+    names = (
+        "channel",
+        "listed",
+        "out_of_stock",
+        "backordered",
+        "untracked",
+        "capped",
+        "missing_prices",
+        "not_listed",
+    )
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
@@ -300,6 +318,8 @@ def lowest_stock_preview(con: duckdb.DuckDBPyConnection, limit: int = 10) -> str
             ORDER BY quantity, available, channel, sku LIMIT $1""",  # noqa: S608 (fixed columns)
         [limit],
     ).fetchall()
-    header = "| channel | sku | published | available | policy | reason | price |\n|---|---|---:|---:|---|---|---|"
+    header = (
+        "| channel | sku | published | available | policy | reason | price |\n|---|---|---:|---:|---|---|---|"
+    )
     lines = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
     return "\n".join([header, *lines]) if lines else "(no listed, tracked variants)"

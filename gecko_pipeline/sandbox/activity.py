@@ -22,7 +22,9 @@ def _record(sandbox: Sandbox, resource: str, key: object) -> tuple[str, dict[str
 def stock_move(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     """{"variant_id", "location_id", "quantity": "-3"}: adjust stock on hand at a location."""
     _, variant = _record(sandbox, "variants", body["variant_id"])
-    location_id = int(body.get("location_id") or sandbox.store.table("accounts").records[1]["primary_location_id"])
+    location_id = int(
+        body.get("location_id") or sandbox.store.table("accounts").records[1]["primary_location_id"]
+    )
     _record(sandbox, "locations", location_id)
     quantity = domain.decimal_of(body["quantity"], "quantity")
     domain.move_stock(sandbox.store, variant, location_id, on_hand=quantity)

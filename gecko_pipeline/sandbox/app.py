@@ -84,7 +84,11 @@ class SandboxApp:
         if self.sandbox.config.log_requests:
             query = scope.get("query_string", b"").decode("latin-1")
             log.info(
-                "%s %s%s %d %.1fms", scope["method"], path, f"?{query}" if query else "", status,
+                "%s %s%s %d %.1fms",
+                scope["method"],
+                path,
+                f"?{query}" if query else "",
+                status,
                 (time.perf_counter() - started) * 1000,
             )
 

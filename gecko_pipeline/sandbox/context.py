@@ -28,4 +28,6 @@ class Ctx:
         """201 with the record and a Location header."""
         table = self.store.table(table_name)
         base = f"{self.request.url.scheme}://{self.request.url.netloc}"
-        return Reply(201, dumps({table.singular: record}), {"Location": f"{base}/{table_name}/{record['id']}"})
+        return Reply(
+            201, dumps({table.singular: record}), {"Location": f"{base}/{table_name}/{record['id']}"}
+        )

@@ -63,7 +63,9 @@ def routes(sandbox: Sandbox, deliverer: Any) -> list[Route]:
         table = sandbox.store.tables.get(name)
         if table is None:
             raise ApiError(404, f"unknown resource {name!r}; known: {sorted(sandbox.store.tables)}")
-        return Response(render_collection(name, (table.json(k) for k in table.records)), media_type="application/json")
+        return Response(
+            render_collection(name, (table.json(k) for k in table.records)), media_type="application/json"
+        )
 
     async def rate_limit(request: Request) -> Response:
         body = await _body(request)
@@ -84,10 +86,17 @@ def routes(sandbox: Sandbox, deliverer: Any) -> list[Route]:
 
     async def health(request: Request) -> Response:
         config = sandbox.config
-        return _json({
-            "ok": True, "cache_warm": sandbox.store.warmed, "scale": config.scale, "seed": config.seed, "orders": config.order_count,
-            "locations": config.location_count, "counts": {n: len(t.records) for n, t in sandbox.store.tables.items()},
-        })
+        return _json(
+            {
+                "ok": True,
+                "cache_warm": sandbox.store.warmed,
+                "scale": config.scale,
+                "seed": config.seed,
+                "orders": config.order_count,
+                "locations": config.location_count,
+                "counts": {n: len(t.records) for n, t in sandbox.store.tables.items()},
+            }
+        )
 
     async def cache_clear(request: Request) -> Response:
         disable = request.query_params.get("disable", "false").lower() in ("1", "true", "yes")

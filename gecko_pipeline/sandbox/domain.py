@@ -14,9 +14,14 @@ PRICE_FIELDS = {"buy_price": "buy", "wholesale_price": "wholesale", "retail_pric
 PRODUCT_COPIES = {"name": "product_name", "status": "product_status", "product_type": "product_type"}
 UPDATE_EVENTS = {"companies": "company.update", "addresses": "address.update", "locations": "location.update"}
 CREATE_EVENTS = {
-    "products": "product.create", "variants": "variant.create", "orders": "order.create",
-    "fulfillments": "fulfillment.create", "fulfillment_returns": "fulfillment_return.create",
-    "companies": "company.create", "addresses": "address.create", "locations": "location.create",
+    "products": "product.create",
+    "variants": "variant.create",
+    "orders": "order.create",
+    "fulfillments": "fulfillment.create",
+    "fulfillment_returns": "fulfillment_return.create",
+    "companies": "company.create",
+    "addresses": "address.create",
+    "locations": "location.create",
 }
 
 
@@ -49,7 +54,11 @@ def touch(store: Store, table_name: str, record: Record) -> None:
 
 
 def move_stock(
-    store: Store, variant: Record, location_id: int, on_hand: Decimal = stock.ZERO, committed: Decimal = stock.ZERO
+    store: Store,
+    variant: Record,
+    location_id: int,
+    on_hand: Decimal = stock.ZERO,
+    committed: Decimal = stock.ZERO,
 ) -> None:
     """Change a variant's stock at one location; its product's quantity follows."""
     if not stock.adjust(variant, location_id, on_hand, committed):
@@ -64,7 +73,9 @@ def move_stock(
 
 def refresh_product_quantity(store: Store, product: Record) -> None:
     variants = store.table("variants").records
-    total = sum((stock.dec(variants[v]["stock_on_hand"]) for v in product["variant_ids"] if v in variants), stock.ZERO)
+    total = sum(
+        (stock.dec(variants[v]["stock_on_hand"]) for v in product["variant_ids"] if v in variants), stock.ZERO
+    )
     quantity = stock.fmt(total)
     if quantity != product["quantity"]:
         product["quantity"] = quantity
@@ -103,7 +114,9 @@ def apply_update(store: Store, table_name: str, record: Record, fields: dict[str
             continue
         record[field] = value
     if table_name == "variants" and (set(fields) & (set(PRICE_FIELDS) | {"variant_prices"})):
-        set_variant_prices(record, {k: v for k, v in fields.items() if k in PRICE_FIELDS or k == "variant_prices"})
+        set_variant_prices(
+            record, {k: v for k, v in fields.items() if k in PRICE_FIELDS or k == "variant_prices"}
+        )
     touch(store, table_name, record)
     if table_name == "products":
         copies = {PRODUCT_COPIES[f]: record[f] for f in fields if f in PRODUCT_COPIES}

@@ -23,7 +23,9 @@ async def before_request(sandbox: Sandbox, token: str) -> str | None:
         status = 503 if rng.random() < 0.5 else 500
         stats.faults_injected[str(status)] += 1
         if rng.random() < 0.5:  # 5xx bodies are not always JSON
-            raise PlainError(status, b"<html><body><h1>We're sorry, but something went wrong.</h1></body></html>")
+            raise PlainError(
+                status, b"<html><body><h1>We're sorry, but something went wrong.</h1></body></html>"
+            )
         raise ApiError(status, "Injected fault: the sandbox failed this request on purpose")
     if faults.drop_rate > 0 and rng.random() < faults.drop_rate:
         stats.faults_injected["drop"] += 1

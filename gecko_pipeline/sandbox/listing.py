@@ -56,7 +56,11 @@ def parse_query(table: Table, params: QueryParams) -> ListQuery:
     order = _single(params, "order")
     if order:
         parts = order.replace("+", " ").split()
-        if parts[0] not in ORDER_FIELDS or len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
+        if (
+            parts[0] not in ORDER_FIELDS
+            or len(parts) > 2
+            or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc"))
+        ):
             raise bad_request(f"Invalid order {order!r}: use <{'|'.join(ORDER_FIELDS)}> [asc|desc]")
         order_field = parts[0]
         descending = len(parts) == 2 and parts[1].lower() == "desc"
@@ -136,7 +140,10 @@ def page_headers(base_url: str, params: QueryParams, page: PageSlice) -> dict[st
 
 
 def render_collection(
-    root: str, items: Iterable[bytes], sideloads: dict[str, list[bytes]] | None = None, total: int | None = None
+    root: str,
+    items: Iterable[bytes],
+    sideloads: dict[str, list[bytes]] | None = None,
+    total: int | None = None,
 ) -> bytes:
     parts = [b'{"', root.encode(), b'":[', b",".join(items), b"]"]
     for name, records in (sideloads or {}).items():

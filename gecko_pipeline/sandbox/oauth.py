@@ -14,13 +14,13 @@ from starlette.responses import Response
 from gecko_pipeline.sandbox.core import Sandbox
 from gecko_pipeline.sandbox.store import dumps
 
-INVALID_REQUEST = (
-    "The request is missing a required parameter, includes an unsupported parameter value, or is otherwise malformed."
-)
+INVALID_REQUEST = "The request is missing a required parameter, includes an unsupported parameter value, or is otherwise malformed."
 
 
 def _error(status: int, error: str, description: str) -> Response:
-    return Response(dumps({"error": error, "error_description": description}), status, media_type="application/json")
+    return Response(
+        dumps({"error": error, "error_description": description}), status, media_type="application/json"
+    )
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -42,11 +42,13 @@ def token_endpoint(sandbox: Sandbox) -> Callable[[Request], Awaitable[Response]]
         params = await _params(request)
         if params.get("grant_type") != "refresh_token" or not params.get("refresh_token"):
             return _error(400, "invalid_request", INVALID_REQUEST)
-        client_ok = secrets.compare_digest(params.get("client_id", ""), config.oauth_client_id) and secrets.compare_digest(
-            params.get("client_secret", ""), config.client_secret
-        )
+        client_ok = secrets.compare_digest(
+            params.get("client_id", ""), config.oauth_client_id
+        ) and secrets.compare_digest(params.get("client_secret", ""), config.client_secret)
         if not client_ok:
-            return _error(401, "invalid_client", "Client authentication failed due to unknown client or bad secret.")
+            return _error(
+                401, "invalid_client", "Client authentication failed due to unknown client or bad secret."
+            )
         if not secrets.compare_digest(params["refresh_token"], sandbox.refresh_token):
             return _error(400, "invalid_request", INVALID_REQUEST)
         now = time.time()

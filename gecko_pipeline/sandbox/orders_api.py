@@ -20,10 +20,21 @@ from gecko_pipeline.sandbox.validate import Errors, as_text, optional_object, pe
 CREATE_STATUSES = ("draft", "active", "finalized")
 PUT_STATUSES = ("draft", "active", "finalized", "void")
 TAX_TREATMENTS = ("exclusive", "inclusive")
-ORDER_TEXT_FIELDS = frozenset({
-    "order_number", "reference_number", "source_url", "email", "phone_number", "notes", "tags", "assignee_id",
-    "contact_id",
-})
+ORDER_TEXT_FIELDS = frozenset(
+    {
+        "order_number",
+        "reference_number",
+        "source_url",
+        "email",
+        "phone_number",
+        "notes",
+        "tags",
+        "assignee_id",
+        "contact_id",
+    }
+)
+
+
 def _order(ctx: Ctx, raw_id: str) -> Record:
     order = ctx.store.table("orders").lookup(raw_id)
     if order is None:
@@ -44,7 +55,10 @@ def _date(errors: Errors, data: dict[str, Any], field: str) -> str | None:
 
 # --- line items --------------------------------------------------------------------------------------
 
-def _check_lines(ctx: Ctx, errors: Errors, items: object, price_list: str | None, start: int = 0) -> list[dict[str, Any]]:
+
+def _check_lines(
+    ctx: Ctx, errors: Errors, items: object, price_list: str | None, start: int = 0
+) -> list[dict[str, Any]]:
     """Validated line fields (not yet stored). Prices missing on a variant line come from the order's
     price list; when that has no value the line is refused."""
     if items is None:
@@ -60,7 +74,9 @@ def _check_lines(ctx: Ctx, errors: Errors, items: object, price_list: str | None
         if not isinstance(item, dict):
             errors.add(name, "must be an object")
             continue
-        freeform = bool(item.get("freeform")) or (item.get("variant_id") is None and item.get("label") is not None)
+        freeform = bool(item.get("freeform")) or (
+            item.get("variant_id") is None and item.get("label") is not None
+        )
         quantity = errors.decimal(item, "quantity", f"{name}.quantity", positive=True)
         if item.get("quantity") is None:
             errors.add(f"{name}.quantity", "can't be blank")
@@ -81,20 +97,30 @@ def _check_lines(ctx: Ctx, errors: Errors, items: object, price_list: str | None
             elif variant is not None and not variant["sellable"]:
                 errors.add(f"{name}.variant_id", "is not sellable")
             if variant is not None and price is None:
-                listed = next((p["value"] for p in variant["variant_prices"] if p["price_list_id"] == price_list), None)
+                listed = next(
+                    (p["value"] for p in variant["variant_prices"] if p["price_list_id"] == price_list), None
+                )
                 if listed is None:
                     errors.add(f"{name}.price", f"can't be blank (variant has no price in list {price_list})")
                 else:
                     price = Decimal(listed)
-        out.append({
-            "variant_id": variant["id"] if variant else None, "freeform": freeform,
-            "quantity": stock.fmt(quantity) if quantity is not None else None,
-            "price": item["price"] if isinstance(item.get("price"), str) else (stock.fmt(price) if price is not None else None),
-            "discount": as_text(item.get("discount")), "tax_rate_override": as_text(item.get("tax_rate_override")),
-            "tax_type_id": tax_type["id"] if tax_type else 1, "label": item.get("label"),
-            "line_type": item.get("line_type") or (None if freeform else "product"),
-            "image_url": item.get("image_url"), "shippable": not freeform,
-        })
+        out.append(
+            {
+                "variant_id": variant["id"] if variant else None,
+                "freeform": freeform,
+                "quantity": stock.fmt(quantity) if quantity is not None else None,
+                "price": item["price"]
+                if isinstance(item.get("price"), str)
+                else (stock.fmt(price) if price is not None else None),
+                "discount": as_text(item.get("discount")),
+                "tax_rate_override": as_text(item.get("tax_rate_override")),
+                "tax_type_id": tax_type["id"] if tax_type else 1,
+                "label": item.get("label"),
+                "line_type": item.get("line_type") or (None if freeform else "product"),
+                "image_url": item.get("image_url"),
+                "shippable": not freeform,
+            }
+        )
     return out
 
 
@@ -103,16 +129,21 @@ def _add_lines(ctx: Ctx, order: Record, lines: list[dict[str, Any]]) -> list[Rec
     stored = []
     for fields in lines:
         position = len(order["order_line_item_ids"])
-        line = domain.insert(ctx.store, "order_line_items", records.line_record(
-            table.next_id, order["id"], position=position, **fields
-        ))
+        line = domain.insert(
+            ctx.store,
+            "order_line_items",
+            records.line_record(table.next_id, order["id"], position=position, **fields),
+        )
         order["order_line_item_ids"].append(line["id"])
         stored.append(line)
-    order["total"] = order["cached_total"] = sales.order_total(sales.lines_of(ctx.store, order), order["tax_treatment"])
+    order["total"] = order["cached_total"] = sales.order_total(
+        sales.lines_of(ctx.store, order), order["tax_treatment"]
+    )
     return stored
 
 
 # --- orders ------------------------------------------------------------------------------------------
+
 
 def post_order(ctx: Ctx) -> Reply:
     data = root_object(ctx.body, "order")
@@ -149,8 +180,11 @@ def post_order(ctx: Ctx) -> Reply:
     if location is not None and (location["status"] != "active" or not location["holds_stock"]):
         errors.add("stock_location_id", "is not an active location that holds stock")
     parties.check_price_list(store, errors, data, "default_price_list_id")
-    price_list = as_text(data.get("default_price_list_id")) or (company or {}).get("default_price_list_id") or account[
-        "default_order_price_list_id"]
+    price_list = (
+        as_text(data.get("default_price_list_id"))
+        or (company or {}).get("default_price_list_id")
+        or account["default_order_price_list_id"]
+    )
     lines = _check_lines(ctx, errors, data.get("order_line_items"), price_list)
     errors.check()
     # Valid: write the embedded company and addresses first, then the order.
@@ -161,15 +195,26 @@ def post_order(ctx: Ctx) -> Reply:
     for kind in ("shipping_address", "billing_address"):
         given = addresses_in[kind]
         if given is not None:
-            ids[kind] = given["id"] if "id" in given and given.get("company_id") else parties.create_address(store, company, given)["id"]
+            ids[kind] = (
+                given["id"]
+                if "id" in given and given.get("company_id")
+                else parties.create_address(store, company, given)["id"]
+            )
     ids.setdefault("billing_address", ids["shipping_address"])
     table = store.table("orders")
     oid = table.next_id
     order = records.order_record(
-        oid, company_id=company["id"], shipping_address_id=ids["shipping_address"],
-        billing_address_id=ids["billing_address"], stock_location_id=location["id"] if location else account["primary_location_id"],
-        currency_id=currency["id"], default_price_list_id=price_list, issued_at=issued_at, ship_at=ship_at,
-        status="draft", tax_treatment=data.get("tax_treatment") or account["default_tax_treatment"],
+        oid,
+        company_id=company["id"],
+        shipping_address_id=ids["shipping_address"],
+        billing_address_id=ids["billing_address"],
+        stock_location_id=location["id"] if location else account["primary_location_id"],
+        currency_id=currency["id"],
+        default_price_list_id=price_list,
+        issued_at=issued_at,
+        ship_at=ship_at,
+        status="draft",
+        tax_treatment=data.get("tax_treatment") or account["default_tax_treatment"],
         email=data.get("email") or company.get("email"),
         **{k: v for k, v in permitted(data, ORDER_TEXT_FIELDS).items() if v is not None},
     )
@@ -188,7 +233,12 @@ def _currency(ctx: Ctx, errors: Errors, data: dict[str, Any]) -> Record:
     iso = data.get("currency_iso")
     if iso not in (None, ""):
         match = next(
-            (c for c in currencies.records.values() if c["iso"] == str(iso).upper() and c["status"] == "active"), None
+            (
+                c
+                for c in currencies.records.values()
+                if c["iso"] == str(iso).upper() and c["status"] == "active"
+            ),
+            None,
         )
         if match is None:
             errors.add("currency_iso", f"{iso} is not a currency of this account; create it first")
@@ -225,7 +275,9 @@ def put_order(ctx: Ctx, raw_id: str) -> Reply:
     price_list = as_text(data.get("default_price_list_id")) or order["default_price_list_id"]
     lines = _check_lines(ctx, errors, new_lines, price_list, start=len(order["order_line_item_ids"]))
     errors.check()
-    fields: dict[str, Any] = permitted(data, ORDER_TEXT_FIELDS | {"shipping_address_id", "billing_address_id", "tax_treatment"})
+    fields: dict[str, Any] = permitted(
+        data, ORDER_TEXT_FIELDS | {"shipping_address_id", "billing_address_id", "tax_treatment"}
+    )
     if issued_at:
         fields["issued_at"] = issued_at
     if "ship_at" in data:
@@ -257,6 +309,7 @@ def put_order(ctx: Ctx, raw_id: str) -> Reply:
 
 # --- actions -----------------------------------------------------------------------------------------
 
+
 def order_action(ctx: Ctx, raw_id: str, action: str) -> Reply:
     order = _order(ctx, raw_id)
     handler = ACTIONS.get(action)
@@ -274,7 +327,9 @@ def _invoice(ctx: Ctx, order: Record) -> None:
     if not pending:
         raise sales.invalid("The order is already fully invoiced")
     body = optional_object(ctx.body, "invoice")
-    sales.add_invoice(ctx.store, order, pending, permitted(body, frozenset({"due_at", "invoiced_at", "notes"})), ctx.now)
+    sales.add_invoice(
+        ctx.store, order, pending, permitted(body, frozenset({"due_at", "invoiced_at", "notes"})), ctx.now
+    )
 
 
 def _pay(ctx: Ctx, order: Record) -> None:
@@ -282,7 +337,9 @@ def _pay(ctx: Ctx, order: Record) -> None:
         raise sales.invalid("The order is already paid")
     body = optional_object(ctx.body, "payment")
     invoices = ctx.store.table("invoices").records
-    unpaid = [invoices[i] for i in order["invoice_ids"] if i in invoices and invoices[i]["payment_status"] != "paid"]
+    unpaid = [
+        invoices[i] for i in order["invoice_ids"] if i in invoices and invoices[i]["payment_status"] != "paid"
+    ]
     pending = [line for line in sales.lines_of(ctx.store, order) if not line["invoice_line_item_ids"]]
     if pending:
         unpaid.append(sales.add_invoice(ctx.store, order, pending, {}, ctx.now))
@@ -311,7 +368,9 @@ def _pack(ctx: Ctx, order: Record) -> None:
 
 def _fulfil(ctx: Ctx, order: Record) -> None:
     fulfillments = ctx.store.table("fulfillments").records
-    packed = [fulfillments[i] for i in order["fulfillment_ids"] if fulfillments.get(i, {}).get("status") == "packed"]
+    packed = [
+        fulfillments[i] for i in order["fulfillment_ids"] if fulfillments.get(i, {}).get("status") == "packed"
+    ]
     rest = _unpacked(ctx, order)
     if not packed and not rest:
         raise sales.invalid("Nothing left to fulfil: every item is shipped")

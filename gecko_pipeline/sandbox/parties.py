@@ -11,28 +11,71 @@ from gecko_pipeline.sandbox.validate import Errors, as_text, permitted
 
 COMPANY_TYPES = ("business", "consumer", "supplier")
 COMPANY_STATUSES = ("active", "disabled", "archived")
-COMPANY_FIELDS = frozenset({
-    "name", "company_type", "company_code", "email", "description", "phone_number", "fax", "website", "tax_number",
-    "status", "default_price_list_id", "default_discount_rate", "assignee_id", "default_ledger_account_id",
-    "default_payment_method_id", "default_payment_term_id", "default_stock_location_id", "default_tax_type_id", "tags",
-})
-ADDRESS_FIELDS = frozenset({
-    "address1", "address2", "suburb", "city", "state", "zip_code", "country", "country_code", "label",
-    "company_name", "first_name", "last_name", "phone_number", "email",
-})
+COMPANY_FIELDS = frozenset(
+    {
+        "name",
+        "company_type",
+        "company_code",
+        "email",
+        "description",
+        "phone_number",
+        "fax",
+        "website",
+        "tax_number",
+        "status",
+        "default_price_list_id",
+        "default_discount_rate",
+        "assignee_id",
+        "default_ledger_account_id",
+        "default_payment_method_id",
+        "default_payment_term_id",
+        "default_stock_location_id",
+        "default_tax_type_id",
+        "tags",
+    }
+)
+ADDRESS_FIELDS = frozenset(
+    {
+        "address1",
+        "address2",
+        "suburb",
+        "city",
+        "state",
+        "zip_code",
+        "country",
+        "country_code",
+        "label",
+        "company_name",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "email",
+    }
+)
 COUNTRY_CODES = {
-    "new zealand": "NZ", "australia": "AU", "singapore": "SG", "united states": "US",
-    "united states of america": "US", "united kingdom": "GB", "canada": "CA", "germany": "DE", "france": "FR",
+    "new zealand": "NZ",
+    "australia": "AU",
+    "singapore": "SG",
+    "united states": "US",
+    "united states of america": "US",
+    "united kingdom": "GB",
+    "canada": "CA",
+    "germany": "DE",
+    "france": "FR",
 }
 
 
-def check_price_list(store: Store, errors: Errors, data: dict[str, Any], field: str, prefix: str = "") -> None:
+def check_price_list(
+    store: Store, errors: Errors, data: dict[str, Any], field: str, prefix: str = ""
+) -> None:
     value = data.get(field)
     if value not in (None, "") and store.table("price_lists").lookup(str(value)) is None:
         errors.add(f"{prefix}{field}", "does not exist")
 
 
-def company_errors(store: Store, errors: Errors, data: dict[str, Any], prefix: str = "", *, creating: bool) -> None:
+def company_errors(
+    store: Store, errors: Errors, data: dict[str, Any], prefix: str = "", *, creating: bool
+) -> None:
     if creating:
         errors.required(data, "name", f"{prefix}name")
         errors.required(data, "company_type", f"{prefix}company_type")
@@ -68,7 +111,9 @@ def create_address(store: Store, company: Record, data: dict[str, Any]) -> Recor
     if not fields.get("country_code") and fields.get("country"):
         fields["country_code"] = COUNTRY_CODES.get(str(fields["country"]).strip().lower())
     table = store.table("addresses")
-    address = domain.insert(store, "addresses", records.address_record(table.next_id, company["id"], **fields))
+    address = domain.insert(
+        store, "addresses", records.address_record(table.next_id, company["id"], **fields)
+    )
     company["address_ids"].append(address["id"])
     domain.touch(store, "companies", company)
     return address

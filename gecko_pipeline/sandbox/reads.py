@@ -25,7 +25,9 @@ def _children(sandbox: Sandbox, parent_table: str, parents: list[Record]) -> tup
     return child_name, out
 
 
-def _sideloads(sandbox: Sandbox, table: Table, records: list[Record], include: list[str], index: bool) -> dict[str, list[bytes]]:
+def _sideloads(
+    sandbox: Sandbox, table: Table, records: list[Record], include: list[str], index: bool
+) -> dict[str, list[bytes]]:
     loads: dict[str, list[bytes]] = {}
     if table.name in BUILTIN_SIDELOADS:
         name, items = _children(sandbox, table.name, records)
@@ -48,7 +50,9 @@ def _sideloads(sandbox: Sandbox, table: Table, records: list[Record], include: l
             loads["addresses"] = [addresses.json(k) for k in address_ids]
         companies = sandbox.store.table("companies")
         if "company" in include:
-            loads["companies"] = [companies.json(r["company_id"]) for r in records if r.get("company_id") in companies.records]
+            loads["companies"] = [
+                companies.json(r["company_id"]) for r in records if r.get("company_id") in companies.records
+            ]
     return loads
 
 
@@ -88,8 +92,14 @@ def current_account(sandbox: Sandbox) -> Reply:
 def current_user(sandbox: Sandbox) -> Reply:
     account = sandbox.store.table("accounts").records[1]
     user = {
-        "id": 1, "account_id": 1, "first_name": "Sandbox", "last_name": "Owner", "email": account["contact_email"],
-        "status": "active", "created_at": account["created_at"], "updated_at": account["updated_at"],
+        "id": 1,
+        "account_id": 1,
+        "first_name": "Sandbox",
+        "last_name": "Owner",
+        "email": account["contact_email"],
+        "status": "active",
+        "created_at": account["created_at"],
+        "updated_at": account["updated_at"],
     }
     return Reply(200, dumps({"user": user}))
 
@@ -104,8 +114,11 @@ def stock_level(variant: Record) -> dict[str, object]:
         "available_stock": variant["available_stock"],
         "locations": [
             {
-                "location_id": e["location_id"], "stock_on_hand": e["stock_on_hand"], "committed": e["committed"],
-                "incoming": e["incoming"], "available": e["available"],
+                "location_id": e["location_id"],
+                "stock_on_hand": e["stock_on_hand"],
+                "committed": e["committed"],
+                "incoming": e["incoming"],
+                "available": e["available"],
             }
             for e in variant["locations"]
         ],

@@ -94,8 +94,14 @@ def ship(store: Store, fulfillment: Record, now: str) -> None:
             continue
         quantity = stock.dec(item["quantity"])
         # Only what is still committed can be released (an over-shipment ships from nowhere committed).
-        release = min(quantity, max(stock.dec(line["quantity"]) - shipped(store, line), ZERO)) if committing else ZERO
-        domain.move_stock(store, variant, fulfillment["stock_location_id"], on_hand=-quantity, committed=-release)
+        release = (
+            min(quantity, max(stock.dec(line["quantity"]) - shipped(store, line), ZERO))
+            if committing
+            else ZERO
+        )
+        domain.move_stock(
+            store, variant, fulfillment["stock_location_id"], on_hand=-quantity, committed=-release
+        )
     fulfillment["status"] = "fulfilled"
     fulfillment["shipped_at"] = fulfillment["shipped_at"] or now
     domain.touch(store, "fulfillments", fulfillment)
@@ -113,7 +119,9 @@ def receive_return(store: Store, fulfillment_return: Record, now: str) -> None:
         if line is None or line["variant_id"] is None or line["variant_id"] not in variants.records:
             continue
         variant = variants.records[line["variant_id"]]
-        domain.move_stock(store, variant, fulfillment_return["location_id"], on_hand=stock.dec(item["quantity"]))
+        domain.move_stock(
+            store, variant, fulfillment_return["location_id"], on_hand=stock.dec(item["quantity"])
+        )
     fulfillment_return["status"] = "received"
     fulfillment_return["received_at"] = fulfillment_return["received_at"] or now
     domain.touch(store, "fulfillment_returns", fulfillment_return)
@@ -141,7 +149,11 @@ def refresh(store: Store, order: Record) -> None:
         if fulfillment_return is None or fulfillment_return["status"] not in ("returning", "received"):
             continue
         quantity = sum(
-            (stock.dec(return_items[i]["quantity"]) for i in fulfillment_return["fulfillment_return_line_item_ids"]), ZERO
+            (
+                stock.dec(return_items[i]["quantity"])
+                for i in fulfillment_return["fulfillment_return_line_item_ids"]
+            ),
+            ZERO,
         )
         if fulfillment_return["status"] == "received":
             received += quantity
@@ -156,10 +168,17 @@ def refresh(store: Store, order: Record) -> None:
         "fulfillment_status": _level(shipped_total, total, ("unshipped", "partial", "shipped")),
         "return_status": _level(received, shipped_total, ("unreturned", "partial", "returned")),
         "returning_status": _level(returning, shipped_total, ("unreturning", "partial", "returning")),
-        "invoice_status": _level(Decimal(invoiced_lines), Decimal(len(all_lines)), ("uninvoiced", "partial", "invoiced")),
+        "invoice_status": _level(
+            Decimal(invoiced_lines), Decimal(len(all_lines)), ("uninvoiced", "partial", "invoiced")
+        ),
         "payment_status": (
-            "paid" if live_invoices and all(i["payment_status"] == "paid" for i in live_invoices) and invoiced_lines == len(all_lines)
-            else "partial" if any(i["payment_status"] == "paid" for i in live_invoices) else "unpaid"
+            "paid"
+            if live_invoices
+            and all(i["payment_status"] == "paid" for i in live_invoices)
+            and invoiced_lines == len(all_lines)
+            else "partial"
+            if any(i["payment_status"] == "paid" for i in live_invoices)
+            else "unpaid"
         ),
     }
     changed = {k: v for k, v in derived.items() if order[k] != v}
@@ -182,7 +201,12 @@ def order_total(lines: list[Record], tax_treatment: str) -> str:
 
 
 def add_fulfillment(
-    store: Store, order: Record, quantities: list[tuple[Record, Decimal]], status: str, fields: dict[str, object], now: str
+    store: Store,
+    order: Record,
+    quantities: list[tuple[Record, Decimal]],
+    status: str,
+    fields: dict[str, object],
+    now: str,
 ) -> Record:
     """A fulfillment of the given (line, quantity) pairs, `packed` or shipped at once (`fulfilled`)."""
     table = store.table("fulfillments")
@@ -193,9 +217,18 @@ def add_fulfillment(
     variants = store.table("variants").records
     for position, (line, quantity) in enumerate(quantities):
         sku = variants[line["variant_id"]]["sku"] if line["variant_id"] in variants else None
-        item = domain.insert(store, "fulfillment_line_items", records.fulfillment_line_record(
-            item_table.next_id, fid, line, sku, position=position, quantity=stock.fmt(quantity),
-        ))
+        item = domain.insert(
+            store,
+            "fulfillment_line_items",
+            records.fulfillment_line_record(
+                item_table.next_id,
+                fid,
+                line,
+                sku,
+                position=position,
+                quantity=stock.fmt(quantity),
+            ),
+        )
         fulfillment["fulfillment_line_item_ids"].append(item["id"])
         line["fulfillment_line_item_ids"].append(item["id"])
         domain.touch(store, "order_line_items", line)
@@ -207,7 +240,9 @@ def add_fulfillment(
     return fulfillment
 
 
-def add_invoice(store: Store, order: Record, lines: list[Record], fields: dict[str, object], now: str) -> Record:
+def add_invoice(
+    store: Store, order: Record, lines: list[Record], fields: dict[str, object], now: str
+) -> Record:
     table = store.table("invoices")
     iid = table.next_id
     invoice = records.invoice_record(
@@ -216,7 +251,11 @@ def add_invoice(store: Store, order: Record, lines: list[Record], fields: dict[s
     invoice["cached_total"] = invoice["total"]
     item_table = store.table("invoice_line_items")
     for position, line in enumerate(lines):
-        item = domain.insert(store, "invoice_line_items", records.invoice_line_record(item_table.next_id, iid, line, position=position))
+        item = domain.insert(
+            store,
+            "invoice_line_items",
+            records.invoice_line_record(item_table.next_id, iid, line, position=position),
+        )
         invoice["invoice_line_item_ids"].append(item["id"])
         line["invoice_line_item_ids"].append(item["id"])
         domain.touch(store, "order_line_items", line)
@@ -230,10 +269,17 @@ def add_invoice(store: Store, order: Record, lines: list[Record], fields: dict[s
 
 def pay_invoice(store: Store, order: Record, invoice: Record, fields: dict[str, object], now: str) -> None:
     table = store.table("payments")
-    payment = domain.insert(store, "payments", records.payment_record(
-        table.next_id, invoice["id"], invoice["total"], paid_at=fields.get("paid_at") or now,
-        payment_method_name=fields.get("payment_method_name") or "Cash",
-    ))
+    payment = domain.insert(
+        store,
+        "payments",
+        records.payment_record(
+            table.next_id,
+            invoice["id"],
+            invoice["total"],
+            paid_at=fields.get("paid_at") or now,
+            payment_method_name=fields.get("payment_method_name") or "Cash",
+        ),
+    )
     invoice["payment_ids"].append(payment["id"])
     invoice["payment_status"] = "paid"
     domain.touch(store, "invoices", invoice)

@@ -32,7 +32,15 @@ SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
 CITIES = ["Auckland", "Wellington", "Christchurch", "Singapore", "Sydney", "Melbourne"]
 CARRIERS = ["GeckoShip", "NZ Post", "DHL"]
 # Every account, however small, has orders in every status and both kinds of return.
-FORCED_ORDER_STATUS = {1: "draft", 2: "active", 3: "fulfilled", 4: "finalized", 5: "void", 6: "deleted", 13: "fulfilled"}
+FORCED_ORDER_STATUS = {
+    1: "draft",
+    2: "active",
+    3: "fulfilled",
+    4: "finalized",
+    5: "void",
+    6: "deleted",
+    13: "fulfilled",
+}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -91,24 +99,47 @@ class Seeder:
         self.archived_location = n_loc if n_loc >= 3 else None
         self.holding = [i for i in self.location_ids if i not in (self.non_holding, self.archived_location)]
         for i in self.location_ids:
-            self.add("locations", {
-                "id": i, "created_at": created, "updated_at": created,
-                "label": "Primary Location" if i == 1 else f"Warehouse {i}",
-                "address1": f"{10 + i} Tennyson St", "address2": "", "suburb": "Mt Eden",
-                "city": CITIES[i % len(CITIES)], "state": None, "zip_code": f"10{i:02d}", "country": "NZ",
-                "holds_stock": i != self.non_holding,
-                "status": "archived" if i == self.archived_location else "active",
-            })
+            self.add(
+                "locations",
+                {
+                    "id": i,
+                    "created_at": created,
+                    "updated_at": created,
+                    "label": "Primary Location" if i == 1 else f"Warehouse {i}",
+                    "address1": f"{10 + i} Tennyson St",
+                    "address2": "",
+                    "suburb": "Mt Eden",
+                    "city": CITIES[i % len(CITIES)],
+                    "state": None,
+                    "zip_code": f"10{i:02d}",
+                    "country": "NZ",
+                    "holds_stock": i != self.non_holding,
+                    "status": "archived" if i == self.archived_location else "active",
+                },
+            )
         for cid, iso, name, rate, symbol, status in (
             (1, "NZD", "New Zealand Dollar", "1.0", "$", "active"),
             (2, "USD", "US Dollar", "0.61234", "US$", "active"),
             (3, "AUD", "Australian Dollar", "0.91", "A$", "archived"),
         ):
-            self.add("currencies", {
-                "id": cid, "created_at": created, "updated_at": created, "iso": iso, "name": name,
-                "rate": rate, "symbol": symbol, "separator": ".", "delimiter": ",", "precision": 2,
-                "format": "%u%n", "status": status, "subunit": 100,
-            })
+            self.add(
+                "currencies",
+                {
+                    "id": cid,
+                    "created_at": created,
+                    "updated_at": created,
+                    "iso": iso,
+                    "name": name,
+                    "rate": rate,
+                    "symbol": symbol,
+                    "separator": ".",
+                    "delimiter": ",",
+                    "precision": 2,
+                    "format": "%u%n",
+                    "status": status,
+                    "subunit": 100,
+                },
+            )
         for pid, code, name, is_cost, currency, is_default, position in (
             ("buy", "BUY", "Buy", True, 1, True, None),
             ("wholesale", "WHOLE", "Wholesale", False, 1, True, None),
@@ -118,9 +149,16 @@ class Seeder:
         ):
             currency_row = self.store.table("currencies").records[currency]
             record: Record = {
-                "id": pid, "code": code, "name": name, "is_cost": is_cost, "currency_id": currency,
-                "currency_symbol": currency_row["symbol"], "currency_iso": currency_row["iso"],
-                "is_default": is_default, "created_at": created, "updated_at": created,
+                "id": pid,
+                "code": code,
+                "name": name,
+                "is_cost": is_cost,
+                "currency_id": currency,
+                "currency_symbol": currency_row["symbol"],
+                "currency_iso": currency_row["iso"],
+                "is_default": is_default,
+                "created_at": created,
+                "updated_at": created,
             }
             if position is not None:
                 record["position"] = position
@@ -137,32 +175,75 @@ class Seeder:
             (3, "GSTLEVY", "GST plus levy", "17.875", "active", [2, 3]),
             (4, "OLD", "Old rate", "12.5", "archived", []),
         ):
-            self.add("tax_types", {
-                "id": tid, "created_at": created, "updated_at": created, "code": code, "imported_from": None,
-                "name": name, "status": status, "quickbooks_online_id": None, "xero_online_id": None,
-                "effective_rate": rate, "tax_component_ids": comp_ids,
-            })
+            self.add(
+                "tax_types",
+                {
+                    "id": tid,
+                    "created_at": created,
+                    "updated_at": created,
+                    "code": code,
+                    "imported_from": None,
+                    "name": name,
+                    "status": status,
+                    "quickbooks_online_id": None,
+                    "xero_online_id": None,
+                    "effective_rate": rate,
+                    "tax_component_ids": comp_ids,
+                },
+            )
         for cid, tid, position, label, rate, compound in components:
-            self.add("tax_components", {
-                "id": cid, "tax_type_id": tid, "position": position, "label": label, "rate": rate,
-                "compound": compound,
-            })
-        self.add("accounts", {
-            "id": 1, "created_at": created, "updated_at": created, "name": "Gecko Sandbox Traders",
-            "country": "NZ", "contact_email": "ops@sandbox.example", "contact_phone": "+64 9 555 0100",
-            "contact_mobile": None, "industry": "Retail", "website": "https://sandbox.example",
-            "tax_label": "GST", "tax_number": "123-456-789", "tax_number_label": "GST number",
-            "time_zone": "Pacific/Auckland", "default_order_price_list_id": "wholesale",
-            "default_purchase_order_price_list_id": "buy", "default_sales_ledger_account_on": "variant",
-            "default_tax_treatment": "exclusive", "stock_level_warn": True, "primary_location_id": 1,
-            "primary_billing_location_id": 1, "default_currency_id": ACCOUNT_CURRENCY,
-            "default_payment_method_id": 1, "default_payment_term_id": 1, "billing_contact_id": 1,
-            "default_sales_order_tax_type_id": 1, "default_purchase_order_tax_type_id": 1,
-            "default_tax_exempt_id": 2, "default_tax_type_id": 1,
-            "location_ids": [i for i in self.location_ids if i != self.archived_location], "user_ids": [1],
-            "default_order_price_type_id": "wholesale", "default_purchase_order_price_type_id": "buy",
-            "default_tax_type": "exclusive", "default_tax_rate": "15.0", "logo_url": None,
-        })
+            self.add(
+                "tax_components",
+                {
+                    "id": cid,
+                    "tax_type_id": tid,
+                    "position": position,
+                    "label": label,
+                    "rate": rate,
+                    "compound": compound,
+                },
+            )
+        self.add(
+            "accounts",
+            {
+                "id": 1,
+                "created_at": created,
+                "updated_at": created,
+                "name": "Gecko Sandbox Traders",
+                "country": "NZ",
+                "contact_email": "ops@sandbox.example",
+                "contact_phone": "+64 9 555 0100",
+                "contact_mobile": None,
+                "industry": "Retail",
+                "website": "https://sandbox.example",
+                "tax_label": "GST",
+                "tax_number": "123-456-789",
+                "tax_number_label": "GST number",
+                "time_zone": "Pacific/Auckland",
+                "default_order_price_list_id": "wholesale",
+                "default_purchase_order_price_list_id": "buy",
+                "default_sales_ledger_account_on": "variant",
+                "default_tax_treatment": "exclusive",
+                "stock_level_warn": True,
+                "primary_location_id": 1,
+                "primary_billing_location_id": 1,
+                "default_currency_id": ACCOUNT_CURRENCY,
+                "default_payment_method_id": 1,
+                "default_payment_term_id": 1,
+                "billing_contact_id": 1,
+                "default_sales_order_tax_type_id": 1,
+                "default_purchase_order_tax_type_id": 1,
+                "default_tax_exempt_id": 2,
+                "default_tax_type_id": 1,
+                "location_ids": [i for i in self.location_ids if i != self.archived_location],
+                "user_ids": [1],
+                "default_order_price_type_id": "wholesale",
+                "default_purchase_order_price_type_id": "buy",
+                "default_tax_type": "exclusive",
+                "default_tax_rate": "15.0",
+                "logo_url": None,
+            },
+        )
 
     # --- catalogue -------------------------------------------------------------------------------
     def product_sizes(self) -> list[int]:
@@ -194,12 +275,23 @@ class Seeder:
             name = f"{COLOURS[pid % len(COLOURS)]} {NOUNS[pid % len(NOUNS)]} {pid}"
             ids = list(range(variant_id + 1, variant_id + size + 1))
             tags = None if pid % 3 == 0 else ("summer,sale" if pid % 3 == 1 else "core")
-            product = self.add("products", catalogue.product_record(
-                pid, name, created_at=iso_ms(created), updated_at=iso_ms(updated),
-                brand=BRANDS[pid % len(BRANDS)], description=f"{name}, seeded by the sandbox.",
-                opt1="Size" if size > 1 else None, opt2="Colour" if size > 6 else None, product_type=ptype,
-                status=status, tags=tags, variant_ids=ids,
-            ))
+            product = self.add(
+                "products",
+                catalogue.product_record(
+                    pid,
+                    name,
+                    created_at=iso_ms(created),
+                    updated_at=iso_ms(updated),
+                    brand=BRANDS[pid % len(BRANDS)],
+                    description=f"{name}, seeded by the sandbox.",
+                    opt1="Size" if size > 1 else None,
+                    opt2="Colour" if size > 6 else None,
+                    product_type=ptype,
+                    status=status,
+                    tags=tags,
+                    variant_ids=ids,
+                ),
+            )
             for position, vid in enumerate(ids, start=1):
                 v_created = created + position * 1000
                 v_updated = max(v_created, updated - rng.randint(0, 3_600_000))
@@ -245,8 +337,10 @@ class Seeder:
             if loc == self.non_holding:
                 continue
             present = (
-                rng.random() < 0.9 if loc == 1
-                else rng.random() < 0.12 if loc == self.archived_location
+                rng.random() < 0.9
+                if loc == 1
+                else rng.random() < 0.12
+                if loc == self.archived_location
                 else rng.random() < 0.6
             )
             if not present:
@@ -270,15 +364,36 @@ class Seeder:
         if vid % 499 == 0 and vid > 1:
             sku = f"GK-{pid:05d}-{max(position - 1, 1):02d}"  # SKUs are not unique
         option = SIZES[(position - 1) % len(SIZES)]
-        self.add("variants", catalogue.variant_record(
-            vid, product, created_at=iso_ms(created), updated_at=iso_ms(updated), buy_price=money(buy),
-            country_of_origin="NZ", composite=None if vid % 2 else False, keep_selling=keep_selling,
-            last_cost_price=money(buy), manage_stock=manage_stock, max_online=max_online,
-            moving_average_cost=money(buy), name=f"{pname} {option}", online_ordering=sellable, opt1=option,
-            opt2=COLOURS[position % len(COLOURS)] if position > 6 else None, position=position,
-            retail_price=retail_s, sellable=sellable, sku=sku, status="archived" if archived else "active",
-            taxable=vid % 17 != 0, wholesale_price=wholesale_s, variant_prices=prices_list, locations=locations,
-        ))
+        self.add(
+            "variants",
+            catalogue.variant_record(
+                vid,
+                product,
+                created_at=iso_ms(created),
+                updated_at=iso_ms(updated),
+                buy_price=money(buy),
+                country_of_origin="NZ",
+                composite=None if vid % 2 else False,
+                keep_selling=keep_selling,
+                last_cost_price=money(buy),
+                manage_stock=manage_stock,
+                max_online=max_online,
+                moving_average_cost=money(buy),
+                name=f"{pname} {option}",
+                online_ordering=sellable,
+                opt1=option,
+                opt2=COLOURS[position % len(COLOURS)] if position > 6 else None,
+                position=position,
+                retail_price=retail_s,
+                sellable=sellable,
+                sku=sku,
+                status="archived" if archived else "active",
+                taxable=vid % 17 != 0,
+                wholesale_price=wholesale_s,
+                variant_prices=prices_list,
+                locations=locations,
+            ),
+        )
         if sellable and not archived and pstatus != "archived":
             self.sellable_variants.append(vid)
 
@@ -305,24 +420,50 @@ class Seeder:
             name = f"{'Supplier' if ctype == 'supplier' else 'Customer'} {cid}"
             addresses = [address_id + 1] + ([address_id + 2] if cid % 2 == 0 else [])
             for position, aid in enumerate(addresses):
-                self.add("addresses", records.address_record(
-                    aid, cid, created_at=iso_ms(created + position), updated_at=iso_ms(updated),
-                    address1=f"{cid} Queen St", address2="", city=CITIES[cid % len(CITIES)], company_name=name,
-                    country="New Zealand", country_code="NZ", email=f"orders{cid}@example.com" if position == 0 else "",
-                    label="Shipping" if position == 0 else "Billing", phone_number="", state="",
-                    status="archived" if aid % 37 == 0 and position else "active", suburb="",
-                    zip_code=f"{1000 + cid % 9000}",
-                ))
+                self.add(
+                    "addresses",
+                    records.address_record(
+                        aid,
+                        cid,
+                        created_at=iso_ms(created + position),
+                        updated_at=iso_ms(updated),
+                        address1=f"{cid} Queen St",
+                        address2="",
+                        city=CITIES[cid % len(CITIES)],
+                        company_name=name,
+                        country="New Zealand",
+                        country_code="NZ",
+                        email=f"orders{cid}@example.com" if position == 0 else "",
+                        label="Shipping" if position == 0 else "Billing",
+                        phone_number="",
+                        state="",
+                        status="archived" if aid % 37 == 0 and position else "active",
+                        suburb="",
+                        zip_code=f"{1000 + cid % 9000}",
+                    ),
+                )
             address_id += len(addresses)
             price_list = (None, "retail", "wholesale", "1", None, None)[cid % 6]
-            self.add("companies", records.company_record(
-                cid, created_at=iso_ms(created), updated_at=iso_ms(updated), assignee_id=1,
-                company_code=f"C{cid:05d}" if cid % 2 else None, company_type=ctype,
-                default_discount_rate=None if cid % 4 else "5.0", default_price_list_id=price_list,
-                description="", email=f"buyer{cid}@example.com" if cid % 10 < 7 else None, name=name,
-                status=status, tags=["wholesale"] if ctype == "business" else [], address_ids=addresses,
-                default_price_type_id=price_list,
-            ))
+            self.add(
+                "companies",
+                records.company_record(
+                    cid,
+                    created_at=iso_ms(created),
+                    updated_at=iso_ms(updated),
+                    assignee_id=1,
+                    company_code=f"C{cid:05d}" if cid % 2 else None,
+                    company_type=ctype,
+                    default_discount_rate=None if cid % 4 else "5.0",
+                    default_price_list_id=price_list,
+                    description="",
+                    email=f"buyer{cid}@example.com" if cid % 10 < 7 else None,
+                    name=name,
+                    status=status,
+                    tags=["wholesale"] if ctype == "business" else [],
+                    address_ids=addresses,
+                    default_price_type_id=price_list,
+                ),
+            )
             if ctype != "supplier":
                 self.customers.append((cid, addresses[0], addresses[-1]))
 
@@ -335,8 +476,14 @@ class Seeder:
         stamps = self.stamps(n)
         self.committed: dict[tuple[int, int], int] = defaultdict(int)
         self.ids = dict.fromkeys(("line", "ful", "ful_line", "ret", "ret_line", "inv", "inv_line", "pay"), 0)
-        statuses = ("draft",) * 10 + ("active",) * 25 + ("finalized",) * 20 + ("fulfilled",) * 30 + (
-            "void",) * 10 + ("deleted",) * 5
+        statuses = (
+            ("draft",) * 10
+            + ("active",) * 25
+            + ("finalized",) * 20
+            + ("fulfilled",) * 30
+            + ("void",) * 10
+            + ("deleted",) * 5
+        )
         sellable = self.sellable_variants
         holding = self.holding
         ids = self.ids
@@ -355,25 +502,53 @@ class Seeder:
                 qty = 1 + int(rng.random() * 5)
                 price = self.variant_cents[vid]
                 total_cents += qty * price
-                lines.append(records.line_record(
-                    ids["line"], oid, created_at=created_s, updated_at=updated_s, variant_id=vid,
-                    line_type="product", position=position, price=money(price), quantity=f"{qty}.0",
-                ))
+                lines.append(
+                    records.line_record(
+                        ids["line"],
+                        oid,
+                        created_at=created_s,
+                        updated_at=updated_s,
+                        variant_id=vid,
+                        line_type="product",
+                        position=position,
+                        price=money(price),
+                        quantity=f"{qty}.0",
+                    )
+                )
             if oid % 5 < 2:
                 ids["line"] += 1
                 total_cents += 995
-                lines.append(records.line_record(
-                    ids["line"], oid, created_at=created_s, updated_at=updated_s, freeform=True,
-                    label="Shipping - Courier", line_type="shipping", position=len(lines), price="9.95",
-                    quantity="1.0", shippable=False,
-                ))
+                lines.append(
+                    records.line_record(
+                        ids["line"],
+                        oid,
+                        created_at=created_s,
+                        updated_at=updated_s,
+                        freeform=True,
+                        label="Shipping - Courier",
+                        line_type="shipping",
+                        position=len(lines),
+                        price="9.95",
+                        quantity="1.0",
+                        shippable=False,
+                    )
+                )
             total_cents += total_cents * TAX_RATE_PERCENT // 100
             order = records.order_record(
-                oid, created_at=created_s, updated_at=updated_s, billing_address_id=billing, company_id=company,
-                currency_id=ACCOUNT_CURRENCY, shipping_address_id=shipping, stock_location_id=location,
-                email=f"buyer{company}@example.com", issued_at=date_only(created), status=status,
+                oid,
+                created_at=created_s,
+                updated_at=updated_s,
+                billing_address_id=billing,
+                company_id=company,
+                currency_id=ACCOUNT_CURRENCY,
+                shipping_address_id=shipping,
+                stock_location_id=location,
+                email=f"buyer{company}@example.com",
+                issued_at=date_only(created),
+                status=status,
                 reference_number=f"WEB-{100000 + oid}" if oid % 3 == 0 else ("" if oid % 3 == 1 else None),
-                total=money(total_cents), tags=["web"] if oid % 4 == 0 else [],
+                total=money(total_cents),
+                tags=["web"] if oid % 4 == 0 else [],
                 order_line_item_ids=[line["id"] for line in lines],
             )
             product_lines = [line for line in lines if not line["freeform"]]
@@ -390,7 +565,9 @@ class Seeder:
             entry = stock.entry_for(variants[vid], location)
             entry["committed"] = f"{qty}.0"
 
-    def seed_shipments(self, order: Record, product_lines: list[Record], rng: random.Random, when: int) -> None:
+    def seed_shipments(
+        self, order: Record, product_lines: list[Record], rng: random.Random, when: int
+    ) -> None:
         """Fulfillments by status; the unshipped rest of active/finalized orders is committed."""
         status, oid = order["status"], order["id"]
         stamp = order["updated_at"]
@@ -417,17 +594,35 @@ class Seeder:
                 line["fulfillment_line_item_ids"].append(ids["ful_line"])
                 if ful_status == "fulfilled":
                     shipped[line["id"]] = int(float(line["quantity"]))
-                self.add("fulfillment_line_items", records.fulfillment_line_record(
-                    ids["ful_line"], fid, line, variants[line["variant_id"]]["sku"], created_at=stamp,
-                    updated_at=stamp, position=pos,
-                ))
+                self.add(
+                    "fulfillment_line_items",
+                    records.fulfillment_line_record(
+                        ids["ful_line"],
+                        fid,
+                        line,
+                        variants[line["variant_id"]]["sku"],
+                        created_at=stamp,
+                        updated_at=stamp,
+                        position=pos,
+                    ),
+                )
             shipped_now = ful_status == "fulfilled"
-            self.add("fulfillments", records.fulfillment_record(
-                fid, order, created_at=stamp, updated_at=stamp, delivery_type="Courier", packed_at=date_only(when),
-                shipped_at=stamp if shipped_now else None, status=ful_status,
-                tracking_company=CARRIERS[fid % 3] if shipped_now else None,
-                tracking_number=f"TRK{fid:08d}" if shipped_now else None, fulfillment_line_item_ids=line_ids,
-            ))
+            self.add(
+                "fulfillments",
+                records.fulfillment_record(
+                    fid,
+                    order,
+                    created_at=stamp,
+                    updated_at=stamp,
+                    delivery_type="Courier",
+                    packed_at=date_only(when),
+                    shipped_at=stamp if shipped_now else None,
+                    status=ful_status,
+                    tracking_company=CARRIERS[fid % 3] if shipped_now else None,
+                    tracking_number=f"TRK{fid:08d}" if shipped_now else None,
+                    fulfillment_line_item_ids=line_ids,
+                ),
+            )
         if plan:
             full = len(plan[0][1]) == len(product_lines)
             order["packed_status"] = "packed" if full else "partial"
@@ -446,19 +641,36 @@ class Seeder:
         rid = ids["ret"]
         order["fulfillment_return_ids"].append(rid)
         line["fulfillment_return_line_item_ids"].append(ids["ret_line"])
-        self.add("fulfillment_return_line_items", records.return_line_record(
-            ids["ret_line"], rid, line, created_at=stamp, updated_at=stamp,
-        ))
-        self.add("fulfillment_returns", records.return_record(
-            rid, order, created_at=stamp, updated_at=stamp, received_at=stamp if received else None,
-            status="received" if received else "returning", fulfillment_return_line_item_ids=[ids["ret_line"]],
-        ))
+        self.add(
+            "fulfillment_return_line_items",
+            records.return_line_record(
+                ids["ret_line"],
+                rid,
+                line,
+                created_at=stamp,
+                updated_at=stamp,
+            ),
+        )
+        self.add(
+            "fulfillment_returns",
+            records.return_record(
+                rid,
+                order,
+                created_at=stamp,
+                updated_at=stamp,
+                received_at=stamp if received else None,
+                status="received" if received else "returning",
+                fulfillment_return_line_item_ids=[ids["ret_line"]],
+            ),
+        )
         if received:
             order["return_status"] = "partial"
         else:
             order["returning_status"] = "partial"
 
-    def seed_invoice(self, order: Record, lines: list[Record], total_cents: int, paid: bool, when: int) -> None:
+    def seed_invoice(
+        self, order: Record, lines: list[Record], total_cents: int, paid: bool, when: int
+    ) -> None:
         ids, stamp = self.ids, order["updated_at"]
         ids["inv"] += 1
         inv = ids["inv"]
@@ -470,21 +682,46 @@ class Seeder:
             ids["inv_line"] += 1
             inv_lines.append(ids["inv_line"])
             line["invoice_line_item_ids"].append(ids["inv_line"])
-            self.add("invoice_line_items", records.invoice_line_record(
-                ids["inv_line"], inv, line, created_at=stamp, updated_at=stamp, position=pos,
-            ))
+            self.add(
+                "invoice_line_items",
+                records.invoice_line_record(
+                    ids["inv_line"],
+                    inv,
+                    line,
+                    created_at=stamp,
+                    updated_at=stamp,
+                    position=pos,
+                ),
+            )
         payments = []
         if paid:
             ids["pay"] += 1
             payments.append(ids["pay"])
             order["payment_ids"].append(ids["pay"])
-            self.add("payments", records.payment_record(
-                ids["pay"], inv, money(total_cents), created_at=stamp, updated_at=stamp, paid_at=stamp,
-            ))
-        self.add("invoices", records.invoice_record(
-            inv, order, created_at=stamp, updated_at=stamp, invoiced_at=date_only(when),
-            payment_status="paid" if paid else "unpaid", invoice_line_item_ids=inv_lines, payment_ids=payments,
-        ))
+            self.add(
+                "payments",
+                records.payment_record(
+                    ids["pay"],
+                    inv,
+                    money(total_cents),
+                    created_at=stamp,
+                    updated_at=stamp,
+                    paid_at=stamp,
+                ),
+            )
+        self.add(
+            "invoices",
+            records.invoice_record(
+                inv,
+                order,
+                created_at=stamp,
+                updated_at=stamp,
+                invoiced_at=date_only(when),
+                payment_status="paid" if paid else "unpaid",
+                invoice_line_item_ids=inv_lines,
+                payment_ids=payments,
+            ),
+        )
         order["invoice_status"] = "invoiced"
         order["payment_status"] = "paid" if paid else "unpaid"
 

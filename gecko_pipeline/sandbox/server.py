@@ -13,7 +13,12 @@ from gecko_pipeline.sandbox.config import SandboxConfig
 
 def _uvicorn_config(app: SandboxApp, config: SandboxConfig) -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=config.host, port=config.port, log_level="warning", access_log=False, lifespan="on",
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
         timeout_graceful_shutdown=2,
     )
 
@@ -25,7 +30,9 @@ class SandboxHandle(ServerThread):
     def __init__(self, config: SandboxConfig, *, timeout: float = 120.0) -> None:
         self.config = config
         self.app = create_app(config)  # seeds the account before anything listens
-        super().__init__(_uvicorn_config(self.app, config), name=f"gecko-sandbox-{config.port}", timeout=timeout)
+        super().__init__(
+            _uvicorn_config(self.app, config), name=f"gecko-sandbox-{config.port}", timeout=timeout
+        )
         self.app.sandbox.base_url = self.url
 
     @property
@@ -57,7 +64,10 @@ def serve_forever(config: SandboxConfig) -> None:
         if server.started:
             app.sandbox.base_url = f"http://{config.host}:{bound_address(server)[1]}"
             # One parseable line, so a parent process started with --port 0 learns the URL.
-            print(f"sandbox serving at {app.sandbox.base_url} (scale {config.scale}, seed {config.seed})", flush=True)
+            print(
+                f"sandbox serving at {app.sandbox.base_url} (scale {config.scale}, seed {config.seed})",
+                flush=True,
+            )
         await serving
 
     with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:

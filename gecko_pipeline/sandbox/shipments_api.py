@@ -13,14 +13,34 @@ from gecko_pipeline.sandbox.errors import not_found
 from gecko_pipeline.sandbox.store import Record, Store
 from gecko_pipeline.sandbox.validate import Errors, permitted, root_object
 
-SHIPMENT_FIELDS = frozenset({
-    "tracking_number", "tracking_url", "tracking_company", "service", "notes", "delivery_type", "exchange_rate",
-    "packed_at", "shipped_at", "received_at", "shipping_address_id", "billing_address_id",
-})
-RETURN_FIELDS = frozenset({
-    "tracking_number", "tracking_url", "tracking_company", "delivery_type", "notes", "exchange_rate",
-    "credit_note_number", "received_at",
-})
+SHIPMENT_FIELDS = frozenset(
+    {
+        "tracking_number",
+        "tracking_url",
+        "tracking_company",
+        "service",
+        "notes",
+        "delivery_type",
+        "exchange_rate",
+        "packed_at",
+        "shipped_at",
+        "received_at",
+        "shipping_address_id",
+        "billing_address_id",
+    }
+)
+RETURN_FIELDS = frozenset(
+    {
+        "tracking_number",
+        "tracking_url",
+        "tracking_company",
+        "delivery_type",
+        "notes",
+        "exchange_rate",
+        "credit_note_number",
+        "received_at",
+    }
+)
 
 
 def _item_quantities(
@@ -55,7 +75,9 @@ def _item_quantities(
             continue
         asked[line["id"]] = asked.get(line["id"], Decimal(0)) + quantity
         if asked[line["id"]] > limit(line):
-            errors.add(f"{name}.quantity", f"exceeds what is left on line {line['id']} ({stock.fmt(limit(line))})")
+            errors.add(
+                f"{name}.quantity", f"exceeds what is left on line {line['id']} ({stock.fmt(limit(line))})"
+            )
         out.append((line, quantity))
     return out
 
@@ -84,14 +106,20 @@ def post_fulfillment(ctx: Ctx) -> Reply:
     if order["status"] in ("draft", *sales.CLOSED):
         raise sales.invalid(f"Cannot create a fulfillment for a {order['status']} order")
     quantities = _item_quantities(
-        ctx, errors, order, data.get("fulfillment_line_items"), "fulfillment_line_items",
+        ctx,
+        errors,
+        order,
+        data.get("fulfillment_line_items"),
+        "fulfillment_line_items",
         lambda line: stock.dec(line["quantity"]) - sales.packed(store, line),
     )
     errors.check()
     fields = permitted(data, SHIPMENT_FIELDS)
     if location is not None:
         fields["stock_location_id"] = location["id"]
-    fulfillment = sales.add_fulfillment(store, order, quantities, data.get("status") or "packed", fields, ctx.now)
+    fulfillment = sales.add_fulfillment(
+        store, order, quantities, data.get("status") or "packed", fields, ctx.now
+    )
     sales.refresh(store, order)
     return ctx.created("fulfillments", fulfillment)
 
@@ -137,7 +165,11 @@ def post_return(ctx: Ctx) -> Reply:
     errors = Errors()
     order, location = _order_and_location(store, errors, data, ("returning", "received"), "location_id")
     quantities = _item_quantities(
-        ctx, errors, order, data.get("fulfillment_return_line_items"), "fulfillment_return_line_items",
+        ctx,
+        errors,
+        order,
+        data.get("fulfillment_return_line_items"),
+        "fulfillment_return_line_items",
         lambda line: _returnable(ctx, line),
     )
     errors.check()
@@ -148,9 +180,17 @@ def post_return(ctx: Ctx) -> Reply:
         fulfillment_return["location_id"] = location["id"]
     items = store.table("fulfillment_return_line_items")
     for position, (line, quantity) in enumerate(quantities):
-        item = domain.insert(store, "fulfillment_return_line_items", records.return_line_record(
-            items.next_id, rid, line, position=position, quantity=stock.fmt(quantity),
-        ))
+        item = domain.insert(
+            store,
+            "fulfillment_return_line_items",
+            records.return_line_record(
+                items.next_id,
+                rid,
+                line,
+                position=position,
+                quantity=stock.fmt(quantity),
+            ),
+        )
         fulfillment_return["fulfillment_return_line_item_ids"].append(item["id"])
         line["fulfillment_return_line_item_ids"].append(item["id"])
         domain.touch(store, "order_line_items", line)
@@ -174,7 +214,11 @@ def put_return(ctx: Ctx, raw_id: str) -> Reply:
     if status == "returning" and fulfillment_return["status"] == "received":
         errors.add("status", "cannot go back from received to returning")
     location = errors.reference(data, "location_id", ctx.store.table("locations"))
-    if location is not None and fulfillment_return["status"] == "received" and location["id"] != fulfillment_return["location_id"]:
+    if (
+        location is not None
+        and fulfillment_return["status"] == "received"
+        and location["id"] != fulfillment_return["location_id"]
+    ):
         errors.add("location_id", "cannot change after the return is received")
     errors.check()
     fulfillment_return.update(permitted(data, RETURN_FIELDS))

@@ -55,12 +55,20 @@ class Errors:
             return None
         return value
 
-    def one_of(self, data: dict[str, Any], field: str, allowed: frozenset[str] | tuple[str, ...], name: str | None = None) -> None:
+    def one_of(
+        self,
+        data: dict[str, Any],
+        field: str,
+        allowed: frozenset[str] | tuple[str, ...],
+        name: str | None = None,
+    ) -> None:
         value = data.get(field)
         if value is not None and value not in allowed:
             self.add(name or field, f"is not included in the list ({', '.join(sorted(allowed))})")
 
-    def decimal(self, data: dict[str, Any], field: str, name: str | None = None, *, positive: bool = False) -> Decimal | None:
+    def decimal(
+        self, data: dict[str, Any], field: str, name: str | None = None, *, positive: bool = False
+    ) -> Decimal | None:
         """A decimal field (string or number) if present; the API's own string for it is kept by the caller."""
         if data.get(field) is None:
             return None
@@ -69,7 +77,9 @@ class Errors:
             self.add(name or field, "must be greater than 0")
         return value
 
-    def reference(self, data: dict[str, Any], field: str, table: Table, name: str | None = None) -> Record | None:
+    def reference(
+        self, data: dict[str, Any], field: str, table: Table, name: str | None = None
+    ) -> Record | None:
         """An integer foreign key that must point at an existing record."""
         value = data.get(field)
         if value is None or value == "":

@@ -62,8 +62,14 @@ class Deliverer:
         body = dumps(payload)
         for hook in subscribers:
             delivery = {
-                "id": str(uuid.uuid4()), "webhook_id": hook["id"], "event": event, "object_id": record["id"],
-                "address": hook["address"], "payload": payload, "state": "pending", "attempts": [],
+                "id": str(uuid.uuid4()),
+                "webhook_id": hook["id"],
+                "event": event,
+                "object_id": record["id"],
+                "address": hook["address"],
+                "payload": payload,
+                "state": "pending",
+                "attempts": [],
             }
             self.log.append(delivery)
             try:

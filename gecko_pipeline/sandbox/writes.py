@@ -18,28 +18,98 @@ from gecko_pipeline.sandbox.store import dumps
 from gecko_pipeline.sandbox.validate import Errors, as_text, permitted, root_object
 
 PRODUCT_STATUSES = ("active", "disabled", "archived")
-LOCATION_FIELDS = frozenset({"label", "address1", "address2", "suburb", "city", "state", "zip_code", "country", "holds_stock"})
-CURRENCY_FIELDS = frozenset({"iso", "name", "symbol", "separator", "delimiter", "format", "precision", "rate"})
-PRODUCT_FIELDS = frozenset({
-    "name", "description", "product_type", "brand", "opt1", "opt2", "opt3", "tags", "status", "supplier", "vendor",
-})
-VARIANT_FIELDS = frozenset({
-    "name", "description", "sku", "upc", "supplier_code", "opt1", "opt2", "opt3", "buy_price", "wholesale_price",
-    "retail_price", "variant_prices", "manage_stock", "keep_selling", "max_online", "online_ordering", "sellable",
-    "purchasable", "taxable", "composite", "position", "weight", "weight_unit", "hs_code", "country_of_origin",
-    "default_ledger_account_id",
-})
-VARIANT_CREATE_ONLY = frozenset({"product_id", "initial_stock_level", "initial_cost_price", "initial_stock_location_id"})
-WEBHOOK_EVENTS = frozenset({
-    "account.update", "address.create", "address.update", "channel.destroy", "company.create", "company.update",
-    "company.destroy", "contact.create", "contact.update", "document_theme.update", "fulfillment.create",
-    "fulfillment.fulfilled", "fulfillment_return.create", "fulfillment_return.received", "invoice.create",
-    "invoice.destroy", "location.create", "location.update", "order.create", "order.finalized", "order.fulfilled",
-    "payment.create", "product.create", "product.destroy", "procurement.create", "purchase_order.create",
-    "purchase_order.received", "stock_adjustment.create", "stock_transfer.create", "variant.create",
-    "variant.stock_level_update", "image.create",
-})
+LOCATION_FIELDS = frozenset(
+    {"label", "address1", "address2", "suburb", "city", "state", "zip_code", "country", "holds_stock"}
+)
+CURRENCY_FIELDS = frozenset(
+    {"iso", "name", "symbol", "separator", "delimiter", "format", "precision", "rate"}
+)
+PRODUCT_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "product_type",
+        "brand",
+        "opt1",
+        "opt2",
+        "opt3",
+        "tags",
+        "status",
+        "supplier",
+        "vendor",
+    }
+)
+VARIANT_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "sku",
+        "upc",
+        "supplier_code",
+        "opt1",
+        "opt2",
+        "opt3",
+        "buy_price",
+        "wholesale_price",
+        "retail_price",
+        "variant_prices",
+        "manage_stock",
+        "keep_selling",
+        "max_online",
+        "online_ordering",
+        "sellable",
+        "purchasable",
+        "taxable",
+        "composite",
+        "position",
+        "weight",
+        "weight_unit",
+        "hs_code",
+        "country_of_origin",
+        "default_ledger_account_id",
+    }
+)
+VARIANT_CREATE_ONLY = frozenset(
+    {"product_id", "initial_stock_level", "initial_cost_price", "initial_stock_location_id"}
+)
+WEBHOOK_EVENTS = frozenset(
+    {
+        "account.update",
+        "address.create",
+        "address.update",
+        "channel.destroy",
+        "company.create",
+        "company.update",
+        "company.destroy",
+        "contact.create",
+        "contact.update",
+        "document_theme.update",
+        "fulfillment.create",
+        "fulfillment.fulfilled",
+        "fulfillment_return.create",
+        "fulfillment_return.received",
+        "invoice.create",
+        "invoice.destroy",
+        "location.create",
+        "location.update",
+        "order.create",
+        "order.finalized",
+        "order.fulfilled",
+        "payment.create",
+        "product.create",
+        "product.destroy",
+        "procurement.create",
+        "purchase_order.create",
+        "purchase_order.received",
+        "stock_adjustment.create",
+        "stock_transfer.create",
+        "variant.create",
+        "variant.stock_level_update",
+        "image.create",
+    }
+)
 # --- generic create / update / delete -------------------------------------------------------------
+
 
 def post_company(ctx: Ctx) -> Reply:
     data = root_object(ctx.body, "company")
@@ -72,8 +142,17 @@ def post_location(ctx: Ctx) -> Reply:
         errors.add("label", "has already been taken")
     errors.check()
     fields = {"holds_stock": True, "status": "active", **permitted(data, LOCATION_FIELDS)}
-    record = domain.insert(ctx.store, "locations", {"id": table.next_id, "created_at": None, "updated_at": None, **{
-        f: None for f in sorted(LOCATION_FIELDS)}, **fields})
+    record = domain.insert(
+        ctx.store,
+        "locations",
+        {
+            "id": table.next_id,
+            "created_at": None,
+            "updated_at": None,
+            **{f: None for f in sorted(LOCATION_FIELDS)},
+            **fields,
+        },
+    )
     account = ctx.store.table("accounts").records[1]
     account["location_ids"].append(record["id"])
     domain.touch(ctx.store, "accounts", account)
@@ -95,11 +174,26 @@ def post_currency(ctx: Ctx) -> Reply:
     fields = permitted(data, CURRENCY_FIELDS)
     fields["iso"] = str(iso).upper()
     fields["rate"] = as_text(fields.get("rate")) or "1.0"
-    record = domain.insert(ctx.store, "currencies", {
-        "id": table.next_id, "created_at": None, "updated_at": None, "iso": fields["iso"], "name": fields["iso"],
-        "rate": "1.0", "symbol": "$", "separator": ".", "delimiter": ",", "precision": 2, "format": "%u%n",
-        "status": "active", "subunit": 100, **fields,
-    })
+    record = domain.insert(
+        ctx.store,
+        "currencies",
+        {
+            "id": table.next_id,
+            "created_at": None,
+            "updated_at": None,
+            "iso": fields["iso"],
+            "name": fields["iso"],
+            "rate": "1.0",
+            "symbol": "$",
+            "separator": ".",
+            "delimiter": ",",
+            "precision": 2,
+            "format": "%u%n",
+            "status": "active",
+            "subunit": 100,
+            **fields,
+        },
+    )
     return ctx.created("currencies", record)
 
 
@@ -114,7 +208,13 @@ def post_product(ctx: Ctx) -> Reply:
 
 
 def _variant_errors(errors: Errors, data: dict[str, Any]) -> None:
-    for field in ("buy_price", "wholesale_price", "retail_price", "initial_stock_level", "initial_cost_price"):
+    for field in (
+        "buy_price",
+        "wholesale_price",
+        "retail_price",
+        "initial_stock_level",
+        "initial_cost_price",
+    ):
         errors.decimal(data, field)
     if data.get("max_online") not in (None, ""):
         errors.decimal(data, "max_online")
@@ -155,10 +255,18 @@ def post_webhook(ctx: Ctx) -> Reply:
         errors.add("address", "is not a valid URL")
     errors.check()
     table = ctx.store.table("webhooks")
-    record = domain.insert(ctx.store, "webhooks", {
-        "id": table.next_id, "created_at": None, "updated_at": None, "event": data["event"],
-        "address": data["address"], "oauth_application_id": 1,
-    })
+    record = domain.insert(
+        ctx.store,
+        "webhooks",
+        {
+            "id": table.next_id,
+            "created_at": None,
+            "updated_at": None,
+            "event": data["event"],
+            "address": data["address"],
+            "oauth_application_id": 1,
+        },
+    )
     return ctx.created("webhooks", record)
 
 
@@ -195,7 +303,9 @@ def put_simple(table_name: str, root: str, allowed: frozenset[str]) -> Callable[
     return handler
 
 
-ARCHIVABLE = frozenset({"companies", "addresses", "locations", "currencies", "products", "variants", "tax_types"})
+ARCHIVABLE = frozenset(
+    {"companies", "addresses", "locations", "currencies", "products", "variants", "tax_types"}
+)
 
 
 def delete_record(ctx: Ctx, table_name: str, raw_id: str) -> Reply:
@@ -213,9 +323,15 @@ def delete_record(ctx: Ctx, table_name: str, raw_id: str) -> Reply:
 
 
 POSTS: dict[str, Callable[[Ctx], Reply]] = {
-    "companies": post_company, "addresses": post_address, "locations": post_location, "currencies": post_currency,
-    "products": post_product, "variants": post_variant, "webhooks": post_webhook,
-    "orders": orders_api.post_order, "fulfillments": shipments_api.post_fulfillment,
+    "companies": post_company,
+    "addresses": post_address,
+    "locations": post_location,
+    "currencies": post_currency,
+    "products": post_product,
+    "variants": post_variant,
+    "webhooks": post_webhook,
+    "orders": orders_api.post_order,
+    "fulfillments": shipments_api.post_fulfillment,
     "fulfillment_returns": shipments_api.post_return,
 }
 PUTS: dict[str, Callable[[Ctx, str], Reply]] = {
@@ -226,7 +342,8 @@ PUTS: dict[str, Callable[[Ctx, str], Reply]] = {
     "products": put_simple("products", "product", PRODUCT_FIELDS),
     "variants": put_simple("variants", "variant", VARIANT_FIELDS),
     "webhooks": put_simple("webhooks", "webhook", frozenset({"address", "event"})),
-    "orders": orders_api.put_order, "fulfillments": shipments_api.put_fulfillment,
+    "orders": orders_api.put_order,
+    "fulfillments": shipments_api.put_fulfillment,
     "fulfillment_returns": shipments_api.put_return,
 }
 
@@ -239,7 +356,11 @@ def _resolve(method: str, segments: list[str]) -> Callable[[Ctx], Reply] | None:
         return lambda ctx: orders_api.order_action(ctx, segments[1], segments[3])
     if method == "PUT" and n == 2 and segments[0] in PUTS:
         return lambda ctx: PUTS[segments[0]](ctx, segments[1])
-    if method == "DELETE" and n == 2 and (segments[0] in ARCHIVABLE or segments[0] in ("webhooks", "orders", "fulfillments")):
+    if (
+        method == "DELETE"
+        and n == 2
+        and (segments[0] in ARCHIVABLE or segments[0] in ("webhooks", "orders", "fulfillments"))
+    ):
         if segments[0] == "orders":
             return lambda ctx: orders_api.delete_order(ctx, segments[1])
         if segments[0] == "fulfillments":
@@ -248,7 +369,9 @@ def _resolve(method: str, segments: list[str]) -> Callable[[Ctx], Reply] | None:
     return None
 
 
-async def dispatch(sandbox: Sandbox, request: Request, method: str, segments: list[str], token: str) -> Reply | None:
+async def dispatch(
+    sandbox: Sandbox, request: Request, method: str, segments: list[str], token: str
+) -> Reply | None:
     handler = _resolve(method, segments)
     if handler is None:
         return None

@@ -18,7 +18,9 @@ def table_row_counts(con: duckdb.DuckDBPyConnection, tables: Iterable[str] | Non
         "SELECT schema_name, table_name FROM duckdb_tables() "
         "WHERE database_name = current_database() AND NOT temporary ORDER BY schema_name, table_name"
     ).fetchall()
-    known = {(table if schema == "main" else f"{schema}.{table}"): (schema, table) for schema, table in catalog}
+    known = {
+        (table if schema == "main" else f"{schema}.{table}"): (schema, table) for schema, table in catalog
+    }
     counts: dict[str, int] = {}
     for name in known if tables is None else tables:
         if name not in known:

@@ -12,7 +12,9 @@ import duckdb
 STORAGE_COMPATIBILITY_VERSION = "v1.1.0"
 
 
-def connect(path: str | Path, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path, read_only: bool = False, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file at `path` (creating its folder); close it soon: the file allows one writer.
 
     `memory_limit` (e.g. "1GB") caps DuckDB's buffer pool; beyond it DuckDB evicts cached blocks and

@@ -61,7 +61,9 @@ def _q(name: str) -> str:
 def _record_type(spec: TableSpec) -> dict[str, str]:
     # Scalars as strings: casting is done per column afterwards, so a bad value never fails a batch.
     # Arrays and hashes (and the nested lists of child tables) as JSON text, so nothing parses twice.
-    fields = {c.name: "JSON" if c.type == JSON else "VARCHAR" for c in spec.columns if c.name != spec.parent_column}
+    fields = {
+        c.name: "JSON" if c.type == JSON else "VARCHAR" for c in spec.columns if c.name != spec.parent_column
+    }
     fields.update({child.parent_key: "JSON" for child in child_tables(spec.name) if child.parent_key})
     return fields
 
@@ -126,9 +128,13 @@ class TableLoader:
         self.children = [TableLoader(child) for child in child_tables(spec.name)]
         cols = spec.column_names
         name, src, typed = spec.name, f"_src_{spec.name}", f"_typed_{spec.name}"
-        key_ok = " AND ".join(f"{_typed_expr(spec, k, spec.column(k).type)} IS NOT NULL" for k in spec.primary_key)
-        child_cols = "".join(f", r.{_q(c.parent_key or '')} AS {_q('_child_' + (c.parent_key or ''))}"
-                             for c in child_tables(name))
+        key_ok = " AND ".join(
+            f"{_typed_expr(spec, k, spec.column(k).type)} IS NOT NULL" for k in spec.primary_key
+        )
+        child_cols = "".join(
+            f", r.{_q(c.parent_key or '')} AS {_q('_child_' + (c.parent_key or ''))}"
+            for c in child_tables(name)
+        )
         typed_cols = ", ".join(f"{_typed_expr(spec, c.name, c.type)} AS {_q(c.name)}" for c in spec.columns)
         self.stage_typed_sql = (
             f"CREATE OR REPLACE TEMP TABLE {typed} AS SELECT {typed_cols}, raw, "
@@ -144,7 +150,9 @@ class TableLoader:
         all_cols = [*cols, "_raw", "_synced_at"] + (["_vanished_at"] if spec.has_id else [])
         select = [*map(_q, cols), "raw", "CAST(? AS TIMESTAMP)"] + (["NULL"] if spec.has_id else [])
         updates = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in all_cols if c not in spec.primary_key]
-        self.insert_sql = f"INSERT INTO {name} ({', '.join(map(_q, all_cols))}) SELECT {', '.join(select)} FROM {typed}"
+        self.insert_sql = (
+            f"INSERT INTO {name} ({', '.join(map(_q, all_cols))}) SELECT {', '.join(select)} FROM {typed}"
+        )
         self.upsert_sql = (
             f"{self.insert_sql} "
             f"ON CONFLICT ({', '.join(map(_q, spec.primary_key))}) DO UPDATE SET {', '.join(updates)}"
@@ -188,9 +196,7 @@ class TableLoader:
                 f"AND NOT EXISTS (SELECT 1 FROM {typed} s WHERE {same})"
             )
         else:
-            self.clear_issues_sql = (
-                f"DELETE FROM load_issues WHERE table_name = ? AND record_id IN (SELECT _record_id FROM {typed})"
-            )
+            self.clear_issues_sql = f"DELETE FROM load_issues WHERE table_name = ? AND record_id IN (SELECT _record_id FROM {typed})"
         self.count_sql = f"SELECT count(*) FROM {name}"
 
     def _stage(self, con: duckdb.DuckDBPyConnection, source: str, key: str | None = None) -> None:
@@ -217,13 +223,17 @@ class TableLoader:
     def stage_from_bodies(self, con: duckdb.DuckDBPyConnection, key: str, single: bool = False) -> None:
         """Stage the records under `key` of every body in `_bodies`; `single`: `{"account": {...}}`."""
         if single:
-            self._stage(con, f"SELECT NULL::BIGINT AS parent_id, json_array(b->{_sql_str(key)}) AS doc FROM _bodies")
+            self._stage(
+                con, f"SELECT NULL::BIGINT AS parent_id, json_array(b->{_sql_str(key)}) AS doc FROM _bodies"
+            )
         else:
             self._stage(con, "SELECT NULL::BIGINT AS parent_id, b AS doc FROM _bodies", key)
 
     def stage_from_parent(self, con: duckdb.DuckDBPyConnection) -> None:
         column = _q("_child_" + (self.spec.parent_key or ""))
-        self._stage(con, f"SELECT id AS parent_id, CAST({column} AS VARCHAR) AS doc FROM _typed_{self.spec.parent}")
+        self._stage(
+            con, f"SELECT id AS parent_id, CAST({column} AS VARCHAR) AS doc FROM _typed_{self.spec.parent}"
+        )
 
     def load(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, result: BatchResult) -> None:
         """Type, check and upsert the staged records (then the child tables fed by them)."""
@@ -277,7 +287,13 @@ class TableLoader:
             f"SELECT DISTINCT ?, 'rejected:' || md5(raw), ?, NULL, ?, CAST(? AS TIMESTAMP) "
             f"FROM ({self.reject_sql}) WHERE 'rejected:' || md5(raw) NOT IN "
             "(SELECT record_id FROM load_issues WHERE table_name = ?)",
-            [spec.name, key, "missing or not a valid key: record kept in rejected_records", synced_at, spec.name],
+            [
+                spec.name,
+                key,
+                "missing or not a valid key: record kept in rejected_records",
+                synced_at,
+                spec.name,
+            ],
         )
         return int(rows[0][0]) if rows else 0
 

@@ -78,5 +78,7 @@ def verify_published(
         elif want is None and table not in required:
             problems.append({"table": table, "problem": "not in the warehouse at publish time", "rows": have})
         elif want is not None and want != have:
-            problems.append({"table": table, "problem": "row count differs", "expected_rows": want, "rows": have})
+            problems.append(
+                {"table": table, "problem": "row count differs", "expected_rows": want, "rows": have}
+            )
     return problems

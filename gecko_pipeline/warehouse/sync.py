@@ -114,14 +114,22 @@ def _batched(pages: Iterable[Page], size: int, max_bytes: int = BATCH_BYTES) -> 
 class _Load:
     """Loads batches of page bodies for a set of tables, inside the caller's transactions."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, tables: list[str], synced_at: datetime,
-                 track_seen: bool = False, single: bool = False) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        tables: list[str],
+        synced_at: datetime,
+        track_seen: bool = False,
+        single: bool = False,
+    ) -> None:
         self.con, self.tables, self.synced_at, self.track_seen = con, tables, synced_at, track_seen
         self.single = single  # answers hold one record (`{"account": {...}}`), not a list
         self.result = BatchResult()
         if track_seen:
             for table in self.id_tables():
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _seen_{table} (id {TABLES[table].column('id').type})")
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _seen_{table} (id {TABLES[table].column('id').type})"
+                )
 
     def id_tables(self) -> list[str]:
         return [t for t in self.tables if TABLES[t].has_id]
@@ -220,9 +228,19 @@ def sync_stream(
             cursor = _new_cursor(load.result.max_updated_at.get(STREAMS[resource].table), started, previous)
             if resource == name:
                 result.cursor = cursor
-            write_state(tx, resource, cursor=cursor, mode=mode, started_at=started, finished_at=utcnow(),
-                        requests=result.requests, pages=result.pages, inserted=result.inserted,
-                        updated=result.updated, issues=result.issues)
+            write_state(
+                tx,
+                resource,
+                cursor=cursor,
+                mode=mode,
+                started_at=started,
+                finished_at=utcnow(),
+                requests=result.requests,
+                pages=result.pages,
+                inserted=result.inserted,
+                updated=result.updated,
+                issues=result.issues,
+            )
 
     pages = _single_page(client, stream) if stream.single else client.iter_pages(stream.path, params)
     commits = _Commits(con, commit_seconds)
@@ -236,8 +254,10 @@ def sync_stream(
                 if is_last and not full:
                     finish(con)
             last = batch[-1]
-            say(f"{name}: page {last.page} of {max(last.total_pages, last.page)} loaded "
-                f"({load.result.stats(stream.table).records} {stream.table} so far)")
+            say(
+                f"{name}: page {last.page} of {max(last.total_pages, last.page)} loaded "
+                f"({load.result.stats(stream.table).records} {stream.table} so far)"
+            )
     finally:
         commits.abandon()  # only after a failure: roll back what is not committed yet
     if full:
@@ -245,8 +265,10 @@ def sync_stream(
             for table in load.id_tables():
                 result.vanished[table] = _mark_vanished(client, tx, table, started)
             finish(tx)
-    say(f"{name}: {mode} sync done: {result.inserted} inserted, {result.updated} updated, "
-        f"{result.issues} load issues, {result.requests} requests")
+    say(
+        f"{name}: {mode} sync done: {result.inserted} inserted, {result.updated} updated, "
+        f"{result.issues} load issues, {result.requests} requests"
+    )
     return result
 
 
@@ -260,7 +282,8 @@ def _mark_vanished(client: GeckoClient, con: duckdb.DuckDBPyConnection, table: s
     marked `_vanished_at` (kept, not deleted). Records found are stored, so nothing is marked wrongly
     when the listing missed a record (e.g. one shifted by a deletion during the sync)."""
     candidates = [
-        row[0] for row in con.execute(
+        row[0]
+        for row in con.execute(
             f"SELECT id FROM {table} WHERE _vanished_at IS NULL "  # noqa: S608
             f"AND id NOT IN (SELECT id FROM _seen_{table})"
         ).fetchall()
@@ -281,8 +304,14 @@ def _set_vanished(con: duckdb.DuckDBPyConnection, table: str, ids: list, now: da
         )
 
 
-def _fetch_ids(client: GeckoClient, con: duckdb.DuckDBPyConnection, table: str, ids: list,
-               now: datetime, result: SyncResult | None = None) -> set:
+def _fetch_ids(
+    client: GeckoClient,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ids: list,
+    now: datetime,
+    result: SyncResult | None = None,
+) -> set:
     """Fetch these records by id (batches of 250) into `table` (and its children); return the ids found."""
     stream = STREAMS[STREAM_OF_TABLE[table]]
     tables = [table] if table != stream.table else stream.tables(full=True)
@@ -302,7 +331,9 @@ def _fetch_ids(client: GeckoClient, con: duckdb.DuckDBPyConnection, table: str, 
     return {row[0] for row in con.execute(f"SELECT id FROM _seen_{table}").fetchall()}  # noqa: S608
 
 
-def refresh_ids(client: GeckoClient, con: duckdb.DuckDBPyConnection, resource: str, ids: list[int]) -> SyncResult:
+def refresh_ids(
+    client: GeckoClient, con: duckdb.DuckDBPyConnection, resource: str, ids: list[int]
+) -> SyncResult:
     """Refresh exactly these records of an API resource (e.g. "variants" after a stock webhook), with
     their children: a variant's locations and prices, an order's line items, a fulfillment's line items.
     Ids the API no longer has are marked `_vanished_at`. Costs one request per 250 ids."""
@@ -326,19 +357,25 @@ def refresh_ids(client: GeckoClient, con: duckdb.DuckDBPyConnection, resource: s
     return result
 
 
-def _refresh_order_lines(client: GeckoClient, con: duckdb.DuckDBPyConnection, order_ids: list[int],
-                         now: datetime, result: SyncResult) -> None:
+def _refresh_order_lines(
+    client: GeckoClient,
+    con: duckdb.DuckDBPyConnection,
+    order_ids: list[int],
+    now: datetime,
+    result: SyncResult,
+) -> None:
     """An order's line items live on their own endpoint: fetch them by `order_id` (250 orders a request)."""
     load = _Load(con, ["order_line_items"], now, track_seen=True)
     for start in range(0, len(order_ids), 250):
-        chunk = ",".join(str(i) for i in order_ids[start:start + 250])
+        chunk = ",".join(str(i) for i in order_ids[start : start + 250])
         for batch in _batched(client.iter_pages("/order_line_items", {"order_id": chunk}), BATCH_PAGES):
             load.batch([page.body for page in batch])
             result.pages += len(batch)
     for name, stats in load.result.tables.items():
         result.tables.setdefault(name, LoadStats()).add(stats)
     gone = [
-        row[0] for row in con.execute(
+        row[0]
+        for row in con.execute(
             "SELECT id FROM order_line_items WHERE order_id IN (SELECT unnest(?)) AND _vanished_at IS NULL "
             "AND id NOT IN (SELECT id FROM _seen_order_line_items)",
             [order_ids],
@@ -365,8 +402,16 @@ def sync_all(
     for name in names:
         if name == "variants" and full and "products" in names:
             continue  # a full sync of products brings every variant with it (include=variants)
-        results[name] = sync_stream(client, con, name, full=full, overlap=overlap, batch_pages=batch_pages,
-                                    commit_seconds=commit_seconds, progress=progress)
+        results[name] = sync_stream(
+            client,
+            con,
+            name,
+            full=full,
+            overlap=overlap,
+            batch_pages=batch_pages,
+            commit_seconds=commit_seconds,
+            progress=progress,
+        )
     return results
 
 

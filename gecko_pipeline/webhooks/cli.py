@@ -15,8 +15,12 @@ def _gateway(args: argparse.Namespace) -> int:
     from gecko_pipeline.gateway import serve
 
     settings = load_settings()
-    log.info("gateway on http://%s:%d (webhooks: POST /webhooks); events go to %s",
-             args.host, args.port, settings.ops_path)
+    log.info(
+        "gateway on http://%s:%d (webhooks: POST /webhooks); events go to %s",
+        args.host,
+        args.port,
+        settings.ops_path,
+    )
     serve(settings, args.host, args.port)
     return 0
 
@@ -42,8 +46,11 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         store.ensure_schema(con)
         if args.list:
-            for row in con.execute("SELECT id, event, object_id, run_id, problem FROM webhook_events "
-                                   "WHERE status = ? ORDER BY id", (store.FAILED,)):
+            for row in con.execute(
+                "SELECT id, event, object_id, run_id, problem FROM webhook_events "
+                "WHERE status = ? ORDER BY id",
+                (store.FAILED,),
+            ):
                 print(f"#{row['id']} {row['event']} {row['object_id']} run {row['run_id']}: {row['problem']}")
             return 0
         created = store.replay_failed(con, args.ids or None)
@@ -55,29 +62,36 @@ def _replay(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     gateway = subparsers.add_parser(
-        "gateway", help="serve the webhook receiver and the order intake (one ASGI server)",
+        "gateway",
+        help="serve the webhook receiver and the order intake (one ASGI server)",
         description="Receives the API's webhooks at POST /webhooks (signed with GECKO_CLIENT_SECRET) "
-                    "and channel orders at POST /channels/<channel>/orders; both are stored in "
-                    "<GECKO_DATA_DIR>/ops.sqlite.",
+        "and channel orders at POST /channels/<channel>/orders; both are stored in "
+        "<GECKO_DATA_DIR>/ops.sqlite.",
     )
     gateway.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     gateway.add_argument("--port", type=int, default=GATEWAY_PORT, help=f"port (default {GATEWAY_PORT})")
     gateway.set_defaults(func=_gateway)
 
     subscribe = subparsers.add_parser(
-        "subscribe", help="ensure the API's webhook subscriptions exist for a public receiver URL",
+        "subscribe",
+        help="ensure the API's webhook subscriptions exist for a public receiver URL",
         description="Lists the app's webhooks and creates only the missing ones: running it twice changes nothing.",
     )
-    subscribe.add_argument("--address", required=True,
-                           help="public URL of the receiver, e.g. https://example.com/webhooks")
-    subscribe.add_argument("--events", default=None,
-                           help="comma-separated event names (default: every event the pipeline acts on)")
+    subscribe.add_argument(
+        "--address", required=True, help="public URL of the receiver, e.g. https://example.com/webhooks"
+    )
+    subscribe.add_argument(
+        "--events",
+        default=None,
+        help="comma-separated event names (default: every event the pipeline acts on)",
+    )
     subscribe.set_defaults(func=_subscribe)
 
     replay = subparsers.add_parser(
-        "webhook-replay", help="list failed webhook events, or send them through the sensor again",
+        "webhook-replay",
+        help="list failed webhook events, or send them through the sensor again",
         description="Events whose refresh run failed are kept in ops.sqlite with the error; this queues "
-                    "them again (all, or the given row ids).",
+        "them again (all, or the given row ids).",
     )
     replay.add_argument("ids", nargs="*", type=int, help="webhook_events row ids (default: every failed one)")
     replay.add_argument("--list", action="store_true", help="only list the failed events and their errors")

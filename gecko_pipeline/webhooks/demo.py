@@ -43,7 +43,8 @@ def _pick_listing(settings: Settings) -> tuple[str, int, int, str | None]:
             """SELECT l.channel, l.variant_id, s.location_id, l.sku FROM channel_listings l
                JOIN channel_stock_levels s USING (channel, variant_id)
                WHERE l.listed AND l.reason = 'in_stock' AND s.stocked AND s.priority = 1
-               ORDER BY l.channel, l.variant_id LIMIT 1""").fetchone()
+               ORDER BY l.channel, l.variant_id LIMIT 1"""
+        ).fetchone()
     finally:
         con.close()
     if row is None:
@@ -56,20 +57,29 @@ def _feed_quantity(settings: Settings, channel: str, variant_id: int) -> str | N
     return next((str(r.get("quantity")) for r in rows if r.get("variant_id") == variant_id), None)
 
 
-def demonstrate(settings: Settings, defs: dg.Definitions, instance: dg.DagsterInstance,
-                out: Callable[[str], None] = print, timeout: float = 30.0) -> dict[str, Any]:
+def demonstrate(
+    settings: Settings,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    out: Callable[[str], None] = print,
+    timeout: float = 30.0,
+) -> dict[str, Any]:
     """Gateway up, subscriptions ensured, one stock move, one sensor tick and one targeted run; prints
     what moved and what it cost. Needs the sandbox (its control plane makes the stock move)."""
     with run_gateway(settings) as gateway, httpx.Client(base_url=settings.api_url, timeout=30) as control:
         with GeckoClient.from_settings(settings) as client:
             existing, created = ensure_subscriptions(client, gateway.webhook_url)
-        out(f"  gateway at {gateway.webhook_url}: {len(created)} subscriptions created, {len(existing)} there")
+        out(
+            f"  gateway at {gateway.webhook_url}: {len(created)} subscriptions created, {len(existing)} there"
+        )
         cursor = _last_event_id(settings)
         channel, variant_id, location_id, sku = _pick_listing(settings)
         before = _feed_quantity(settings, channel, variant_id)
         control.post("/_sandbox/stats/reset").raise_for_status()
-        control.post("/_sandbox/activity/stock_move", json={
-            "variant_id": variant_id, "location_id": location_id, "quantity": "-3"}).raise_for_status()
+        control.post(
+            "/_sandbox/activity/stock_move",
+            json={"variant_id": variant_id, "location_id": location_id, "quantity": "-3"},
+        ).raise_for_status()
         out(f"  stock move in the sandbox: variant {variant_id} ({sku}) -3 at location {location_id}")
         deadline = time.monotonic() + timeout
         while _last_event_id(settings) <= cursor:
@@ -77,8 +87,11 @@ def demonstrate(settings: Settings, defs: dg.Definitions, instance: dg.DagsterIn
                 raise RuntimeError("no webhook arrived; see GET /_sandbox/webhook_deliveries")
             time.sleep(0.05)
         out("  webhook received, verified and stored in ops.sqlite")
-        context = dg.build_sensor_context(instance=instance, cursor=str(cursor),
-                                          resources={"ops_store": OpsStoreResource(data_dir=str(settings.data_dir))})
+        context = dg.build_sensor_context(
+            instance=instance,
+            cursor=str(cursor),
+            resources={"ops_store": OpsStoreResource(data_dir=str(settings.data_dir))},
+        )
         result = webhook_event_sensor(context)
         [request] = result.run_requests or []
         job = defs.resolve_job_def(webhook_refresh_job.name)
@@ -90,7 +103,9 @@ def demonstrate(settings: Settings, defs: dg.Definitions, instance: dg.DagsterIn
     changes = json.loads((settings.feeds_dir / channel / "changes-latest.json").read_text(encoding="utf-8"))
     out(f"  {webhook_refresh_job.name} run {run.run_id}: API requests {requests}")
     out(f"  feed {channel}/listings.json, variant {variant_id}: quantity {before} -> {after}")
-    out(f"  {channel}/changes-latest.json lists {changes.get('count')} change(s): "
-        + ", ".join(f"{c.get('variant_id')} -> {c.get('quantity')}" for c in changes.get("changes", [])))
+    out(
+        f"  {channel}/changes-latest.json lists {changes.get('count')} change(s): "
+        + ", ".join(f"{c.get('variant_id')} -> {c.get('quantity')}" for c in changes.get("changes", []))
+    )
     moved = before is not None and after is not None and Decimal(after) != Decimal(before)
     return {"variant_id": variant_id, "before": before, "after": after, "requests": requests, "moved": moved}

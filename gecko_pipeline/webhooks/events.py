@@ -54,7 +54,14 @@ DEFAULT_EVENTS: tuple[str, ...] = tuple(SUBSCRIBED_EVENTS)
 
 # Refresh order: parents before children, so a new variant's product (or an order's company) is there first.
 REFRESH_ORDER: tuple[str, ...] = (
-    "locations", "products", "variants", "companies", "addresses", "orders", "fulfillments", "fulfillment_returns",
+    "locations",
+    "products",
+    "variants",
+    "companies",
+    "addresses",
+    "orders",
+    "fulfillments",
+    "fulfillment_returns",
 )
 
 

@@ -3,7 +3,6 @@ rows and feed changes. One op (it writes warehouse.duckdb, so it runs in the `du
 
 No `from __future__ import annotations` here: Dagster resolves the op's config annotation at runtime."""
 
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -53,14 +52,21 @@ def _ids_text(ids: list[int]) -> str:
     return shown + (f" ... (+{len(ids) - IDS_SHOWN})" if len(ids) > IDS_SHOWN else "")
 
 
-def _refresh(context: dg.OpExecutionContext, config: WebhookRefreshConfig, gecko_api: GeckoApiResource,
-             warehouse: WarehouseResource, channel_config: ChannelConfigResource) -> Iterator[dg.AssetMaterialization]:
+def _refresh(
+    context: dg.OpExecutionContext,
+    config: WebhookRefreshConfig,
+    gecko_api: GeckoApiResource,
+    warehouse: WarehouseResource,
+    channel_config: ChannelConfigResource,
+) -> Iterator[dg.AssetMaterialization]:
     with gecko_api.get_client() as client, warehouse.connect() as con:
         for resource in ordered_resources(config.ids):
             ids = sorted(set(config.ids[resource]))
             result = refresh_ids(client, con, resource, ids)
-            context.log.info(f"refreshed {resource}: {len(ids)} ids, {result.records} records, "
-                             f"{result.requests} requests, {result.issues} issues")
+            context.log.info(
+                f"refreshed {resource}: {len(ids)} ids, {result.records} records, "
+                f"{result.requests} requests, {result.issues} issues"
+            )
             for table, stats in result.tables.items():
                 yield dg.AssetMaterialization(
                     asset_key=table,
@@ -83,17 +89,27 @@ def _refresh(context: dg.OpExecutionContext, config: WebhookRefreshConfig, gecko
         feeds = write_feeds(con, channels, channel_config.feeds_path(warehouse.warehouse_path))
         totals = table_row_counts(con, ["channel_listings", "channel_stock_levels"])
     scope = "all variants" if variant_ids is None else _ids_text(variant_ids)
-    for key, rows in (("channel_listings", stock["listings_rows"]), ("channel_stock_levels", stock["stock_level_rows"])):
+    for key, rows in (
+        ("channel_listings", stock["listings_rows"]),
+        ("channel_stock_levels", stock["stock_level_rows"]),
+    ):
         yield dg.AssetMaterialization(
-            asset_key=key, description="recomputed for the variants webhooks named",
-            metadata={"dagster/row_count": dg.MetadataValue.int(totals[key]),
-                      "variants": dg.MetadataValue.text(scope), "rows written": dg.MetadataValue.int(rows)},
+            asset_key=key,
+            description="recomputed for the variants webhooks named",
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(totals[key]),
+                "variants": dg.MetadataValue.text(scope),
+                "rows written": dg.MetadataValue.int(rows),
+            },
         )
     changes = {name: counts["changes"] for name, counts in feeds["channels"].items()}
     yield dg.AssetMaterialization(
-        asset_key="channel_feeds", description="feeds rewritten; changes files list what moved",
-        metadata={"changes": dg.MetadataValue.int(sum(changes.values())),
-                  **{f"{name} changes": dg.MetadataValue.int(n) for name, n in changes.items()}},
+        asset_key="channel_feeds",
+        description="feeds rewritten; changes files list what moved",
+        metadata={
+            "changes": dg.MetadataValue.int(sum(changes.values())),
+            **{f"{name} changes": dg.MetadataValue.int(n) for name, n in changes.items()},
+        },
     )
     context.log.info(f"channels recomputed for {scope}; feed changes {changes}")
 
@@ -120,12 +136,19 @@ def refresh_from_webhooks(
     except Exception as exc:
         # The events stay visible in ops.sqlite as failed; the periodic incremental sync catches the change.
         with ops_store.connect() as con:
-            store.set_status(con, event_ids, store.FAILED, from_statuses=(store.PENDING,),
-                             run_id=context.run_id, problem=f"{type(exc).__name__}: {exc}"[:500])
+            store.set_status(
+                con,
+                event_ids,
+                store.FAILED,
+                from_statuses=(store.PENDING,),
+                run_id=context.run_id,
+                problem=f"{type(exc).__name__}: {exc}"[:500],
+            )
         raise
     with ops_store.connect() as con:
-        done = store.set_status(con, event_ids, store.DONE, from_statuses=(store.PENDING,),
-                                run_id=context.run_id)
+        done = store.set_status(
+            con, event_ids, store.DONE, from_statuses=(store.PENDING,), run_id=context.run_id
+        )
     context.log.info(f"webhook events #{config.first_event_id}-#{config.last_event_id}: {done} marked done")
 
 
@@ -138,8 +161,14 @@ def webhook_refresh_job() -> None:
 
 
 def run_config_for(ids: Mapping[str, list[int]], first_event_id: int, last_event_id: int) -> dict[str, Any]:
-    return {"ops": {"refresh_from_webhooks": {"config": {
-        "ids": {resource: list(values) for resource, values in ids.items()},
-        "first_event_id": first_event_id,
-        "last_event_id": last_event_id,
-    }}}}
+    return {
+        "ops": {
+            "refresh_from_webhooks": {
+                "config": {
+                    "ids": {resource: list(values) for resource, values in ids.items()},
+                    "first_event_id": first_event_id,
+                    "last_event_id": last_event_id,
+                }
+            }
+        }
+    }

@@ -100,10 +100,15 @@ def parse_delivery(delivery_id: str, body: bytes, *, now: float, tolerance_secon
     resource = resource_of(event)
     status = store.INVALID if problems else (store.PENDING if resource else store.IGNORED)
     return store.NewEvent(
-        delivery_id=delivery_id, body=text, event=event,
+        delivery_id=delivery_id,
+        body=text,
+        event=event,
         raw_event=raw_event if isinstance(raw_event, str) else None,
-        resource=resource if not problems else None, object_id=object_id, event_timestamp=timestamp,
-        status=status, problem="; ".join(problems) or None,
+        resource=resource if not problems else None,
+        object_id=object_id,
+        event_timestamp=timestamp,
+        status=status,
+        problem="; ".join(problems) or None,
     )
 
 
@@ -134,7 +139,9 @@ def receiver_routes(settings: Settings, limits: ReceiverLimits | None = None) ->
         if not delivery_id or len(delivery_id) > 200:
             return _answer(400, "missing or malformed X-Gecko-Delivery")
         try:
-            event = parse_delivery(delivery_id, body, now=time.time(), tolerance_seconds=limits.tolerance_seconds)
+            event = parse_delivery(
+                delivery_id, body, now=time.time(), tolerance_seconds=limits.tolerance_seconds
+            )
         except StaleDelivery as exc:
             log.warning("refused delivery %s: %s", delivery_id, exc)
             return _answer(400, f"stale delivery: {exc}")

@@ -22,7 +22,9 @@ DEFAULT_INTERVAL_SECONDS = int(os.environ.get("GECKO_WEBHOOK_SENSOR_INTERVAL", "
 MAX_EVENTS_PER_RUN = 10_000  # bounds one run's config and one evaluation's work; the rest goes next tick
 EVENTS_TAG = "gecko_pipeline/webhook_events"
 IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
 
@@ -59,8 +61,11 @@ def webhook_event_sensor(context: dg.SensorEvaluationContext, ops_store: OpsStor
     after = int(context.cursor or 0)
     active = _active_run(context.instance)
     if active:
-        return dg.SensorResult(skip_reason=dg.SkipReason(
-            f"run {active} of {webhook_refresh_job.name} is still going; new events wait for the next run"))
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(
+                f"run {active} of {webhook_refresh_job.name} is still going; new events wait for the next run"
+            )
+        )
     with ops_store.connect() as con:
         store.ensure_schema(con)
         events = store.events_after(con, after, MAX_EVENTS_PER_RUN)
@@ -76,10 +81,12 @@ def webhook_event_sensor(context: dg.SensorEvaluationContext, ops_store: OpsStor
     summary = ", ".join(f"{len(v)} {k}" for k, v in ids.items())
     context.log.info(f"events #{first}-#{last}: refreshing {summary}")
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(
-            run_key=f"webhook-events-{first}-{last}",
-            run_config=run_config_for(ids, first, last),
-            tags={EVENTS_TAG: f"{first}-{last}"},
-        )],
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"webhook-events-{first}-{last}",
+                run_config=run_config_for(ids, first, last),
+                tags={EVENTS_TAG: f"{first}-{last}"},
+            )
+        ],
         cursor=str(last),
     )

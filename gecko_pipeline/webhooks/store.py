@@ -83,14 +83,26 @@ def insert_event(con: sqlite3.Connection, event: NewEvent) -> bool:
         """INSERT INTO webhook_events (delivery_id, event, raw_event, resource, object_id, event_timestamp,
                                        received_at, body, status, problem)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id) DO NOTHING""",
-        (event.delivery_id, event.event, event.raw_event, event.resource, event.object_id,
-         event.event_timestamp, now_iso(), event.body, event.status, event.problem),
+        (
+            event.delivery_id,
+            event.event,
+            event.raw_event,
+            event.resource,
+            event.object_id,
+            event.event_timestamp,
+            now_iso(),
+            event.body,
+            event.status,
+            event.problem,
+        ),
     )
     return cursor.rowcount == 1
 
 
 def _stored(row: sqlite3.Row) -> StoredEvent:
-    return StoredEvent(row["id"], row["delivery_id"], row["event"], row["resource"], row["object_id"], row["status"])
+    return StoredEvent(
+        row["id"], row["delivery_id"], row["event"], row["resource"], row["object_id"], row["status"]
+    )
 
 
 def events_after(con: sqlite3.Connection, after_id: int, limit: int) -> list[StoredEvent]:
@@ -103,8 +115,15 @@ def events_after(con: sqlite3.Connection, after_id: int, limit: int) -> list[Sto
     return [_stored(row) for row in rows]
 
 
-def set_status(con: sqlite3.Connection, ids: Iterable[int], status: str, *, from_statuses: Iterable[str],
-               run_id: str | None = None, problem: str | None = None) -> int:
+def set_status(
+    con: sqlite3.Connection,
+    ids: Iterable[int],
+    status: str,
+    *,
+    from_statuses: Iterable[str],
+    run_id: str | None = None,
+    problem: str | None = None,
+) -> int:
     """Moves the given events from one of `from_statuses` to `status`; returns how many moved."""
     id_list, sources = list(ids), list(from_statuses)
     if not id_list:
@@ -113,7 +132,7 @@ def set_status(con: sqlite3.Connection, ids: Iterable[int], status: str, *, from
     moved = 0
     with transaction(con):
         for start in range(0, len(id_list), 500):  # SQLite caps bound parameters per statement
-            chunk = id_list[start:start + 500]
+            chunk = id_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
             states = ",".join("?" * len(sources))
             moved += con.execute(
@@ -126,7 +145,10 @@ def set_status(con: sqlite3.Connection, ids: Iterable[int], status: str, *, from
 
 
 def status_counts(con: sqlite3.Connection) -> dict[str, int]:
-    return {row[0]: int(row[1]) for row in con.execute("SELECT status, count(*) FROM webhook_events GROUP BY status")}
+    return {
+        row[0]: int(row[1])
+        for row in con.execute("SELECT status, count(*) FROM webhook_events GROUP BY status")
+    }
 
 
 def count_events(con: sqlite3.Connection) -> int:
@@ -148,9 +170,18 @@ def replay_failed(con: sqlite3.Connection, ids: Iterable[int] | None = None) -> 
                 """INSERT INTO webhook_events (delivery_id, event, raw_event, resource, object_id, event_timestamp,
                                                received_at, body, status, problem)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (f"{row['delivery_id']}#replay-{row['id']}", row["event"], row["raw_event"], row["resource"],
-                 row["object_id"], row["event_timestamp"], now_iso(), row["body"], PENDING,
-                 f"replay of event #{row['id']}"),
+                (
+                    f"{row['delivery_id']}#replay-{row['id']}",
+                    row["event"],
+                    row["raw_event"],
+                    row["resource"],
+                    row["object_id"],
+                    row["event_timestamp"],
+                    now_iso(),
+                    row["body"],
+                    PENDING,
+                    f"replay of event #{row['id']}",
+                ),
             )
             created.append(int(cursor.lastrowid or 0))
             con.execute("UPDATE webhook_events SET status = ? WHERE id = ?", (REPLAYED, row["id"]))

@@ -38,7 +38,8 @@ def ensure_subscriptions(
         if event not in wanted:
             wanted.append(event)
     existing = [
-        hook for hook in list_subscriptions(client)
+        hook
+        for hook in list_subscriptions(client)
         if hook.get("address") == address and normalise_event(hook.get("event")) in wanted
     ]
     have = {normalise_event(hook.get("event")) for hook in existing}
@@ -46,8 +47,11 @@ def ensure_subscriptions(
     for event in wanted:
         if event in have:
             continue
-        body = client.post("/webhooks", {"webhook": {"address": address, "event": event}},
-                           idempotency_key=_idempotency_key(event, address))
+        body = client.post(
+            "/webhooks",
+            {"webhook": {"address": address, "event": event}},
+            idempotency_key=_idempotency_key(event, address),
+        )
         created.append(body.get("webhook", body))
         log.info("subscribed %s -> %s", event, address)
     return existing, created

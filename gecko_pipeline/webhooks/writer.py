@@ -78,7 +78,9 @@ class EventWriter:
         try:
             with transaction(con):
                 results: list[bool | BaseException] = [store.insert_event(con, event) for event, _ in batch]
-        except Exception as exc:  # the whole batch rolled back: every request answers an error, the API retries
+        except (
+            Exception
+        ) as exc:  # the whole batch rolled back: every request answers an error, the API retries
             log.exception("could not store %d webhook deliveries", len(batch))
             results = [exc] * len(batch)
         for (_, settle), result in zip(batch, results, strict=True):
