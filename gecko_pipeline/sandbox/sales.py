@@ -8,6 +8,7 @@ together, a received return adds to on hand at its location.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from gecko_pipeline.sandbox import domain, records, stock
@@ -200,6 +201,24 @@ def order_total(lines: list[Record], tax_treatment: str) -> str:
     return stock.fmt(subtotal.quantize(Decimal("0.01")))
 
 
+def add_line_items(
+    store: Store,
+    table: str,
+    parent: Record,
+    quantities: list[tuple[Record, Decimal]],
+    make_record: Callable[[int, Record, int, str], Record],
+) -> None:
+    """One child line per (order line, quantity) of a fulfillment or a return, linked from both its
+    parent and the order line (`<table singular>_ids`, e.g. fulfillment_line_item_ids)."""
+    items = store.table(table)
+    ids_key = f"{table[:-1]}_ids"
+    for position, (line, quantity) in enumerate(quantities):
+        item = domain.insert(store, table, make_record(items.next_id, line, position, stock.fmt(quantity)))
+        parent[ids_key].append(item["id"])
+        line[ids_key].append(item["id"])
+        domain.touch(store, "order_line_items", line)
+
+
 def add_fulfillment(
     store: Store,
     order: Record,
@@ -213,25 +232,13 @@ def add_fulfillment(
     fid = table.next_id
     fulfillment = records.fulfillment_record(fid, order, packed_at=now[:10], **fields)
     fulfillment["status"] = "packed"
-    item_table = store.table("fulfillment_line_items")
     variants = store.table("variants").records
-    for position, (line, quantity) in enumerate(quantities):
+
+    def line_record(item_id: int, line: Record, position: int, quantity: str) -> Record:
         sku = variants[line["variant_id"]]["sku"] if line["variant_id"] in variants else None
-        item = domain.insert(
-            store,
-            "fulfillment_line_items",
-            records.fulfillment_line_record(
-                item_table.next_id,
-                fid,
-                line,
-                sku,
-                position=position,
-                quantity=stock.fmt(quantity),
-            ),
-        )
-        fulfillment["fulfillment_line_item_ids"].append(item["id"])
-        line["fulfillment_line_item_ids"].append(item["id"])
-        domain.touch(store, "order_line_items", line)
+        return records.fulfillment_line_record(item_id, fid, line, sku, position=position, quantity=quantity)
+
+    add_line_items(store, "fulfillment_line_items", fulfillment, quantities, line_record)
     domain.insert(store, "fulfillments", fulfillment)
     order["fulfillment_ids"].append(fid)
     domain.touch(store, "orders", order)

@@ -178,22 +178,15 @@ def post_return(ctx: Ctx) -> Reply:
     fulfillment_return = records.return_record(rid, order, **permitted(data, RETURN_FIELDS))
     if location is not None:
         fulfillment_return["location_id"] = location["id"]
-    items = store.table("fulfillment_return_line_items")
-    for position, (line, quantity) in enumerate(quantities):
-        item = domain.insert(
-            store,
-            "fulfillment_return_line_items",
-            records.return_line_record(
-                items.next_id,
-                rid,
-                line,
-                position=position,
-                quantity=stock.fmt(quantity),
-            ),
-        )
-        fulfillment_return["fulfillment_return_line_item_ids"].append(item["id"])
-        line["fulfillment_return_line_item_ids"].append(item["id"])
-        domain.touch(store, "order_line_items", line)
+    sales.add_line_items(
+        store,
+        "fulfillment_return_line_items",
+        fulfillment_return,
+        quantities,
+        lambda item_id, line, position, quantity: records.return_line_record(
+            item_id, rid, line, position=position, quantity=quantity
+        ),
+    )
     domain.insert(store, "fulfillment_returns", fulfillment_return)
     order["fulfillment_return_ids"].append(rid)
     domain.touch(store, "orders", order)
