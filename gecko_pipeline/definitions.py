@@ -15,7 +15,7 @@ from gecko_pipeline.assets.channels import CHANNEL_ASSETS, CHANNEL_CHECKS
 from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.assets.extract_checks import EXTRACT_CHECKS
 from gecko_pipeline.assets.orders import ORDER_ASSETS, ORDER_CHECKS, ORDER_JOBS, ORDER_SENSORS
-from gecko_pipeline.assets.publish import PUBLISH_CHECKS, published_warehouse
+from gecko_pipeline.assets.publish import PUBLISH_CHECKS, PUBLISH_JOBS, PUBLISH_SENSORS, published_warehouse
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.jobs import SYNC_JOBS, SYNC_SCHEDULES
 from gecko_pipeline.ops_resource import OpsStoreResource
@@ -33,9 +33,9 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*EXTRACT_ASSETS, *CHANNEL_ASSETS, *ORDER_ASSETS, published_warehouse],
         asset_checks=[*EXTRACT_CHECKS, *CHANNEL_CHECKS, *ORDER_CHECKS, *PUBLISH_CHECKS],
-        jobs=[*SYNC_JOBS, *ORDER_JOBS, *WEBHOOK_JOBS],
+        jobs=[*SYNC_JOBS, *ORDER_JOBS, *WEBHOOK_JOBS, *PUBLISH_JOBS],
         schedules=SYNC_SCHEDULES,
-        sensors=[*ORDER_SENSORS, *WEBHOOK_SENSORS],
+        sensors=[*ORDER_SENSORS, *WEBHOOK_SENSORS, *PUBLISH_SENSORS],
         resources={
             "gecko_api": GeckoApiResource(),
             "warehouse": WarehouseResource(),

@@ -31,6 +31,8 @@ class Settings:
     refresh_token: str | None = field(default=None, repr=False)
     data_dir: Path = Path("data")
     channels_file: Path | None = None
+    # published.duckdb is refreshed after order pushes and webhook refreshes at most this often.
+    publish_min_interval_seconds: float = 60.0
 
     @property
     def uses_sandbox(self) -> bool:
@@ -85,4 +87,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token=_clean(env.get("GECKO_REFRESH_TOKEN")),
         data_dir=Path(_clean(env.get("GECKO_DATA_DIR")) or "data"),
         channels_file=Path(channels) if channels else None,
+        publish_min_interval_seconds=float(_clean(env.get("GECKO_PUBLISH_MIN_INTERVAL_SECONDS")) or 60.0),
     )

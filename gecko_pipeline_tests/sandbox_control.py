@@ -14,3 +14,10 @@ def dump(handle: SandboxHandle, resource: str) -> list[dict[str, Any]]:
     response = httpx.get(f"{handle.url}/_sandbox/dump/{resource}", timeout=30)
     response.raise_for_status()
     return response.json()[resource]
+
+
+def control(handle: SandboxHandle, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the control plane (`/_sandbox/{path}`): stats, faults, merchant activity."""
+    response = httpx.request(method, f"{handle.url}/_sandbox/{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()

@@ -181,19 +181,18 @@ def page(stack: Stack) -> Iterator[Any]:
             viewport={"width": 1600, "height": 1000},
         )
         try:
-            yield context.new_page()
+            page = context.new_page()
+            _dismiss_welcome(page)
+            yield page
         finally:
             context.close()
 
 
 def _dismiss_welcome(page: Any) -> None:
-    # A fresh Dagster instance greets the first visit with a "Join the community" dialog.
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.wait_for(timeout=5_000)
-    except Exception:  # noqa: BLE001 - no dialog this time
-        return
-    skip.click()
+    # A fresh Dagster instance greets the first visit with a "Join the community" dialog, whenever it has
+    # loaded (seconds later on a busy machine): Playwright clicks it away whenever it blocks an action.
+    dialog = page.get_by_text("Join the Dagster community")
+    page.add_locator_handler(dialog, lambda _: page.get_by_role("button", name="Skip").click())
 
 
 def _wait_for_run(stack: Stack, run_id: str) -> str:
@@ -292,7 +291,6 @@ def test_materialize_all_in_the_browser(stack: Stack, page: Any) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{stack.ui_url}/asset-groups")
-    _dismiss_welcome(page)
     # The lineage sidebar lists the groups that make up the system.
     for group in ("inventory", "sales", "channels", "orders", "publish"):
         expect(page.get_by_text(group, exact=True).first).to_be_visible(timeout=30_000)

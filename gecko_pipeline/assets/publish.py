@@ -1,12 +1,19 @@
-"""published_warehouse: the analysts' read-only copy, swapped in after each successful sync, and its check.
+"""published_warehouse: the analysts' read-only copy, its check, and when it is made.
+
+The sync jobs publish at their end. Between syncs, order pushes and webhook refreshes change the
+warehouse too; `publish_sensor` republishes after them, coalesced: at most once per
+GECKO_PUBLISH_MIN_INTERVAL_SECONDS (default 60), so a burst of webhooks costs one copy, not one each.
 
 No `from __future__ import annotations`: Dagster inspects the check's context annotation at runtime.
 """
+
+import time
 
 import dagster as dg
 
 from gecko_pipeline.assets.catalog import catalog_labels
 from gecko_pipeline.assets.extract import EXTRACT_ASSETS, POOL
+from gecko_pipeline.settings import load_settings
 from gecko_pipeline.warehouse.publish import publish, verify_published
 from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.warehouse.schema import TABLE_LIST
@@ -96,3 +103,54 @@ def published_copy_is_whole(
 
 
 PUBLISH_CHECKS = [published_copy_is_whole]
+
+
+publish_job = dg.define_asset_job(
+    name="publish_job",
+    selection=dg.AssetSelection.assets(published_warehouse),
+    description="Republishes published.duckdb (launched by publish_sensor after order pushes and webhook "
+    "refreshes; the sync jobs publish on their own).",
+    tags={"gecko_pipeline/area": "publish"},
+)
+
+PUBLISH_SENSOR_SECONDS = 15
+
+
+def publish_due(instance: dg.DagsterInstance, now: float, min_interval: float) -> tuple[float, str] | None:
+    """(the latest change, why) when the warehouse changed after the last publish and that publish is
+    at least `min_interval` old; None when the copy is current or was made too recently."""
+    events = instance.get_latest_materialization_events(
+        [*EXTRACT_KEYS, *DERIVED_KEYS, published_warehouse.key]
+    )
+    stamps = {key: event.timestamp for key, event in events.items() if event is not None}
+    published = stamps.pop(published_warehouse.key, 0.0)
+    if not stamps:
+        return None
+    changed_key, changed = max(stamps.items(), key=lambda item: item[1])
+    if changed <= published or now - published < min_interval:
+        return None
+    return changed, f"{changed_key.to_user_string()} changed after the last publish"
+
+
+@dg.sensor(
+    name="publish_sensor",
+    job=publish_job,
+    minimum_interval_seconds=PUBLISH_SENSOR_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        f"Every {PUBLISH_SENSOR_SECONDS} s: when a table was materialized after the last publish (an order "
+        "push, a webhook refresh) and that publish is at least GECKO_PUBLISH_MIN_INTERVAL_SECONDS old "
+        "(default 60), launches publish_job; the run key is the change's time, so one change is published once."
+    ),
+)
+def publish_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    interval = load_settings().publish_min_interval_seconds
+    due = publish_due(context.instance, time.time(), interval)
+    if due is None:
+        return dg.SkipReason(f"published.duckdb is current, or was published less than {interval:g} s ago")
+    changed, why = due
+    return dg.RunRequest(run_key=f"publish:{changed:.6f}", tags={"gecko_pipeline/publish_reason": why})
+
+
+PUBLISH_JOBS = [publish_job]
+PUBLISH_SENSORS = [publish_sensor]

@@ -228,10 +228,8 @@ def run_order_demo(settings: Any, defs: Any, instance: Any, count: int = 16) -> 
             run_config={"ops": {"push_channel_orders": {"config": config}}, **CONSOLE_INFO_RUN_CONFIG},
             instance=instance,
         )
-        print(
-            f"order_push_job: {'succeeded' if result.success else 'FAILED'}: "
-            f"{result.output_for_node('push_channel_orders')}"
-        )
+        figures = {k: v for k, v in result.output_for_node("push_channel_orders").items() if k != "order_ids"}
+        print(f"order_push_job: {'succeeded' if result.success else 'FAILED'}: {figures}")
     con = ops_db.connect(settings.ops_path)
     try:
         rows = [
@@ -241,10 +239,11 @@ def run_order_demo(settings: Any, defs: Any, instance: Any, count: int = 16) -> 
         ]
         print("\n== What became of the demo orders")
         for r in rows:
-            note = f"  ({r.last_error[:70]})" if r.last_error and r.state != "done" else ""
             print(
-                f"  {r.reference:24s} -> {r.order_number or '-':8s} {r.state:11s} {', '.join(r.done) or '-'}{note}"
+                f"  {r.reference:24s} -> {r.order_number or '-':8s} {r.state:11s} {', '.join(r.done) or '-'}"
             )
+            if r.last_error and r.state != "done":
+                print(f"      why: {r.last_error}")  # whole: a reason cut short tells a person nothing
         print(f"  quarantined (gecko-pipeline quarantine list): {len(list_quarantine(con))}")
     finally:
         con.close()

@@ -131,6 +131,8 @@ class SandboxApp:
                     return reads.list_stock_levels(sandbox, request)
                 return reads.show_stock_level(sandbox, segments[1])
             table = tables.get(segments[0])
+            if segments[0] in sandbox.config.unavailable_lists:
+                table = None
             if table is not None and len(segments) == 1:
                 return reads.list_records(sandbox, request, table)
             if table is not None and len(segments) == 2:

@@ -34,6 +34,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--oauth-refresh-token", default="sandbox-refresh-token")
     parser.add_argument("--access-token-ttl", type=float, default=7200.0)
     parser.add_argument("--webhook-retry-base-delay", type=float, default=2.0)
+    parser.add_argument(
+        "--unavailable-list",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="answer 404 for GET /LIST, as /price_lists may on the real API (repeatable)",
+    )
+    parser.add_argument(
+        "--custom-price-lists-only",
+        action="store_true",
+        help="/price_lists lists the custom lists only, not the built-in buy/wholesale/retail",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
     parser.set_defaults(func=run)
 
@@ -62,6 +74,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         access_token_ttl=args.access_token_ttl,
         webhook_retry_base_delay=args.webhook_retry_base_delay,
         log_requests=not args.quiet,
+        unavailable_lists=tuple(args.unavailable_list),
+        list_builtin_price_lists=not args.custom_price_lists_only,
     )
 
 

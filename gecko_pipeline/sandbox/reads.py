@@ -59,7 +59,7 @@ def _sideloads(
 def list_records(sandbox: Sandbox, request: Request, table: Table) -> Reply:
     params = request.query_params
     query = listing.parse_query(table, params)
-    keys = sandbox.store.select(table, query)
+    keys = [k for k in sandbox.store.select(table, query) if _listed(sandbox, table, k)]
     page = listing.paginate(keys, params)
     include = listing.param_values(params, "include") + listing.param_values(params, "_include")
     records = [table.records[k] for k in page.keys]
@@ -74,9 +74,14 @@ def list_records(sandbox: Sandbox, request: Request, table: Table) -> Reply:
     return Reply(200, body, headers)
 
 
+def _listed(sandbox: Sandbox, table: Table, key: Key) -> bool:
+    # Built-in price lists have string ids; an account may list only its custom (integer) ones.
+    return sandbox.config.list_builtin_price_lists or table.name != "price_lists" or not isinstance(key, str)
+
+
 def show_record(sandbox: Sandbox, request: Request, table: Table, raw_id: str) -> Reply:
     record = table.lookup(raw_id)
-    if record is None:
+    if record is None or not _listed(sandbox, table, record["id"]):
         raise not_found(table.singular, raw_id)
     include = listing.param_values(request.query_params, "include")
     sideloads = _sideloads(sandbox, table, [record], include, index=False)

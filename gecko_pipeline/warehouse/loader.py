@@ -108,12 +108,32 @@ def _problem_checks(spec: TableSpec) -> list[tuple[str, str]]:
             cases.append((f"{src} IS NOT NULL AND {typed} IS NULL", f"not a valid {kind}"))
         if col.type in DECIMAL_TYPES:
             cases.append((f"TRY_CAST({src} AS {_EXACT}) <> {typed}", f"rounded to {col.type.lower()}"))
+        if name == "status" and spec.statuses:
+            known = ", ".join(_sql_str(v) for v in spec.statuses)
+            cases.append((f"{src} IS NOT NULL AND {src} NOT IN ({known})", "unknown value"))
         if cases:
             whens = " ".join(f"WHEN {cond} THEN '{problem}'" for cond, problem in cases)
             value = f"CAST({src} AS VARCHAR)"
             struct = f"{{'field': {_sql_str(name)}, 'value': {value}, 'problem': CASE {whens} END}}"
             out.append((struct, " OR ".join(f"({cond})" for cond, _ in cases)))
+    for child in child_tables(spec.name):
+        # The nested list feeding a child table (a variant's `locations`): without a list there, the
+        # children stored before are kept as they were (`remove_children_sql`), and the record says why.
+        key = child.parent_key or ""
+        src = f"r.{_q(key)}"
+        cases = [
+            (f"NOT list_contains(keys, {_sql_str(key)})", "missing field"),
+            (f"{src} IS NULL OR json_type({src}) = 'NULL'", "null where a list was expected"),
+            (f"json_type({src}) <> 'ARRAY'", "not a list"),
+        ]
+        whens = " ".join(f"WHEN {cond} THEN '{problem}'" for cond, problem in cases)
+        struct = f"{{'field': {_sql_str(key)}, 'value': CAST({src} AS VARCHAR), 'problem': CASE {whens} END}}"
+        out.append((struct, " OR ".join(f"({cond})" for cond, _ in cases)))
     return out
+
+
+def same_key(left: str, right: str, spec: TableSpec) -> str:
+    return " AND ".join(f"{left}.{_q(k)} = {right}.{_q(k)}" for k in spec.primary_key)
 
 
 class TableLoader:
@@ -146,16 +166,27 @@ class TableLoader:
             f"CREATE OR REPLACE TEMP TABLE {typed} AS SELECT * FROM {typed} "
             f"QUALIFY row_number() OVER (PARTITION BY _record_id ORDER BY {order}) = 1"
         )
-        self.reject_sql = f"SELECT raw FROM {src} WHERE NOT ({key_ok}) OR ({key_ok}) IS NULL"
-        all_cols = [*cols, "_raw", "_synced_at"] + (["_vanished_at"] if spec.has_id else [])
-        select = [*map(_q, cols), "raw", "CAST(? AS TIMESTAMP)"] + (["NULL"] if spec.has_id else [])
+        self.reject_sql = f"SELECT raw, parent_id FROM {src} WHERE NOT ({key_ok}) OR ({key_ok}) IS NULL"
+        bookkeeping = {
+            "_raw": "raw",
+            "_synced_at": "CAST(? AS TIMESTAMP)",
+            "_vanished_at": "NULL",
+            "_origin": "'api'",
+        }
+        all_cols = [*cols, *(n for n, _ in spec.bookkeeping_columns)]
+        select = [*map(_q, cols), *(bookkeeping[n] for n, _ in spec.bookkeeping_columns)]
         updates = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in all_cols if c not in spec.primary_key]
         self.insert_sql = (
             f"INSERT INTO {name} ({', '.join(map(_q, all_cols))}) SELECT {', '.join(select)} FROM {typed}"
         )
+        # A record read again without a change (the incremental overlap, a full refresh) is left as it
+        # is: not rewritten, not counted as updated. A vanished record that is back always changes.
         self.upsert_sql = (
             f"{self.insert_sql} "
-            f"ON CONFLICT ({', '.join(map(_q, spec.primary_key))}) DO UPDATE SET {', '.join(updates)}"
+            f"ON CONFLICT ({', '.join(map(_q, spec.primary_key))}) DO UPDATE SET {', '.join(updates)} "
+            f"WHERE {name}._raw IS DISTINCT FROM EXCLUDED._raw"
+            + (f" OR {name}._vanished_at IS NOT NULL" if spec.has_id else "")
+            + (f" OR {name}._origin IS DISTINCT FROM 'api'" if spec.has_origin else "")
         )
         # A plain INSERT is about 3x cheaper than ON CONFLICT; it is safe when every key of the batch sorts
         # after the table's largest (lists come in ascending id order, so a first sync's batches all do).
@@ -190,14 +221,20 @@ class TableLoader:
                 "DELETE FROM load_issues WHERE table_name = ? AND split_part(record_id, '/', 1) IN "
                 f"(SELECT _record_id FROM _typed_{spec.parent})"
             )
-            same = " AND ".join(f"s.{_q(k)} = {name}.{_q(k)}" for k in spec.primary_key)
+            same = same_key("s", name, spec)
+            parent_lists_ok = f"json_type({_q('_child_' + (spec.parent_key or ''))}) = 'ARRAY'"
             self.remove_children_sql = (
-                f"DELETE FROM {name} WHERE {_q(spec.parent_column or '')} IN (SELECT id FROM _typed_{spec.parent}) "
+                f"DELETE FROM {name} WHERE {_q(spec.parent_column or '')} IN "
+                f"(SELECT id FROM _typed_{spec.parent} WHERE {parent_lists_ok}) "
                 f"AND NOT EXISTS (SELECT 1 FROM {typed} s WHERE {same})"
             )
         else:
             self.clear_issues_sql = f"DELETE FROM load_issues WHERE table_name = ? AND record_id IN (SELECT _record_id FROM {typed})"
         self.count_sql = f"SELECT count(*) FROM {name}"
+        self.adopted_sql = (
+            f"SELECT count(*) FROM {name} t JOIN {typed} s ON {same_key('t', 's', spec)} "
+            "WHERE t._origin IS DISTINCT FROM 'api'"
+        )
 
     def _stage(self, con: duckdb.DuckDBPyConnection, source: str, key: str | None = None) -> None:
         """Stage the records of the JSON arrays `doc` of `source` (with `parent_id`), or with `key` of the
@@ -241,8 +278,6 @@ class TableLoader:
         (staged,) = con.execute(f"SELECT count(*) FROM _src_{spec.name}").fetchone() or (0,)
         con.execute(self.stage_typed_sql)
         (kept,) = con.execute(f"SELECT count(*) FROM _typed_{spec.name}").fetchone() or (0,)
-        if kept < staged:
-            stats.rejected += self._reject(con, synced_at)
         (duplicates,) = con.execute(self.duplicates_sql).fetchone() or (0,)
         if duplicates:
             con.execute(self.dedupe_sql)
@@ -254,14 +289,19 @@ class TableLoader:
             stats.removed += int(removed[0][0]) if removed else 0
             before -= int(removed[0][0]) if removed else 0
         all_new = not before or bool((con.execute(self.all_new_sql).fetchone() or (False,))[0])
-        con.execute(self.insert_sql if all_new else self.upsert_sql, [synced_at])
+        # A row the pipeline made (e.g. a built-in price list) that the API now sends is new to us.
+        (adopted,) = (
+            (con.execute(self.adopted_sql).fetchone() or (0,)) if spec.has_origin and before else (0,)
+        )
+        written = con.execute(self.insert_sql if all_new else self.upsert_sql, [synced_at]).fetchall()
         (after,) = con.execute(self.count_sql).fetchone() or (0,)
-        if before:
-            con.execute(self.clear_issues_sql, [spec.name])
+        con.execute(self.clear_issues_sql, [spec.name])
+        if kept + duplicates < staged:  # after clearing: a child's rejection is keyed under its parent
+            stats.rejected += self._reject(con, synced_at)
         issues = con.execute(self.issues_sql, [synced_at]).fetchall()
         stats.records += kept
-        stats.inserted += after - before
-        stats.updated += kept - (after - before)
+        stats.inserted += after - before + adopted
+        stats.updated += (int(written[0][0]) if written else 0) - (after - before) - adopted
         stats.issues += int(issues[0][0]) if issues else 0
         if "updated_at" in spec.column_names:
             (latest,) = con.execute(f"SELECT max(updated_at) FROM _typed_{spec.name}").fetchone() or (None,)
@@ -273,27 +313,29 @@ class TableLoader:
             child.load(con, synced_at, result)
 
     def _reject(self, con: duckdb.DuckDBPyConnection, synced_at: datetime) -> int:
-        """Keep records without a usable key whole, and say so in load_issues."""
+        """Keep records without a usable key whole, and say so in load_issues. A child row's issue is
+        keyed under its parent (`<parent id>/rejected:<hash>`), so it names the parent record and goes
+        when the parent is loaded again without it; a top-level record's issue is `rejected:<hash>`."""
         spec = self.spec
-        key = "/".join(spec.primary_key)
+        key = "/".join(k for k in spec.primary_key if k != spec.parent_column)
         rows = con.execute(
             "INSERT INTO rejected_records (table_name, raw_hash, problem, _raw, seen_at) "
             f"SELECT DISTINCT ?, md5(raw), ?, raw, CAST(? AS TIMESTAMP) FROM ({self.reject_sql}) "
             "ON CONFLICT (table_name, raw_hash) DO UPDATE SET seen_at = EXCLUDED.seen_at",
             [spec.name, f"no usable {key}", synced_at],
         ).fetchall()
+        record_id = "'rejected:' || md5(raw)"
+        if spec.parent:
+            record_id = f"CAST(parent_id AS VARCHAR) || '/' || {record_id}"
+        # Delete then insert: the issue's seen_at says when the record was last seen this way.
+        con.execute(
+            f"DELETE FROM load_issues WHERE table_name = ? AND record_id IN (SELECT {record_id} FROM ({self.reject_sql}))",
+            [spec.name],
+        )
         con.execute(
             "INSERT INTO load_issues (table_name, record_id, field, value, problem, seen_at) "
-            f"SELECT DISTINCT ?, 'rejected:' || md5(raw), ?, NULL, ?, CAST(? AS TIMESTAMP) "
-            f"FROM ({self.reject_sql}) WHERE 'rejected:' || md5(raw) NOT IN "
-            "(SELECT record_id FROM load_issues WHERE table_name = ?)",
-            [
-                spec.name,
-                key,
-                "missing or not a valid key: record kept in rejected_records",
-                synced_at,
-                spec.name,
-            ],
+            f"SELECT DISTINCT ?, {record_id}, ?, NULL, ?, CAST(? AS TIMESTAMP) FROM ({self.reject_sql})",
+            [spec.name, key, "missing or not a valid key: record kept in rejected_records", synced_at],
         )
         return int(rows[0][0]) if rows else 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -39,6 +40,8 @@ def publish(warehouse_path: str | Path, published_path: str | Path) -> dict[str,
         os.close(fd)
         try:
             shutil.copyfile(warehouse_path, tmp_name)
+            # mkstemp makes the file 0600; analysts (often another user) read it like the warehouse.
+            os.chmod(tmp_name, stat.S_IMODE(warehouse_path.stat().st_mode))
             os.replace(tmp_name, published_path)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)

@@ -45,6 +45,13 @@ class TableSpec:
     parent: str | None = None
     parent_column: str | None = None
     parent_key: str | None = None
+    # Every `status` value the API documents for the resource (a value outside it is a load issue), and
+    # those the API leaves out of a listing unless the `status` filter names them (soft-deleted ones).
+    statuses: tuple[str, ...] = ()
+    hidden_statuses: tuple[str, ...] = ()
+    # Rows may also be made by the pipeline (e.g. built-in price lists the API does not list): an
+    # `_origin` column says which (`api` for every row the API sent).
+    has_origin: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -60,6 +67,16 @@ class TableSpec:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    @property
+    def bookkeeping_columns(self) -> list[tuple[str, str]]:
+        """The pipeline's own columns after the API's, (name, DuckDB type)."""
+        cols = [("_raw", JSON), ("_synced_at", TS)]
+        if self.has_id:
+            cols.append(("_vanished_at", TS))
+        if self.has_origin:
+            cols.append(("_origin", STR))
+        return cols
 
 
 def _cols(spec: str, required: tuple[str, ...] = ("id",)) -> tuple[Column, ...]:
@@ -83,6 +100,10 @@ def _cols(spec: str, required: tuple[str, ...] = ("id",)) -> tuple[Column, ...]:
 
 
 STAMPS = "created_at:TS updated_at:TS"
+
+# gecko-api.md section 7. Without a `status` filter the API leaves out the soft-deleted statuses.
+ACTIVE_ARCHIVED = {"statuses": ("active", "archived"), "hidden_statuses": ("archived",)}
+ACTIVE_DISABLED_ARCHIVED = {"statuses": ("active", "disabled", "archived"), "hidden_statuses": ("archived",)}
 
 TABLE_LIST: list[TableSpec] = [
     TableSpec(
@@ -117,6 +138,7 @@ TABLE_LIST: list[TableSpec] = [
             "status:STR subunit:INT " + STAMPS,
             ("id", "iso", "status"),
         ),
+        **ACTIVE_ARCHIVED,
     ),
     TableSpec(
         "locations",
@@ -125,6 +147,7 @@ TABLE_LIST: list[TableSpec] = [
             "holds_stock:BOOL status:STR " + STAMPS,
             ("id", "status"),
         ),
+        **ACTIVE_ARCHIVED,
     ),
     TableSpec(
         "price_lists",
@@ -132,6 +155,7 @@ TABLE_LIST: list[TableSpec] = [
             "id:STR code:STR name:STR currency_id:ID currency_symbol:STR currency_iso:STR is_cost:BOOL "
             "is_default:BOOL position:INT status:STR " + STAMPS
         ),
+        has_origin=True,
     ),
     TableSpec(
         "tax_types",
@@ -139,6 +163,7 @@ TABLE_LIST: list[TableSpec] = [
             "id:ID code:STR name:STR status:STR imported_from:STR quickbooks_online_id:STR xero_online_id:STR "
             "effective_rate:DEC tax_component_ids:JSON " + STAMPS
         ),
+        **ACTIVE_ARCHIVED,
     ),
     TableSpec(
         "products",
@@ -149,6 +174,7 @@ TABLE_LIST: list[TableSpec] = [
             ("id", "name", "status"),
         ),
         extra_keys=frozenset({"search_cache"}),
+        **ACTIVE_DISABLED_ARCHIVED,
     ),
     TableSpec(
         "variants",
@@ -179,6 +205,7 @@ TABLE_LIST: list[TableSpec] = [
                 "initial_stock_location_id",
             }
         ),
+        **ACTIVE_ARCHIVED,
     ),
     TableSpec(
         "variant_locations",
@@ -212,6 +239,7 @@ TABLE_LIST: list[TableSpec] = [
             ("id", "name", "company_type", "status"),
         ),
         extra_keys=frozenset({"default_price_type_id", "default_tax_rate", "default_document_theme_id"}),
+        **ACTIVE_DISABLED_ARCHIVED,
     ),
     TableSpec(
         "addresses",
@@ -221,6 +249,7 @@ TABLE_LIST: list[TableSpec] = [
             "status:STR " + STAMPS,
             ("id", "company_id", "status"),
         ),
+        **ACTIVE_ARCHIVED,
     ),
     TableSpec(
         "orders",
@@ -249,6 +278,8 @@ TABLE_LIST: list[TableSpec] = [
                 "due_at",
             }
         ),
+        statuses=("draft", "active", "finalized", "fulfilled", "void", "deleted"),
+        hidden_statuses=("deleted",),
     ),
     TableSpec(
         "order_line_items",
@@ -271,6 +302,8 @@ TABLE_LIST: list[TableSpec] = [
             ("id", "order_id", "status"),
         ),
         extra_keys=frozenset({"receipt", "destination_url", "xero"}),
+        statuses=("packed", "fulfilled", "void", "deleted"),
+        hidden_statuses=("deleted",),
     ),
     TableSpec(
         "fulfillment_line_items",
@@ -289,6 +322,8 @@ TABLE_LIST: list[TableSpec] = [
             + STAMPS,
             ("id", "order_id", "status"),
         ),
+        statuses=("returning", "received", "void", "deleted"),
+        hidden_statuses=("deleted",),
     ),
     TableSpec(
         "fulfillment_return_line_items",
@@ -311,55 +346,109 @@ def _table_ddl(spec: TableSpec) -> str:
     cols = [
         f'"{c.name}" {c.type}' + (" NOT NULL" if c.name in spec.primary_key else "") for c in spec.columns
     ]
-    cols += ["_raw JSON", "_synced_at TIMESTAMP"]
-    if spec.has_id:
-        cols.append("_vanished_at TIMESTAMP")
+    cols += [f"{name} {ctype}" for name, ctype in spec.bookkeeping_columns]
     cols.append("PRIMARY KEY (" + ", ".join(spec.primary_key) + ")")
     return f"CREATE TABLE IF NOT EXISTS {spec.name} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
-SYSTEM_DDL = [
-    # One row per API stream (e.g. "variants"): the updated_at watermark and the last run's figures.
-    """CREATE TABLE IF NOT EXISTS sync_state (
-  resource VARCHAR PRIMARY KEY,
-  "cursor" TIMESTAMP,
-  mode VARCHAR,
-  last_started_at TIMESTAMP,
-  last_finished_at TIMESTAMP,
-  last_requests BIGINT,
-  last_pages BIGINT,
-  last_inserted BIGINT,
-  last_updated BIGINT,
-  last_issues BIGINT,
-  last_duration_s DOUBLE
-)""",
+@dataclass(frozen=True)
+class SystemTable:
+    """A table of the pipeline's own bookkeeping: (column, DuckDB type) pairs and its key."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    primary_key: tuple[str, ...] = ()
+
+    def ddl(self) -> str:
+        cols = [f'"{n}" {t}' + (" NOT NULL" if n in self.primary_key else "") for n, t in self.columns]
+        if self.primary_key:
+            cols.append("PRIMARY KEY (" + ", ".join(self.primary_key) + ")")
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+SYSTEM_TABLES: list[SystemTable] = [
+    # One row per API stream (e.g. "variants"): the updated_at watermark and the last run's figures;
+    # last_problem says why a stream was skipped (an optional list the API answers 404 for).
+    SystemTable(
+        "sync_state",
+        (
+            ("resource", STR),
+            ("cursor", TS),
+            ("mode", STR),
+            ("last_started_at", TS),
+            ("last_finished_at", TS),
+            ("last_requests", "BIGINT"),
+            ("last_pages", "BIGINT"),
+            ("last_inserted", "BIGINT"),
+            ("last_updated", "BIGINT"),
+            ("last_issues", "BIGINT"),
+            ("last_duration_s", "DOUBLE"),
+            ("last_problem", STR),
+        ),
+        ("resource",),
+    ),
     # The current problems of the stored records: replaced whenever a record is loaded again.
-    """CREATE TABLE IF NOT EXISTS load_issues (
-  table_name VARCHAR NOT NULL,
-  record_id VARCHAR NOT NULL,
-  field VARCHAR NOT NULL,
-  value VARCHAR,
-  problem VARCHAR NOT NULL,
-  seen_at TIMESTAMP NOT NULL
-)""",
+    SystemTable(
+        "load_issues",
+        (
+            ("table_name", STR + " NOT NULL"),
+            ("record_id", STR + " NOT NULL"),
+            ("field", STR + " NOT NULL"),
+            ("value", STR),
+            ("problem", STR + " NOT NULL"),
+            ("seen_at", TS + " NOT NULL"),
+        ),
+    ),
     # Records that cannot be stored in their table at all (no usable key): kept whole for replay.
-    """CREATE TABLE IF NOT EXISTS rejected_records (
-  table_name VARCHAR NOT NULL,
-  raw_hash VARCHAR NOT NULL,
-  problem VARCHAR NOT NULL,
-  _raw JSON,
-  seen_at TIMESTAMP NOT NULL,
-  PRIMARY KEY (table_name, raw_hash)
-)""",
+    SystemTable(
+        "rejected_records",
+        (
+            ("table_name", STR),
+            ("raw_hash", STR),
+            ("problem", STR + " NOT NULL"),
+            ("_raw", JSON),
+            ("seen_at", TS + " NOT NULL"),
+        ),
+        ("table_name", "raw_hash"),
+    ),
 ]
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table that is missing (idempotent; existing data is left alone)."""
+def _add_missing_columns(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]
+) -> list[str]:
+    """Schema evolution: a column the code defines but an existing warehouse lacks is added (null in
+    the rows already there; the next load of a record fills it from the API, whose JSON `_raw` keeps)."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+            [table],
+        ).fetchall()
+    }
+    added = []
+    for name, ctype in columns:
+        if name not in present:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {ctype}')
+            added.append(f"{table}.{name}")
+    return added
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create every table that is missing and add every column that is missing (idempotent; existing
+    data is left alone). Returns the columns added, as `table.column`."""
+    added: list[str] = []
     for spec in TABLE_LIST:
         con.execute(_table_ddl(spec))
-    for ddl in SYSTEM_DDL:
-        con.execute(ddl)
+        wanted = [(c.name, c.type) for c in spec.columns] + spec.bookkeeping_columns
+        added += _add_missing_columns(con, spec.name, wanted)
+    for table in SYSTEM_TABLES:
+        con.execute(table.ddl())
+        # A column added to an existing table cannot be NOT NULL: its old rows have no value.
+        added += _add_missing_columns(
+            con, table.name, [(n, t.replace(" NOT NULL", "")) for n, t in table.columns]
+        )
+    return added
 
 
 __all__ = ["TABLES", "TABLE_LIST", "TableSpec", "Column", "ensure_schema", "child_tables"]

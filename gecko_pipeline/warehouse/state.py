@@ -37,17 +37,20 @@ def write_state(
     inserted: int,
     updated: int,
     issues: int,
+    problem: str | None = None,
 ) -> None:
     con.execute(
         """INSERT INTO sync_state (resource, "cursor", mode, last_started_at, last_finished_at, last_requests,
-                                   last_pages, last_inserted, last_updated, last_issues, last_duration_s)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   last_pages, last_inserted, last_updated, last_issues, last_duration_s,
+                                   last_problem)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (resource) DO UPDATE SET
              "cursor" = COALESCE(EXCLUDED."cursor", sync_state."cursor"), mode = EXCLUDED.mode,
              last_started_at = EXCLUDED.last_started_at, last_finished_at = EXCLUDED.last_finished_at,
              last_requests = EXCLUDED.last_requests, last_pages = EXCLUDED.last_pages,
              last_inserted = EXCLUDED.last_inserted, last_updated = EXCLUDED.last_updated,
-             last_issues = EXCLUDED.last_issues, last_duration_s = EXCLUDED.last_duration_s""",
+             last_issues = EXCLUDED.last_issues, last_duration_s = EXCLUDED.last_duration_s,
+             last_problem = EXCLUDED.last_problem""",
         [
             resource,
             cursor,
@@ -60,5 +63,6 @@ def write_state(
             updated,
             issues,
             (finished_at - started_at).total_seconds(),
+            problem,
         ],
     )

@@ -12,6 +12,8 @@ request per 250) and those the API really lost get `_vanished_at` (the row is ke
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -21,8 +23,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from gecko_pipeline.api.errors import NotFoundError
 from gecko_pipeline.api.pages import Page
 from gecko_pipeline.warehouse.loader import BatchResult, LoadStats, loader_for, stage_bodies
+from gecko_pipeline.warehouse.price_lists import REFERENCING_TABLES, ensure_known_price_lists
 from gecko_pipeline.warehouse.schema import TABLES, ensure_schema
 from gecko_pipeline.warehouse.state import read_state, write_state
 from gecko_pipeline.warehouse.streams import STREAM_OF_TABLE, STREAMS, Stream
@@ -30,7 +34,9 @@ from gecko_pipeline.warehouse.streams import STREAM_OF_TABLE, STREAMS, Stream
 if TYPE_CHECKING:
     from gecko_pipeline.api import GeckoClient
 
+log = logging.getLogger("gecko_pipeline.warehouse")
 Progress = Callable[[str], None]
+UNAVAILABLE = "unavailable"  # sync_state.mode of an optional list the API answered 404 for
 
 DEFAULT_OVERLAP = timedelta(seconds=2)
 BATCH_PAGES = 32  # pages loaded per statement batch: fewer statements...
@@ -211,17 +217,17 @@ def sync_stream(
     state = read_state(con, name)
     full = full or not stream.incremental or state.cursor is None
     mode = "full" if full else "incremental"
-    params = stream.params(full)
-    if not full and state.cursor is not None:
-        params["updated_at_min"] = _iso(state.cursor - overlap)
+    since = {} if full or state.cursor is None else {"updated_at_min": _iso(state.cursor - overlap)}
     load = _Load(con, stream.tables(full), started, track_seen=full, single=stream.single)
     result = SyncResult(name, mode, tables=load.result.tables)
     say = progress or (lambda _message: None)
 
-    def finish(tx: duckdb.DuckDBPyConnection) -> None:
+    def finish(tx: duckdb.DuckDBPyConnection, problem: str | None = None) -> None:
         # Runs inside the transaction of the last rows: the cursor never runs ahead of stored rows.
         result.requests = int(client.stats.snapshot()["requests"] - requests_before)
         result.duration_s = time.perf_counter() - clock
+        if REFERENCING_TABLES.intersection(stream.tables(full)):
+            ensure_known_price_lists(tx, started)
         covered = [name] + [t for t in stream.tables(full)[1:] if full and t in STREAMS]
         for resource in covered:
             previous = state.cursor if resource == name else read_state(tx, resource).cursor
@@ -232,7 +238,7 @@ def sync_stream(
                 tx,
                 resource,
                 cursor=cursor,
-                mode=mode,
+                mode=result.mode,
                 started_at=started,
                 finished_at=utcnow(),
                 requests=result.requests,
@@ -240,9 +246,16 @@ def sync_stream(
                 inserted=result.inserted,
                 updated=result.updated,
                 issues=result.issues,
+                problem=problem,
             )
 
-    pages = _single_page(client, stream) if stream.single else client.iter_pages(stream.path, params)
+    if stream.single:
+        pages: Iterator[Page] = _single_page(client, stream)
+    else:
+        listings = stream.listings(full)
+        pages = itertools.chain.from_iterable(
+            client.iter_pages(stream.path, {**q, **since}) for q in listings
+        )
     commits = _Commits(con, commit_seconds)
     try:
         for batch, is_last in _with_lookahead(_batched(pages, batch_pages)):
@@ -258,18 +271,53 @@ def sync_stream(
                 f"{name}: page {last.page} of {max(last.total_pages, last.page)} loaded "
                 f"({load.result.stats(stream.table).records} {stream.table} so far)"
             )
+    except NotFoundError as error:
+        if stream.core or result.pages:
+            raise
+        return _unavailable(con, stream, result, error, finish)
     finally:
         commits.abandon()  # only after a failure: roll back what is not committed yet
     if full:
         with _transaction(con) as tx:
             for table in load.id_tables():
                 result.vanished[table] = _mark_vanished(client, tx, table, started)
+            _clear_stale_rejections(tx, stream.tables(full), started)
             finish(tx)
     say(
         f"{name}: {mode} sync done: {result.inserted} inserted, {result.updated} updated, "
         f"{result.issues} load issues, {result.requests} requests"
     )
     return result
+
+
+def _unavailable(
+    con: duckdb.DuckDBPyConnection,
+    stream: Stream,
+    result: SyncResult,
+    error: NotFoundError,
+    finish: Callable[[duckdb.DuckDBPyConnection, str | None], None],
+) -> SyncResult:
+    """An optional list the API answers 404 for: one warning, recorded in sync_state; the sync goes on."""
+    problem = (
+        f"GET {stream.path} answered 404: this account or API version has no such list; skipped "
+        "(the rest of the sync goes on)"
+    )
+    log.warning("%s", problem)
+    result.mode = UNAVAILABLE
+    with _transaction(con) as tx:
+        finish(tx, problem)
+    return result
+
+
+def _clear_stale_rejections(con: duckdb.DuckDBPyConnection, tables: list[str], started: datetime) -> None:
+    """After a full listing: a record rejected earlier (no usable id) that this listing no longer holds
+    in that form was repaired or removed by the API, so its issue goes (the raw record stays kept in
+    rejected_records). Child rows' rejections go with their parent's reload instead."""
+    con.execute(
+        "DELETE FROM load_issues WHERE table_name IN (SELECT unnest(?)) AND record_id LIKE 'rejected:%' "
+        "AND seen_at < ?",
+        [tables, started],
+    )
 
 
 def _single_page(client: GeckoClient, stream: Stream) -> Iterator[Page]:
@@ -284,7 +332,7 @@ def _mark_vanished(client: GeckoClient, con: duckdb.DuckDBPyConnection, table: s
     candidates = [
         row[0]
         for row in con.execute(
-            f"SELECT id FROM {table} WHERE _vanished_at IS NULL "  # noqa: S608
+            f"SELECT id FROM {table} WHERE _vanished_at IS NULL AND _raw IS NOT NULL "  # noqa: S608
             f"AND id NOT IN (SELECT id FROM _seen_{table})"
         ).fetchall()
     ]
@@ -315,16 +363,24 @@ def _fetch_ids(
     """Fetch these records by id (batches of 250) into `table` (and its children); return the ids found."""
     stream = STREAMS[STREAM_OF_TABLE[table]]
     tables = [table] if table != stream.table else stream.tables(full=True)
-    params = {k: v for k, v in stream.params(full=True).items() if k != "order"}
-    if table != stream.table:
-        params = {}
-        if STREAMS.get(table) and STREAMS[table].statuses:
-            params["status"] = ",".join(STREAMS[table].statuses or ())
+    params = stream.full_params if table == stream.table else {}
     load = _Load(con, tables, now, track_seen=True)
-    for batch in _batched(client.iter_ids(f"/{table}", ids, params), BATCH_PAGES):
-        load.batch([page.body for page in batch])
-        if result is not None:
-            result.pages += len(batch)
+
+    def fetch(wanted: list, query: dict[str, str]) -> None:
+        for batch in _batched(client.iter_ids(f"/{table}", wanted, query), BATCH_PAGES):
+            load.batch([page.body for page in batch])
+            if result is not None:
+                result.pages += len(batch)
+
+    # `ids` does not lift the API's status default, so the first ask names every status we know; the
+    # ids still missing are asked again without a status filter, which brings a status we do not know.
+    statuses = TABLES[table].statuses
+    fetch(ids, {**params, "status": ",".join(statuses)} if statuses else dict(params))
+    if statuses:
+        seen = {row[0] for row in con.execute(f"SELECT id FROM _seen_{table}").fetchall()}  # noqa: S608
+        missing = [i for i in ids if i not in seen]
+        if missing:
+            fetch(missing, dict(params))
     if result is not None:
         for name, stats in load.result.tables.items():
             result.tables.setdefault(name, LoadStats()).add(stats)
@@ -352,6 +408,8 @@ def refresh_ids(
             result.vanished[resource] = len(gone)
             if resource == "orders":
                 _refresh_order_lines(client, tx, ids, started, result)
+            if REFERENCING_TABLES.intersection(result.tables):
+                ensure_known_price_lists(tx, started)
     result.requests = int(client.stats.snapshot()["requests"] - requests_before)
     result.duration_s = time.perf_counter() - clock
     return result
@@ -400,8 +458,9 @@ def sync_all(
     names = list(streams) if streams is not None else list(STREAMS)
     results: dict[str, SyncResult] = {}
     for name in names:
-        if name == "variants" and full and "products" in names:
-            continue  # a full sync of products brings every variant with it (include=variants)
+        products = results.get("products")
+        if name == "variants" and products is not None and products.mode == "full":
+            continue  # a full sync of products brought every variant with it (include=variants)
         results[name] = sync_stream(
             client,
             con,
