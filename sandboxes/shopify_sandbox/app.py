@@ -43,7 +43,7 @@ class Sandbox:
         self.config = config
         self.store = Store(config)
         Seeder(self.store).run()
-        self.store.idempotency = IdempotencyCache(config.idempotency_ttl)  # type: ignore[attr-defined]
+        self.store.idempotency = IdempotencyCache(config.idempotency_ttl)
         self.bucket = Bucket(config.bucket_size, config.restore_rate)
         self.stats = Stats()
         self.deliverer = Deliverer(self.store)

@@ -50,33 +50,34 @@ def _check(store: Store, document: DocumentNode) -> str | None:
     roots = calc.collect(query_type, operations[0].selection_set)
     if len(roots) != 1:
         return "Bulk queries must have exactly one top-level field."
-    counts = {"connections": 0, "depth": 0, "missing_id": False}
+    counts = {"connections": 0, "depth": 0, "missing_id": 0}
 
-    def walk(named: Any, nodes: list[Any], depth: int, parent_has_id: bool) -> None:
+    def visit(parent: GraphQLObjectType, fnodes: list[Any], depth: int, parent_has_id: bool) -> None:
+        child = get_named_type(parent.fields[fnodes[0].name.value].type)
+        if child.name.endswith("Connection") and isinstance(child, GraphQLObjectType):
+            counts["connections"] += 1
+            counts["depth"] = max(counts["depth"], depth + 1)
+            if depth >= 1 and not parent_has_id:
+                counts["missing_id"] = 1
+            node_type, inner = calc._node_selections(child, fnodes)
+            walk(node_type, inner, depth + 1)
+        else:
+            walk(child, fnodes, depth)
+
+    def walk(named: Any, nodes: list[Any], depth: int) -> None:
         if not isinstance(named, GraphQLObjectType):
             return
         fields = calc.collect(named, calc._merged(nodes))
         has_id = any(f[0].name.value == "id" for f in fields.values())
         for fnodes in fields.values():
-            name = fnodes[0].name.value
-            if name.startswith("__"):
-                continue
-            child = get_named_type(named.fields[name].type)
-            if child.name.endswith("Connection") and isinstance(child, GraphQLObjectType):
-                counts["connections"] += 1
-                counts["depth"] = max(counts["depth"], depth + 1)
-                if depth >= 1 and not has_id:
-                    counts["missing_id"] = True
-                node_type, inner = calc._node_selections(child, fnodes)
-                walk(node_type, inner, depth + 1, has_id)
-            else:
-                walk(child, fnodes, depth, parent_has_id)
+            if not fnodes[0].name.value.startswith("__"):
+                visit(named, fnodes, depth, has_id)
 
     (root_nodes,) = roots.values()
     root_field = query_type.fields[root_nodes[0].name.value]
     if not get_named_type(root_field.type).name.endswith("Connection"):
         return "Bulk queries must contain at least one connection."
-    walk(query_type, root_nodes, 0, False)
+    visit(query_type, root_nodes, 0, False)
     if counts["connections"] > MAX_CONNECTIONS:
         return f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections."
     if counts["depth"] > MAX_DEPTH:
@@ -121,8 +122,8 @@ def start(context: Context, query: str, group_objects: bool) -> dict[str, Any]:
     )
     store.bulk_operations[op.id] = op
     task = asyncio.get_running_loop().create_task(run(store, op, document))
-    store.tasks.add(task)  # type: ignore[attr-defined]
-    task.add_done_callback(store.tasks.discard)  # type: ignore[attr-defined]
+    store.tasks.add(task)
+    task.add_done_callback(store.tasks.discard)
     return {"bulkOperation": op, "userErrors": []}
 
 

@@ -95,7 +95,7 @@ def _idempotent(name: str, run: Callable[..., dict[str, Any]]) -> Callable[..., 
                     extensions={"code": "IDEMPOTENCY_KEY_REQUIRED"},
                 )
             return run(info, **args)
-        cache: IdempotencyCache = store.idempotency  # type: ignore[attr-defined]
+        cache: IdempotencyCache = store.idempotency
         fingerprint = json.dumps(args, sort_keys=True, default=str)
         try:
             hit, result = cache.get(name, str(key), fingerprint)

@@ -236,9 +236,6 @@ class ListCache:
         return asc, warnings
 
 
-LISTS = ListCache()
-
-
 def _time_fields(created: Callable[[Any], int], updated: Callable[[Any], int]) -> dict[str, FieldSpec]:
     return {"created_at": ("time", created), "updated_at": ("time", updated)}
 
@@ -376,7 +373,10 @@ def top_connection(
         out.sort()
         return out, (compiled.warnings if compiled else [])
 
-    asc, warnings = LISTS.get(store, (resource, query, sort, *extra), build)
+    lists = store.caches.setdefault(
+        "lists", ListCache()
+    )  # per shop: two sandboxes in one process never share
+    asc, warnings = lists.get(store, (resource, query, sort, *extra), build)
     if warnings:
         context.search.append({"path": [root], "query": query, "warnings": warnings})
     if context.bulk and info.path.prev is None:

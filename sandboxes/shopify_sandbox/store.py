@@ -57,6 +57,8 @@ class Store:
         self.base_url = ""
         self.frozen: int | None = None  # seeding replays history at past moments
         self.tasks: set[Any] = set()  # background work (bulk operations) kept alive until done
+        self.caches: dict[str, Any] = {}  # per-shop caches of the query side (sorted id lists)
+        self.idempotency: Any = None  # mutations.IdempotencyCache, set by the app
 
     def next_id(self, kind: str) -> int:
         return next(self._counters[kind])
