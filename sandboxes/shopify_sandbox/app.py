@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
-from shopify_sandbox import control, faults, mutations  # noqa: F401 - mutations registers its resolvers
+from shopify_sandbox import control, faults
 from shopify_sandbox.config import ShopifySandboxConfig
 from shopify_sandbox.executor import Executor
 from shopify_sandbox.mutations import IdempotencyCache

@@ -165,7 +165,7 @@ def flatten(
 
 
 async def run(store: Store, op: BulkOperation, document: DocumentNode) -> None:
-    from shopify_sandbox.resolvers import Context, default_resolver, resolve_type  # noqa: PLC0415
+    from shopify_sandbox.resolvers import Context, default_resolver, resolve_type
 
     schema = schema_for(store.config.api_version)
     op.status = "RUNNING"
@@ -200,7 +200,7 @@ async def run(store: Store, op: BulkOperation, document: DocumentNode) -> None:
             after = context.bulk_end_cursor
         op.data = b"".join(out)
         op.status = "COMPLETED"
-    except Exception:  # noqa: BLE001 - reported on the operation, as Shopify reports failures
+    except Exception:  # reported on the operation, as Shopify reports failures
         op.status = "FAILED"
         op.error_code = "INTERNAL_SERVER_ERROR"
         op.data = b"".join(out)

@@ -71,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> ShopifySandboxConfig:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    from shopify_sandbox.server import serve_forever  # noqa: PLC0415 - keeps --help fast
+    from shopify_sandbox.server import serve_forever  # keeps --help fast
 
     try:
         serve_forever(config_from_args(args))

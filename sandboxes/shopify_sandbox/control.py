@@ -15,7 +15,7 @@ from starlette.routing import Route
 from shopify_sandbox import domain, orders, rest
 from shopify_sandbox.domain import DomainError
 from shopify_sandbox.records import ALL_QUANTITY_NAMES, Order, Product
-from shopify_sandbox.wire import gid, parse_gid
+from shopify_sandbox.wire import gid, ident
 
 if TYPE_CHECKING:
     from shopify_sandbox.app import Sandbox
@@ -64,26 +64,18 @@ def _guard(handler: Handler) -> Handler:
     return wrapped
 
 
-def _number(value: Any, kind: str) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return int(value) if value.isdigit() else parse_gid(value, kind)
-    return None
-
-
 def routes(sandbox: Sandbox) -> list[Route]:
     store = sandbox.store
     deliverer = sandbox.deliverer
 
     def order_of(request: Request) -> Order:
-        order = store.orders.get(_number(request.path_params["id"], "Order") or -1)
+        order = store.orders.get(ident(request.path_params["id"], "Order") or -1)
         if order is None:
             raise ControlError(404, f"no order {request.path_params['id']}")
         return order
 
     def product_of(request: Request) -> Product:
-        product = store.products.get(_number(request.path_params["id"], "Product") or -1)
+        product = store.products.get(ident(request.path_params["id"], "Product") or -1)
         if product is None:
             raise ControlError(404, f"no product {request.path_params['id']}")
         return product
@@ -246,15 +238,15 @@ def routes(sandbox: Sandbox) -> list[Route]:
         body = await _body(request)
         variant = None
         if body.get("variant_id") is not None:
-            variant = store.variants.get(_number(body["variant_id"], "ProductVariant") or -1)
+            variant = store.variants.get(ident(body["variant_id"], "ProductVariant") or -1)
         elif body.get("inventory_item_id") is not None:
-            variant = store.variant_by_item(_number(body["inventory_item_id"], "InventoryItem") or -1)
+            variant = store.variant_by_item(ident(body["inventory_item_id"], "InventoryItem") or -1)
         elif body.get("sku"):
             variant = next((v for v in store.variants.values() if v.sku == body["sku"]), None)
         if variant is None:
             raise ControlError(404, "no such variant (give variant_id, inventory_item_id or sku)")
         location_id = (
-            _number(body.get("location_id"), "Location")
+            ident(body.get("location_id"), "Location")
             if body.get("location_id") is not None
             else store.primary_location().id
         )
@@ -310,7 +302,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         )
         stamp = store.touch()
         for spec in body.get("variants") or []:
-            variant = store.variants.get(_number(spec.get("id"), "ProductVariant") or -1)
+            variant = store.variants.get(ident(spec.get("id"), "ProductVariant") or -1)
             if variant is None or variant.product_id != product.id:
                 raise ControlError(404, f"no variant {spec.get('id')!r} on this product")
             fields = {
@@ -334,7 +326,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return _json({"product": rest.product(store, product)})
 
     async def bulk_file(request: Request) -> Response:
-        op = store.bulk_operations.get(_number(request.path_params["id"], "BulkOperation") or -1)
+        op = store.bulk_operations.get(ident(request.path_params["id"], "BulkOperation") or -1)
         if op is None or op.data is None:
             raise ControlError(404, "no such bulk operation result")
         return Response(op.data, media_type="application/jsonl")

@@ -88,7 +88,7 @@ class CostCalculator:
     def _args(self, field: GraphQLField, node: FieldNode) -> dict[str, Any]:
         try:
             return get_argument_values(field, node, self.variables)
-        except Exception:  # noqa: BLE001 - invalid arguments fail in execution, with a proper error
+        except Exception:  # invalid arguments fail in execution, with a proper error
             return {}
 
     def _node_selections(

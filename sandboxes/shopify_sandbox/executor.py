@@ -18,6 +18,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
+from shopify_sandbox import mutations
 from shopify_sandbox.cost import CostCalculator
 from shopify_sandbox.resolvers import Context, default_resolver, install_scalars, resolve_type
 from shopify_sandbox.schema import schema_for
@@ -60,6 +61,7 @@ class Executor:
         self.stats = stats
         self.schema = schema_for(store.config.api_version)
         install_scalars(self.schema)
+        mutations.install()
 
     def run(
         self,

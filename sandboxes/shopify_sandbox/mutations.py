@@ -119,6 +119,23 @@ def _idempotent(name: str, run: Callable[..., dict[str, Any]]) -> Callable[..., 
 
 
 # --- inventory ---------------------------------------------------------------------------------------
+def _located(store: Store, entries: list[dict[str, Any]], key: str, errors: list[dict[str, Any]]) -> Any:
+    """(entry, where, variant, location id) for each entry whose item and location exist (and stock
+    there, before 2026-10); the others add their userErrors to `errors`."""
+    for i, entry in enumerate(entries):
+        where = _pos("input", key, i)
+        variant, location_id, found = _resolve_pair(
+            store, entry["inventoryItemId"], entry["locationId"], where
+        )
+        errors.extend(found)
+        if variant is None or location_id is None:
+            continue
+        if (problem := _not_stocked(store, variant, location_id, where)) is not None:
+            errors.append(problem)
+            continue
+        yield entry, where, variant, location_id
+
+
 def _resolve_pair(
     store: Store, item_gid: str, location_gid: str, where: list[str]
 ) -> tuple[Variant | None, int | None, list[dict[str, Any]]]:
@@ -249,133 +266,78 @@ def _not_stocked(store: Store, variant: Variant, location_id: int, where: list[s
     return _err("The inventory item is not stocked at the location.", where, "ITEM_NOT_STOCKED_AT_LOCATION")
 
 
-def inventory_set_quantities(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+def _apply(
+    store: Store, data: dict[str, Any], plan: list[tuple[Variant, int, int, str | None]]
+) -> dict[str, Any]:
+    """Write the checked changes; answer the adjustment group (the named quantity and its on_hand /
+    available counterpart, as Shopify lists both)."""
+    name = data["name"]
+    other = "available" if name == "on_hand" else None if name == "incoming" else "on_hand"
+    changes = []
+    for variant, location_id, delta, ledger in plan:
+        domain.activate(store, variant, location_id)
+        after = domain.change_quantity(store, variant, location_id, name, delta)
+        location = store.locations[location_id]
+        changes.append(_change(name, delta, after, variant, location, ledger))
+        if other is not None:
+            changes.append(_change(other, delta, variant.quantity(location_id, other), variant, location))
+        moved = {location_id} if delta and name in ("available", "on_hand") else set()
+        domain.stock_touched(store, variant, {location_id}, moved)
+    group = _group(store, data["reason"], data.get("referenceDocumentUri"), changes)
+    return {"inventoryAdjustmentGroup": group, "userErrors": []}
+
+
+def inventory_set_quantities(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     store = store_of(info)
     errors = _common_input_errors(store, input, {"available", "on_hand"}, "quantities")
-    plan = []
+    plan: list[tuple[Variant, int, int, str | None]] = []
     seen = set()
-    for i, entry in enumerate(input["quantities"]):
-        where = _pos("input", "quantities", i)
-        variant, location_id, found = _resolve_pair(
-            store, entry["inventoryItemId"], entry["locationId"], where
-        )
-        errors.extend(found)
-        if variant is None or location_id is None:
-            continue
+    for entry, where, variant, location_id in _located(store, input["quantities"], "quantities", errors):
         if (variant.id, location_id) in seen:
-            errors.append(
-                _err(
-                    "The combination of inventoryItemId and locationId must be unique.",
-                    where,
-                    "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
-                )
-            )
+            message = "The combination of inventoryItemId and locationId must be unique."
+            errors.append(_err(message, where, "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR"))
             continue
         seen.add((variant.id, location_id))
         if entry["quantity"] > domain.MAX_QUANTITY:
-            errors.append(
-                _err(
-                    "The quantity can't be higher than 1,000,000,000.",
-                    [*where, "quantity"],
-                    "INVALID_QUANTITY_TOO_HIGH",
-                )
-            )
+            message = "The quantity can't be higher than 1,000,000,000."
+            errors.append(_err(message, [*where, "quantity"], "INVALID_QUANTITY_TOO_HIGH"))
             continue
         if entry["quantity"] < 0:
-            errors.append(
-                _err("The quantity can't be negative.", [*where, "quantity"], "INVALID_QUANTITY_NEGATIVE")
-            )
-            continue
-        if (problem := _not_stocked(store, variant, location_id, where)) is not None:
-            errors.append(problem)
+            message = "The quantity can't be negative."
+            errors.append(_err(message, [*where, "quantity"], "INVALID_QUANTITY_NEGATIVE"))
             continue
         current = variant.quantity(location_id, input["name"]) if location_id in variant.levels else 0
         if (problem := _stale(store, entry, current, where, input)) is not None:
             errors.append(problem)
             continue
-        plan.append((variant, location_id, entry["quantity"] - current))
+        plan.append((variant, location_id, entry["quantity"] - current, None))
     if errors:  # all or nothing: one bad entry and nothing is written
         return {"inventoryAdjustmentGroup": None, "userErrors": errors}
-    changes = []
-    for variant, location_id, delta in plan:
-        domain.activate(store, variant, location_id)
-        after = domain.change_quantity(store, variant, location_id, input["name"], delta)
-        location = store.locations[location_id]
-        changes.append(_change(input["name"], delta, after, variant, location))
-        other = "on_hand" if input["name"] == "available" else "available"
-        changes.append(_change(other, delta, variant.quantity(location_id, other), variant, location))
-        domain.stock_touched(store, variant, {location_id}, {location_id} if delta else set())
-    return {
-        "inventoryAdjustmentGroup": _group(
-            store, input["reason"], input.get("referenceDocumentUri"), changes
-        ),
-        "userErrors": [],
-    }
+    return _apply(store, input, plan)
 
 
-def inventory_adjust_quantities(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+def inventory_adjust_quantities(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     store = store_of(info)
     errors = _common_input_errors(store, input, ADJUSTABLE, "changes")
-    plan = []
-    for i, entry in enumerate(input["changes"]):
-        where = _pos("input", "changes", i)
-        variant, location_id, found = _resolve_pair(
-            store, entry["inventoryItemId"], entry["locationId"], where
-        )
-        errors.extend(found)
-        if variant is None or location_id is None:
-            continue
-        if (problem := _not_stocked(store, variant, location_id, where)) is not None:
-            errors.append(problem)
-            continue
+    plan: list[tuple[Variant, int, int, str | None]] = []
+    for entry, where, variant, location_id in _located(store, input["changes"], "changes", errors):
         current = variant.quantity(location_id, input["name"]) if location_id in variant.levels else 0
         if store.config.at_least("2026-04") and "changeFromQuantity" not in entry:
-            errors.append(
-                _err(
-                    "The changeFromQuantity field is required (pass null to skip the check).",
-                    [*where, "changeFromQuantity"],
-                    "CHANGE_FROM_QUANTITY_STALE",
-                )
-            )
+            message = "The changeFromQuantity field is required (pass null to skip the check)."
+            errors.append(_err(message, [*where, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE"))
             continue
         if entry.get("changeFromQuantity") is not None and entry["changeFromQuantity"] != current:
-            errors.append(
-                _err(
-                    "The changeFromQuantity value does not match persisted value.",
-                    [*where, "changeFromQuantity"],
-                    "CHANGE_FROM_QUANTITY_STALE",
-                )
-            )
+            message = "The changeFromQuantity value does not match persisted value."
+            errors.append(_err(message, [*where, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE"))
             continue
         if abs(current + entry["delta"]) > domain.MAX_QUANTITY:
-            errors.append(
-                _err(
-                    "The quantity can't be higher than 1,000,000,000.",
-                    [*where, "delta"],
-                    "INVALID_QUANTITY_TOO_HIGH",
-                )
-            )
+            message = "The quantity can't be higher than 1,000,000,000."
+            errors.append(_err(message, [*where, "delta"], "INVALID_QUANTITY_TOO_HIGH"))
             continue
         plan.append((variant, location_id, entry["delta"], entry.get("ledgerDocumentUri")))
     if errors:
         return {"inventoryAdjustmentGroup": None, "userErrors": errors}
-    changes = []
-    for variant, location_id, delta, ledger in plan:
-        domain.activate(store, variant, location_id)
-        after = domain.change_quantity(store, variant, location_id, input["name"], delta)
-        location = store.locations[location_id]
-        changes.append(_change(input["name"], delta, after, variant, location, ledger))
-        if input["name"] != "incoming":
-            changes.append(_change("on_hand", delta, variant.on_hand(location_id), variant, location))
-        domain.stock_touched(
-            store, variant, {location_id}, {location_id} if input["name"] == "available" and delta else set()
-        )
-    return {
-        "inventoryAdjustmentGroup": _group(
-            store, input["reason"], input.get("referenceDocumentUri"), changes
-        ),
-        "userErrors": [],
-    }
+    return _apply(store, input, plan)
 
 
 def inventory_activate(
@@ -385,7 +347,7 @@ def inventory_activate(
     available: int | None = None,
     onHand: int | None = None,
     stockAtLegacyLocation: bool = False,
-) -> dict[str, Any]:  # noqa: N803
+) -> dict[str, Any]:
     store = store_of(info)
     variant = store.variant_by_item(parse_gid(inventoryItemId, "InventoryItem") or -1)
     if variant is None:
@@ -429,20 +391,21 @@ def _money_error(value: Any, where: list[str], code: str) -> dict[str, Any] | No
     return None
 
 
+def _no_product() -> dict[str, Any]:
+    error = _err("Product does not exist", ["productId"], "PRODUCT_DOES_NOT_EXIST")
+    return {"product": None, "productVariants": None, "userErrors": [error]}
+
+
 def product_variants_bulk_update(
     info: GraphQLResolveInfo,
     productId: str,
     variants: list[dict[str, Any]],
     allowPartialUpdates: bool = False,
-) -> dict[str, Any]:  # noqa: N803
+) -> dict[str, Any]:
     store = store_of(info)
     product = store.products.get(parse_gid(productId, "Product") or -1)
     if product is None:
-        return {
-            "product": None,
-            "productVariants": None,
-            "userErrors": [_err("Product does not exist", ["productId"], "PRODUCT_DOES_NOT_EXIST")],
-        }
+        return _no_product()
     if len(variants) > MAX_INPUT:
         return {
             "product": product,
@@ -534,15 +497,11 @@ def _option_tuple(
 
 def product_variants_bulk_create(
     info: GraphQLResolveInfo, productId: str, variants: list[dict[str, Any]], strategy: str = "DEFAULT"
-) -> dict[str, Any]:  # noqa: N803
+) -> dict[str, Any]:
     store = store_of(info)
     product = store.products.get(parse_gid(productId, "Product") or -1)
     if product is None:
-        return {
-            "product": None,
-            "productVariants": None,
-            "userErrors": [_err("Product does not exist", ["productId"], "PRODUCT_DOES_NOT_EXIST")],
-        }
+        return _no_product()
     standalone = [
         v
         for v in product.variant_ids
@@ -595,7 +554,7 @@ def _initial_stock(store: Store, variant: Variant, levels: list[dict[str, Any]] 
 
 def product_create(
     info: GraphQLResolveInfo, product: dict[str, Any] | None = None, input: dict[str, Any] | None = None
-) -> dict[str, Any]:  # noqa: A002
+) -> dict[str, Any]:
     store = store_of(info)
     fields = product or input or {}
     if not fields.get("title"):
@@ -615,7 +574,7 @@ def product_set(
     input: dict[str, Any],
     synchronous: bool = True,
     identifier: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # noqa: A002
+) -> dict[str, Any]:
     store = store_of(info)
     product = None
     ident = input.get("id") or (identifier or {}).get("id")
@@ -798,7 +757,7 @@ def order_cancel(
     refundMethod: dict[str, Any] | None = None,
     notifyCustomer: bool = False,
     staffNote: str | None = None,
-) -> dict[str, Any]:  # noqa: N803
+) -> dict[str, Any]:
     store = store_of(info)
     order = store.orders.get(parse_gid(orderId, "Order") or -1)
     if order is None:
@@ -844,7 +803,7 @@ def order_cancel(
 
 def webhook_subscription_create(
     info: GraphQLResolveInfo, topic: str, webhookSubscription: dict[str, Any]
-) -> dict[str, Any]:  # noqa: N803
+) -> dict[str, Any]:
     store = store_of(info)
     field_name = "uri" if webhookSubscription.get("uri") is not None else "callbackUrl"
     uri = webhookSubscription.get("uri") or webhookSubscription.get("callbackUrl")
@@ -875,7 +834,7 @@ def webhook_subscription_create(
     return {"webhookSubscription": hook, "userErrors": []}
 
 
-def webhook_subscription_delete(info: GraphQLResolveInfo, id: str) -> dict[str, Any]:  # noqa: A002
+def webhook_subscription_delete(info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
     store = store_of(info)
     number = parse_gid(id, "WebhookSubscription")
     if number not in store.webhooks:
@@ -890,7 +849,7 @@ def webhook_subscription_delete(info: GraphQLResolveInfo, id: str) -> dict[str, 
 
 def bulk_operation_run_query(
     info: GraphQLResolveInfo, query: str, groupObjects: bool = False
-) -> dict[str, Any]:  # noqa: N803
+) -> dict[str, Any]:
     return bulk.start(ctx(info), query, groupObjects)
 
 
@@ -900,7 +859,7 @@ def _changes(
     inventoryItemIds: list[str] | None = None,
     locationIds: list[str] | None = None,
     quantityNames: list[str] | None = None,
-) -> list[dict[str, Any]]:  # noqa: N803
+) -> list[dict[str, Any]]:
     out = source["changes"]
     if quantityNames:
         out = [c for c in out if c["name"] in quantityNames]
@@ -938,7 +897,10 @@ MUTATIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "bulkOperationRunQuery": bulk_operation_run_query,
 }
 
-RESOLVERS["Mutation"] = {
-    name: (_idempotent(name, fn) if name in IDEMPOTENT else _plain(fn)) for name, fn in MUTATIONS.items()
-}
-RESOLVERS["InventoryAdjustmentGroup"] = {"changes": _changes}
+
+def install() -> None:
+    """Register the mutation resolvers (and the adjustment group's filtered `changes`)."""
+    RESOLVERS["Mutation"] = {
+        name: (_idempotent(name, fn) if name in IDEMPOTENT else _plain(fn)) for name, fn in MUTATIONS.items()
+    }
+    RESOLVERS["InventoryAdjustmentGroup"] = {"changes": _changes}

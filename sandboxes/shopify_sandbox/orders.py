@@ -35,7 +35,7 @@ from shopify_sandbox.records import (
     total,
 )
 from shopify_sandbox.store import Store
-from shopify_sandbox.wire import CENT, ZERO, cents, parse_gid, to_decimal
+from shopify_sandbox.wire import CENT, ZERO, cents, ident, to_decimal
 
 ONE = Decimal(1)
 
@@ -53,14 +53,6 @@ def allocate(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
     for i in order[:left]:
         shares[i] += CENT
     return shares
-
-
-def _ident(value: Any, kind: str) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return int(value) if value.isdigit() else parse_gid(value, kind)
-    return None
 
 
 def _address(spec: dict[str, Any] | None) -> Address | None:
@@ -102,7 +94,7 @@ def place_order(store: Store, spec: dict[str, Any]) -> Order:
 
     included = bool(spec.get("taxes_included", False))
     order_taxes = _tax_specs(spec.get("tax_lines"), "tax_lines")
-    location_id = _ident(spec.get("location_id"), "Location") or store.primary_location().id
+    location_id = ident(spec.get("location_id"), "Location") or store.primary_location().id
     if location_id not in store.locations:
         raise DomainError(f"unknown location {spec.get('location_id')!r}", ["location_id"])
     order_id = store.next_id("Order")
@@ -113,7 +105,7 @@ def place_order(store: Store, spec: dict[str, Any]) -> Order:
         if quantity < 1:
             raise DomainError("quantity must be at least 1", ["line_items", str(i), "quantity"])
         variant = None
-        vid = _ident(ls.get("variant_id"), "ProductVariant")
+        vid = ident(ls.get("variant_id"), "ProductVariant")
         if vid is not None:
             variant = store.variants.get(vid)
             if variant is None:
@@ -594,7 +586,7 @@ def fulfil(
 def fulfil_order(store: Store, order: Order, spec: dict[str, Any]) -> Fulfillment:
     """Store-side fulfilment (control plane): everything left, or `line_items: [{line_item_id, quantity}]`."""
     wanted = {
-        (_ident(x.get("line_item_id"), "LineItem")): int(x.get("quantity", 0))
+        (ident(x.get("line_item_id"), "LineItem")): int(x.get("quantity", 0))
         for x in spec.get("line_items") or []
     }
     requests: list[tuple[FulfillmentOrder, list[tuple[FulfillmentOrderLine, int]] | None]] = []
@@ -623,7 +615,7 @@ def refund(store: Store, order: Order, spec: dict[str, Any], *, fire: bool = Tru
     stock: dict[int, Any] = {}
     plan = []
     for i, rs in enumerate(spec.get("line_items") or []):
-        lid = _ident(rs.get("line_item_id"), "LineItem")
+        lid = ident(rs.get("line_item_id"), "LineItem")
         line = store.line_items.get(lid) if lid is not None else None
         if line is None or line.order_id != order.id:
             raise DomainError(
@@ -640,7 +632,7 @@ def refund(store: Store, order: Order, spec: dict[str, Any], *, fire: bool = Tru
                 line,
                 quantity,
                 bool(rs.get("restock", False)),
-                _ident(rs.get("location_id"), "Location") or location_id,
+                ident(rs.get("location_id"), "Location") or location_id,
             )
         )
     shipping = NIL

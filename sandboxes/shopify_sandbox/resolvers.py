@@ -960,7 +960,7 @@ def _selected_options(store: Store, variant: Variant) -> list[dict[str, Any]]:
 
 
 def _offset_minutes(store: Store) -> int:
-    from datetime import datetime  # noqa: PLC0415
+    from datetime import datetime
 
     offset = datetime.now(store.tz).utcoffset()
     return int(offset.total_seconds() // 60) if offset else 0
@@ -978,10 +978,10 @@ def _root(name: str) -> Resolver:
 
 
 def _one(kind: str) -> Callable[..., Any]:
-    return lambda info, id: _typed(store_of(info), id, kind)  # noqa: A006
+    return lambda info, id: _typed(store_of(info), id, kind)
 
 
-def _current_bulk(info: GraphQLResolveInfo, type: str = "QUERY") -> BulkOperation | None:  # noqa: A002
+def _current_bulk(info: GraphQLResolveInfo, type: str = "QUERY") -> BulkOperation | None:
     ops = [op for op in store_of(info).bulk_operations.values() if op.type == type]
     return max(ops, key=lambda op: op.id) if ops else None
 
@@ -1005,7 +1005,7 @@ QUERY: dict[str, Callable[..., Any]] = {
     "locations": lambda info, **a: top_connection(
         info, "locations", a, lambda i: store_of(info).locations[i], root="locations"
     ),
-    "location": lambda info, id=None: (  # noqa: A006
+    "location": lambda info, id=None: (
         _typed(store_of(info), id, "Location") if id else store_of(info).primary_location()
     ),
     "products": lambda info, **a: top_connection(
@@ -1033,7 +1033,7 @@ QUERY: dict[str, Callable[..., Any]] = {
     ),
     "order": _one("Order"),
     "fulfillmentOrder": _one("FulfillmentOrder"),
-    "node": lambda info, id: lookup(store_of(info), id),  # noqa: A006
+    "node": lambda info, id: lookup(store_of(info), id),
     "nodes": lambda info, ids: [lookup(store_of(info), x) for x in ids],
     "webhookSubscriptions": _webhooks,
     "webhookSubscription": _one("WebhookSubscription"),

@@ -276,7 +276,7 @@ def _discount_application(app: Any) -> dict[str, Any]:
 
 
 def order(store: Store, record: Order) -> dict[str, Any]:
-    from shopify_sandbox import orders  # noqa: PLC0415 - orders imports this module for its events
+    from shopify_sandbox import orders  # orders imports this module for its events
 
     f = orders.figures(store, record)
     tz = store.tz

@@ -43,7 +43,7 @@ class ShopifySandboxHandle:
         def serve() -> None:
             try:
                 self.server.run()  # uvicorn leaves signals alone outside the main thread
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:  # reported below
                 errors.append(exc)
 
         self.thread = threading.Thread(target=serve, daemon=True, name=f"shopify-sandbox-{config.port}")

@@ -58,6 +58,15 @@ def parse_gid(value: object, kind: str | None = None) -> int | None:
     return int(parts[1])
 
 
+def ident(value: object, kind: str) -> int | None:
+    """A record number given as an int, a numeric string or a GID of `kind` (control-plane bodies)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return int(value) if value.isdigit() else parse_gid(value, kind)
+    return None
+
+
 def gid_kind(value: str) -> str | None:
     if not value.startswith("gid://shopify/"):
         return None
