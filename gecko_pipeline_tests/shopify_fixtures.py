@@ -146,6 +146,18 @@ class Receiver:
                 return got
             time.sleep(0.02)
 
+    def wait_topics(self, topics: set[str], timeout: float = 10.0) -> dict[str, list[Received]]:
+        """Deliveries by topic, once every topic in `topics` has arrived at least once (or on timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                by_topic: dict[str, list[Received]] = {}
+                for r in self.received:
+                    by_topic.setdefault(r.headers.get("x-shopify-topic", ""), []).append(r)
+            if topics <= set(by_topic) or time.monotonic() > deadline:
+                return by_topic
+            time.sleep(0.02)
+
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:

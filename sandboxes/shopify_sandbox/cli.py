@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+from types import FrameType
 
 from shopify_sandbox.config import DEFAULT_API_VERSION, FaultConfig, ShopifySandboxConfig
 
@@ -68,8 +70,14 @@ def config_from_args(args: argparse.Namespace) -> ShopifySandboxConfig:
     )
 
 
+def _after_shutdown(signum: int, frame: FrameType | None) -> None:
+    """uvicorn handles SIGTERM (graceful shutdown), then raises it again with the previous handler: this
+    one, so the process ends with status 0 instead of being killed."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _after_shutdown)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     from shopify_sandbox.server import serve_forever  # keeps --help fast
 

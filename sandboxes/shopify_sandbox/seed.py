@@ -38,8 +38,8 @@ PLACES = [
 ]
 FIRST = ["Ana", "Bob", "Chen", "Dee", "Eli", "Fay", "Gus", "Hana"]
 LAST = ["Norman", "Okafor", "Park", "Quinn", "Reyes", "Silva"]
-# Product sizes: mostly small, so positions stay within what the inventory sandbox's products have.
-SIZE_CHOICES = (1, 1, 2, 2, 3, 3, 4, 6)
+# Product sizes drawn as the inventory API sandbox draws its own, so product numbers span the same range.
+SIZE_CHOICES = (1, 1, 2, 3, 4, 4, 5, 6, 8, 10)
 
 
 def _price(rng: random.Random) -> Decimal:
