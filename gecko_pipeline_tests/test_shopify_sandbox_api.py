@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import pytest
 from shopify_sandbox import ShopifySandboxHandle
 
 from gecko_pipeline_tests.shopify_fixtures import ShopifyClient
@@ -86,3 +89,21 @@ def test_unknown_path_is_404_and_client_credentials_issue_the_token(
         data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
     )
     assert bad.status_code == 400
+
+
+def test_injected_errors_drops_and_latency_and_stats_reset(gql: ShopifyClient) -> None:
+    gql.control("PUT", "/faults", {"error_rate": 1.0})
+    statuses = {gql.post(SHOP).status_code for _ in range(12)}
+    assert statuses <= {500, 503} and statuses
+    gql.control("PUT", "/faults", {"error_rate": 0.0, "drop_rate": 1.0})
+    with pytest.raises(httpx.HTTPError):
+        gql.post(SHOP)
+    gql.control("PUT", "/faults", {"drop_rate": 0.0, "latency_ms": 150})
+    started = time.monotonic()
+    assert gql.post(SHOP).status_code == 200
+    assert time.monotonic() - started >= 0.15
+    stats = gql.control("GET", "/stats")
+    assert stats["faults_injected"]["drop"] == 1 and sum(stats["faults_injected"].values()) == 13
+    assert stats["operations"]["query shop"]["requests"] >= 1 and stats["cost_spent"] >= 1
+    reset = gql.control("POST", "/stats/reset")
+    assert reset["requests"] == 0 and reset["operations"] == {}

@@ -14,7 +14,7 @@ from graphql import (
     GraphQLError,
     GraphQLObjectType,
     OperationDefinitionNode,
-    execute,
+    execute_sync,
     get_named_type,
     parse,
     validate,
@@ -175,7 +175,7 @@ async def run(store: Store, op: BulkOperation, document: DocumentNode) -> None:
         while True:
             await asyncio.sleep(0)  # let API requests in between chunks
             context = Context(store, bulk=True, bulk_after=after, bulk_first=store.config.bulk_poll_chunk)
-            result = execute(
+            result = execute_sync(
                 schema,
                 document,
                 context_value=context,

@@ -143,7 +143,7 @@ class CostCalculator:
             node_type, inner = self._node_selections(named, nodes)
             return 2 + size + size * self.set_cost(node_type, self._merged(inner))
         inner_cost = 1 + self.set_cost(named, self._merged(nodes))
-        if "ids" in args and isinstance(get_nullable_type(field.type), GraphQLList):
+        if "ids" in args and isinstance(get_nullable_type(field.type), GraphQLList):  # type: ignore[arg-type]
             return len(args["ids"] or []) * inner_cost  # nodes(ids:): one object per id
         return inner_cost  # objects, and plain lists (priced as one object: README)
 

@@ -12,7 +12,7 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     OperationDefinitionNode,
-    execute,
+    execute_sync,
     parse,
     validate,
 )
@@ -115,20 +115,24 @@ class Executor:
         limit = self.store.config.max_query_cost
         if requested > limit:
             self.stats.record(label, requested=requested, actual=0, refused="max_cost")
-            error = {
+            too_costly = {
                 "message": f"Query cost is {requested}, which exceeds the single query max cost limit ({limit}).",
                 "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": limit},
             }
-            return Outcome({"errors": [error], "extensions": {"cost": _cost(requested, None, bucket)}}, label)
+            return Outcome(
+                {"errors": [too_costly], "extensions": {"cost": _cost(requested, None, bucket)}}, label
+            )
         if force_throttle or not bucket.take(requested):
             self.stats.record(label, requested=requested, actual=0, refused="throttled")
-            error = {
+            throttled = {
                 "message": "Throttled",
                 "extensions": {"code": "THROTTLED", "documentation": THROTTLED_DOC},
             }
-            return Outcome({"errors": [error], "extensions": {"cost": _cost(requested, None, bucket)}}, label)
+            return Outcome(
+                {"errors": [throttled], "extensions": {"cost": _cost(requested, None, bucket)}}, label
+            )
         context = Context(self.store)
-        result = execute(
+        result = execute_sync(
             self.schema,
             document,
             variable_values=variables or {},

@@ -525,10 +525,12 @@ def product_variants_bulk_create(
                 [*where, "optionValues"],
                 "VARIANT_ALREADY_EXISTS",
             )
-        if problem:
-            errors.append(problem)
+        if problem or options is None:
+            errors.append(
+                problem or _err("Invalid option values.", [*where, "optionValues"], "INVALID_INPUT")
+            )
             continue
-        existing.add(options)  # type: ignore[arg-type]
+        existing.add(options)
         plan.append((options, spec))
     if errors:
         return {"product": product, "productVariants": None, "userErrors": errors}
@@ -714,7 +716,7 @@ def fulfillment_create(
     info: GraphQLResolveInfo, fulfillment: dict[str, Any], message: str | None = None
 ) -> dict[str, Any]:
     store = store_of(info)
-    requests = []
+    requests: list[orders.FulfilRequest] = []
     for i, group in enumerate(fulfillment["lineItemsByFulfillmentOrder"]):
         where = _pos("fulfillment", "lineItemsByFulfillmentOrder", i)
         fo = store.fulfillment_orders.get(parse_gid(group["fulfillmentOrderId"], "FulfillmentOrder") or -1)
@@ -723,7 +725,7 @@ def fulfillment_create(
                 "fulfillment": None,
                 "userErrors": [_err("Fulfillment order does not exist.", [*where, "fulfillmentOrderId"])],
             }
-        lines = None
+        lines: list[tuple[Any, int]] | None = None
         if group.get("fulfillmentOrderLineItems"):
             lines = []
             by_id = {line.id: line for line in fo.lines}

@@ -492,9 +492,12 @@ def record_payment(
 
 
 # --- fulfilment ----------------------------------------------------------------------------------------
+FulfilRequest = tuple[FulfillmentOrder, list[tuple[FulfillmentOrderLine, int]] | None]
+
+
 def fulfil(
     store: Store,
-    requests: list[tuple[FulfillmentOrder, list[tuple[FulfillmentOrderLine, int]] | None]],
+    requests: list[FulfilRequest],
     tracking: dict[str, Any] | None,
 ) -> Fulfillment:
     """Ship from fulfilment orders (an empty list for one fulfils everything left on it)."""
@@ -589,7 +592,7 @@ def fulfil_order(store: Store, order: Order, spec: dict[str, Any]) -> Fulfillmen
         (ident(x.get("line_item_id"), "LineItem")): int(x.get("quantity", 0))
         for x in spec.get("line_items") or []
     }
-    requests: list[tuple[FulfillmentOrder, list[tuple[FulfillmentOrderLine, int]] | None]] = []
+    requests: list[FulfilRequest] = []
     for fo_id in order.fulfillment_order_ids:
         fo = store.fulfillment_orders[fo_id]
         if fo.status in ("CLOSED", "CANCELLED"):
@@ -693,10 +696,10 @@ def refund(store: Store, order: Order, spec: dict[str, Any], *, fire: bool = Tru
     goods = total(rl.subtotal for rl in refund_lines) + (
         NIL if order.taxes_included else total(rl.total_tax for rl in refund_lines)
     )
-    amount = goods + shipping + (NIL if order.taxes_included else shipping_tax)
+    owed = goods + shipping + (NIL if order.taxes_included else shipping_tax)
     f = figures(store, order)
     paid = f.received - f.refunded
-    money_back = Pair(min(amount.shop, paid.shop), min(amount.pres, paid.pres))
+    money_back = Pair(min(owed.shop, paid.shop), min(owed.pres, paid.pres))
     stamp = store.touch()
     transactions = []
     if money_back.shop > 0:

@@ -409,12 +409,12 @@ def lookup(store: Store, ident: str) -> Any:
         variant = store.variant_by_item(parsed[1])
         return LevelView(variant, parsed[0]) if variant and parsed[0] in variant.levels else None
     number = parse_gid(ident, kind) if kind else None
-    if number is None:
+    if number is None or kind is None:
         return None
     if kind == "InventoryItem":
         variant = store.variant_by_item(number)
         return ItemView(variant) if variant else None
-    table = {
+    table: dict[str, dict[int, Any]] = {
         "Shop": {store.shop.id: store.shop},
         "Location": store.locations,
         "Product": store.products,
@@ -428,8 +428,9 @@ def lookup(store: Store, ident: str) -> Any:
         "WebhookSubscription": store.webhooks,
         "BulkOperation": store.bulk_operations,
         "Company": store.companies,
-    }.get(kind)
-    return table.get(number) if table is not None else None
+    }
+    records: dict[int, Any] | None = table.get(kind)
+    return records.get(number) if records is not None else None
 
 
 def _typed(store: Store, ident: str, kind: str) -> Any:
@@ -1023,8 +1024,8 @@ QUERY: dict[str, Callable[..., Any]] = {
         info,
         "items",
         a,
-        lambda i: ItemView(store_of(info).variant_by_item(i)),
-        root="inventoryItems",  # type: ignore[arg-type]
+        lambda i: ItemView(store_of(info).variants[store_of(info).items[i]]),
+        root="inventoryItems",
     ),
     "inventoryItem": _one("InventoryItem"),
     "inventoryLevel": _one("InventoryLevel"),

@@ -114,7 +114,7 @@ class Seeder:
             noun = NOUNS[pid % len(NOUNS)]
             title = f"{COLOURS[pid % len(COLOURS)]} {noun} {pid}"
             options: list[ProductOption] = []
-            combos: list[tuple[str, ...]] = [()]
+            combos: list[tuple[str, ...]] = [()]  # no options: the one "Default Title" variant
             if size > 1:
                 sizes = SIZES[: min(size, len(SIZES))] if size <= 3 else SIZES[: (size + 1) // 2]
                 colours = COLOURS[:2] if size > 3 else []
@@ -135,7 +135,7 @@ class Seeder:
                             [OptionValue(store.next_id("ProductOptionValue"), c) for c in colours],
                         )
                     )
-                    combos = [(s, c) for s in sizes for c in colours][:size]
+                    combos = [(s, c) for s in sizes for c in colours][:size]  # type: ignore[assignment]
                 else:
                     combos = [(s,) for s in sizes]
             product = Product(
