@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-from gecko_pipeline_tests.shopify_fixtures import ShopifyClient
+from gecko_pipeline_tests.shopify_fixtures import ShopifyClient, ShopifyFactory
 
 PAGE = """query($first: Int, $after: String, $last: Int, $before: String, $reverse: Boolean, $sort: ProductSortKeys, $q: String) {
   products(first: $first, after: $after, last: $last, before: $before, reverse: $reverse, sortKey: $sort, query: $q) {
@@ -128,3 +128,19 @@ def test_orders_window_sorted_by_updated_at_and_node_lookup(gql_shared: ShopifyC
         "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Order { name } } }", {"ids": ids}
     )["nodes"]
     assert nodes[0]["id"] == ids[0] and nodes[0]["name"].startswith("#") and nodes[1] is None
+
+
+def test_locations_hide_the_deactivated_one_unless_asked(gql_shared: ShopifyClient) -> None:
+    active = gql_shared.data("{ locations(first: 10) { nodes { name isActive } } }")["locations"]["nodes"]
+    everything = gql_shared.data("{ locations(first: 10, includeInactive: true) { nodes { name isActive } } }")["locations"]["nodes"]
+    assert all(loc["isActive"] for loc in active)
+    assert len(everything) == len(active) + 1 and not everything[-1]["isActive"]
+
+
+def test_without_read_all_orders_only_sixty_days_are_visible(shopify_factory: ShopifyFactory) -> None:
+    client = ShopifyClient(shopify_factory(scale=40, orders=40, read_all_orders=False))
+    visible = client.data("{ orders(first: 250) { nodes { processedAt } } }")["orders"]["nodes"]
+    assert 0 < len(visible) < 40
+    oldest = min(datetime.strptime(o["processedAt"], "%Y-%m-%dT%H:%M:%SZ") for o in visible)
+    assert datetime.now(timezone.utc).replace(tzinfo=None) - oldest <= timedelta(days=60)
+    client.close()

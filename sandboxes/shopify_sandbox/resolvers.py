@@ -355,19 +355,24 @@ def top_connection(
     sort = args.get("sortKey") or "ID"
     query = args.get("query")
     extra: tuple[Any, ...] = ()
+    cutoff: int | None = None
     if resource == "orders" and not store.config.read_all_orders:
-        extra = (store.now() // 3600,)  # the 60-day window moves; an hour's granularity is plenty
+        cutoff = store.now() - SIXTY_DAYS  # without read_all_orders only the last 60 days are visible
+        extra = (store.now() // 3600,)  # the window moves; an hour's granularity is plenty
+    inactive_too = resource != "locations" or bool(args.get("includeInactive"))
+    extra = (*extra, inactive_too)
 
     def build() -> tuple[list[tuple[Any, int]], list[dict[str, str]]]:
         records, fields, default = _resource(store, resource)
         compiled = compile_search(query, fields or {}, default, store.tz)
         keyfn = SORTS[resource].get(sort)
-        cutoff = store.now() - SIXTY_DAYS if extra else None
         out = []
         for rid, record in records.items():
             if compiled is not None and not compiled.predicate(record):
                 continue
             if cutoff is not None and record.processed_at < cutoff:
+                continue
+            if not inactive_too and not record.is_active:
                 continue
             out.append((keyfn(record) if keyfn else rid, rid))
         out.sort()
