@@ -132,7 +132,9 @@ def test_orders_window_sorted_by_updated_at_and_node_lookup(gql_shared: ShopifyC
 
 def test_locations_hide_the_deactivated_one_unless_asked(gql_shared: ShopifyClient) -> None:
     active = gql_shared.data("{ locations(first: 10) { nodes { name isActive } } }")["locations"]["nodes"]
-    everything = gql_shared.data("{ locations(first: 10, includeInactive: true) { nodes { name isActive } } }")["locations"]["nodes"]
+    everything = gql_shared.data(
+        "{ locations(first: 10, includeInactive: true) { nodes { name isActive } } }"
+    )["locations"]["nodes"]
     assert all(loc["isActive"] for loc in active)
     assert len(everything) == len(active) + 1 and not everything[-1]["isActive"]
 
