@@ -3,6 +3,7 @@ webhook receiver on 127.0.0.1 that records deliveries and answers with scripted 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -126,11 +127,13 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Records every POST to `{url}/hook`; answers `statuses.pop(0)` while scripted, else 200."""
+    """Records every POST to `{url}/hook`; answers `statuses.pop(0)` while scripted, else 200, after
+    sleeping `delays.pop(0)` seconds while those are scripted."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -170,6 +173,9 @@ def receiver() -> Iterator[Receiver]:
                 Received({k.lower(): v for k, v in request.headers.items()}, body, time.monotonic())
             )
             status = state.statuses.pop(0) if state.statuses else 200
+            delay = state.delays.pop(0) if state.delays else 0.0
+        if delay:
+            await asyncio.sleep(delay)
         return Response(b"", status)
 
     app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])

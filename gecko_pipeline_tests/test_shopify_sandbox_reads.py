@@ -51,9 +51,13 @@ def test_last_before_and_reverse_walk_backwards(gql_shared: ShopifyClient) -> No
     assert all_ids(gql_shared, reverse=True) == list(reversed(ids))
 
 
-def test_sort_by_updated_at_orders_pages(gql_shared: ShopifyClient) -> None:
+def test_sort_keys_order_pages(gql_shared: ShopifyClient) -> None:
     stamps = [e["node"]["updatedAt"] for e in page(gql_shared, first=50, sort="UPDATED_AT")["edges"]]
     assert stamps == sorted(stamps)
+    created = gql_shared.data("{ products(first: 50, sortKey: CREATED_AT) { nodes { createdAt } } }")[
+        "products"
+    ]["nodes"]
+    assert [p["createdAt"] for p in created] == sorted(p["createdAt"] for p in created)
     stamps = [
         e["node"]["updatedAt"] for e in page(gql_shared, first=50, sort="UPDATED_AT", reverse=True)["edges"]
     ]

@@ -238,3 +238,19 @@ def test_topics_fire_with_rest_shapes(gql: ShopifyClient, receiver: Receiver) ->
         {"id": hooks[0]["id"]},
     )
     assert deleted["webhookSubscriptionDelete"]["deletedWebhookSubscriptionId"] == hooks[0]["id"]
+
+
+def test_a_slow_receiver_times_out_and_gets_the_retry(
+    shopify_factory: ShopifyFactory, receiver: Receiver
+) -> None:
+    client = ShopifyClient(shopify_factory(scale=40, webhook_timeout=0.3))
+    subscribe(client, "PRODUCTS_UPDATE", receiver.hook)
+    receiver.delays[:] = [1.0]  # longer than the timeout: the attempt fails although it answers 200 later
+    product = client.control("GET", "/dump/products")["products"][0]
+    client.control("POST", f"/products/{product['id']}/archive")
+    first, second = receiver.wait_for(2)
+    assert first.body == second.body and json.loads(first.body)["status"] == "archived"
+    time.sleep(0.1)
+    (delivery,) = client.control("GET", "/webhook_deliveries")["webhook_deliveries"]
+    assert "Timeout" in delivery["attempts"][0]["error"] and delivery["attempts"][1]["status"] == 200
+    client.close()

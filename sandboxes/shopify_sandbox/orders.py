@@ -255,10 +255,8 @@ def _customer(store: Store, spec: dict[str, Any] | None, stamp: int, currency: s
     if not spec:
         return None
     email = spec.get("email")
-    if email:
-        for customer in store.customers.values():
-            if customer.email == email:
-                return customer
+    if email and email in store.customers_by_email:
+        return store.customers_by_email[email]
     customer = Customer(
         id=store.next_id("Customer"),
         email=email,
@@ -273,6 +271,8 @@ def _customer(store: Store, spec: dict[str, Any] | None, stamp: int, currency: s
         address_id=store.next_id("MailingAddress"),
     )
     store.customers[customer.id] = customer
+    if email:
+        store.customers_by_email[email] = customer
     return customer
 
 

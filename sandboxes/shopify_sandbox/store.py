@@ -43,6 +43,7 @@ class Store:
         self.variants: dict[int, Variant] = {}
         self.items: dict[int, int] = {}  # inventory item id -> variant id
         self.customers: dict[int, Customer] = {}
+        self.customers_by_email: dict[str, Customer] = {}  # shoppers are recognised by email
         self.companies: dict[int, Company] = {}
         self.orders: dict[int, Order] = {}
         self.line_items: dict[int, LineItem] = {}
