@@ -11,6 +11,7 @@ $(BIN)/gecko-pipeline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e ./sandboxes
 	touch $@
 
 install: $(BIN)/gecko-pipeline

@@ -14,7 +14,7 @@ from gecko_pipeline.sandbox.config import FaultConfig, SandboxConfig
 from gecko_pipeline.sandbox.server import SandboxHandle, run_sandbox
 from gecko_pipeline.settings import Settings
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["gecko_pipeline_tests.shopify_fixtures"]
 
 SandboxFactory = Callable[..., SandboxHandle]
 
