@@ -37,7 +37,7 @@ CHANNELS = [
 def synthesise(con: duckdb.DuckDBPyConnection, variants: int, locations: int) -> None:
     """The warehouse tables the rule reads, with the awkward cases mixed in at realistic shares."""
     try:
-        from gecko_pipeline.warehouse.schema import ensure_schema
+        from gecko_pipeline.warehouse.catalog import ensure_schema
     except ImportError:  # the warehouse package not there yet: the columns the rule reads
         ensure_schema = None
     if ensure_schema is not None:

@@ -15,7 +15,7 @@ from gecko_pipeline.channels.config import (
     parse_channels,
     resolve_channels,
 )
-from gecko_pipeline.warehouse.schema import ensure_schema
+from gecko_pipeline.warehouse.catalog import ensure_schema
 
 
 @pytest.fixture

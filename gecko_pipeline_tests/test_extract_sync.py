@@ -23,10 +23,10 @@ import pytest
 from sandbox_control import control, dump
 
 from gecko_pipeline.api import AuthenticationError, GeckoClient, PaymentRequiredError
+from gecko_pipeline.warehouse.catalog import RESOURCES, TABLE_LIST, TABLES
 from gecko_pipeline.warehouse.db import connect
 from gecko_pipeline.warehouse.publish import publish
-from gecko_pipeline.warehouse.schema import BOOL, DATE, DECIMAL_TYPES, ID, INT, JSON, TABLE_LIST, TABLES, TS
-from gecko_pipeline.warehouse.streams import STREAMS
+from gecko_pipeline.warehouse.schema import BOOL, DATE, DECIMAL_TYPES, ID, INT, JSON, TS
 from gecko_pipeline.warehouse.sync import DEFAULT_OVERLAP, refresh_ids, sync_all, sync_stream
 
 PAGE = 10  # small pages, so that the sandbox's few records still span several pages
@@ -194,7 +194,7 @@ def test_incremental_sync_fetches_only_what_changed(sandbox: Any, warehouse: Any
     # One request per listing (two where soft-deleted records have their own), each holding just the
     # changed records.
     routes = requests_by_route(sandbox)
-    assert routes == {f"GET {s.path}": len(s.listings(full=False)) for s in STREAMS.values()}, routes
+    assert routes == {f"GET {s.path}": len(s.listings(full=False)) for s in RESOURCES.values()}, routes
     # Exactly the records updated since each cursor, minus the overlap (which re-reads the records saved
     # in the cursor's instant, on purpose).
     for name in ("variants", "products", "orders", "order_line_items", "companies"):

@@ -11,9 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from gecko_pipeline.warehouse.catalog import TABLES, ensure_schema
 from gecko_pipeline.warehouse.db import connect
 from gecko_pipeline.warehouse.loader import BatchResult, loader_for, stage_bodies
-from gecko_pipeline.warehouse.schema import TABLES, ensure_schema
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import dagster as dg
 
 from gecko_pipeline.assets.extract import POOL
+from gecko_pipeline.warehouse.catalog import TABLE_LIST, TABLES
 from gecko_pipeline.warehouse.resource import WarehouseResource
-from gecko_pipeline.warehouse.schema import TABLE_LIST, TABLES
 
 SAMPLE = 5
 

@@ -14,9 +14,9 @@ import dagster as dg
 from gecko_pipeline.assets.catalog import catalog_labels
 from gecko_pipeline.assets.extract import EXTRACT_ASSETS, POOL
 from gecko_pipeline.settings import load_settings
+from gecko_pipeline.warehouse.catalog import TABLE_LIST
 from gecko_pipeline.warehouse.publish import publish, verify_published
 from gecko_pipeline.warehouse.resource import WarehouseResource
-from gecko_pipeline.warehouse.schema import TABLE_LIST
 
 # Derived tables written by the channel and order assets: the copy waits for them too.
 DERIVED_KEYS = [

@@ -23,7 +23,8 @@ from datetime import datetime
 
 import duckdb
 
-from gecko_pipeline.warehouse.schema import DATE, DECIMAL_TYPES, JSON, STR, TableSpec, child_tables
+from gecko_pipeline.warehouse.catalog import child_tables
+from gecko_pipeline.warehouse.schema import DATE, DECIMAL_TYPES, JSON, STR, TableSpec
 
 # Wider than any column: a value that differs after the cast to the column's scale was rounded.
 _EXACT = "DECIMAL(38,12)"

@@ -11,8 +11,8 @@ import duckdb
 from pydantic import Field
 
 from gecko_pipeline.settings import load_settings
+from gecko_pipeline.warehouse.catalog import ensure_schema
 from gecko_pipeline.warehouse.db import connect
-from gecko_pipeline.warehouse.schema import ensure_schema
 
 
 class WarehouseResource(dg.ConfigurableResource):

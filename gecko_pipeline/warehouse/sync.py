@@ -25,11 +25,10 @@ import duckdb
 
 from gecko_pipeline.api.errors import NotFoundError
 from gecko_pipeline.api.pages import Page
+from gecko_pipeline.warehouse.catalog import RESOURCES, STREAM_OF_TABLE, TABLES, ApiResource, ensure_schema
 from gecko_pipeline.warehouse.loader import BatchResult, LoadStats, loader_for, stage_bodies
 from gecko_pipeline.warehouse.price_lists import REFERENCING_TABLES, ensure_known_price_lists
-from gecko_pipeline.warehouse.schema import TABLES, ensure_schema
 from gecko_pipeline.warehouse.state import read_state, write_state
-from gecko_pipeline.warehouse.streams import STREAM_OF_TABLE, STREAMS, Stream
 
 if TYPE_CHECKING:
     from gecko_pipeline.api import GeckoClient
@@ -209,16 +208,16 @@ def sync_stream(
     commit_seconds: float = COMMIT_SECONDS,
     progress: Progress | None = None,
 ) -> SyncResult:
-    """Sync one stream (see streams.STREAMS); full when asked, or when the stream has no cursor yet."""
+    """Sync one stream (see streams.RESOURCES); full when asked, or when the stream has no cursor yet."""
     ensure_schema(con)
-    stream = STREAMS[name]
+    stream = RESOURCES[name]
     started, clock = utcnow(), time.perf_counter()
     requests_before = client.stats.snapshot()["requests"]
     state = read_state(con, name)
     full = full or not stream.incremental or state.cursor is None
     mode = "full" if full else "incremental"
     since = {} if full or state.cursor is None else {"updated_at_min": _iso(state.cursor - overlap)}
-    load = _Load(con, stream.tables(full), started, track_seen=full, single=stream.single)
+    load = _Load(con, stream.tables_loaded(full), started, track_seen=full, single=stream.single)
     result = SyncResult(name, mode, tables=load.result.tables)
     say = progress or (lambda _message: None)
 
@@ -226,12 +225,12 @@ def sync_stream(
         # Runs inside the transaction of the last rows: the cursor never runs ahead of stored rows.
         result.requests = int(client.stats.snapshot()["requests"] - requests_before)
         result.duration_s = time.perf_counter() - clock
-        if REFERENCING_TABLES.intersection(stream.tables(full)):
+        if REFERENCING_TABLES.intersection(stream.tables_loaded(full)):
             ensure_known_price_lists(tx, started)
-        covered = [name] + [t for t in stream.tables(full)[1:] if full and t in STREAMS]
+        covered = [name] + [t for t in stream.tables_loaded(full)[1:] if full and t in RESOURCES]
         for resource in covered:
             previous = state.cursor if resource == name else read_state(tx, resource).cursor
-            cursor = _new_cursor(load.result.max_updated_at.get(STREAMS[resource].table), started, previous)
+            cursor = _new_cursor(load.result.max_updated_at.get(RESOURCES[resource].table), started, previous)
             if resource == name:
                 result.cursor = cursor
             write_state(
@@ -281,7 +280,7 @@ def sync_stream(
         with _transaction(con) as tx:
             for table in load.id_tables():
                 result.vanished[table] = _mark_vanished(client, tx, table, started)
-            _clear_stale_rejections(tx, stream.tables(full), started)
+            _clear_stale_rejections(tx, stream.tables_loaded(full), started)
             finish(tx)
     say(
         f"{name}: {mode} sync done: {result.inserted} inserted, {result.updated} updated, "
@@ -292,7 +291,7 @@ def sync_stream(
 
 def _unavailable(
     con: duckdb.DuckDBPyConnection,
-    stream: Stream,
+    stream: ApiResource,
     result: SyncResult,
     error: NotFoundError,
     finish: Callable[[duckdb.DuckDBPyConnection, str | None], None],
@@ -320,7 +319,7 @@ def _clear_stale_rejections(con: duckdb.DuckDBPyConnection, tables: list[str], s
     )
 
 
-def _single_page(client: GeckoClient, stream: Stream) -> Iterator[Page]:
+def _single_page(client: GeckoClient, stream: ApiResource) -> Iterator[Page]:
     response = client.request("GET", stream.path)
     yield Page(stream.table, 1, 1, 1, response.content)
 
@@ -361,8 +360,8 @@ def _fetch_ids(
     result: SyncResult | None = None,
 ) -> set:
     """Fetch these records by id (batches of 250) into `table` (and its children); return the ids found."""
-    stream = STREAMS[STREAM_OF_TABLE[table]]
-    tables = [table] if table != stream.table else stream.tables(full=True)
+    stream = RESOURCES[STREAM_OF_TABLE[table]]
+    tables = [table] if table != stream.table else stream.tables_loaded(full=True)
     params = stream.full_params if table == stream.table else {}
     load = _Load(con, tables, now, track_seen=True)
 
@@ -455,7 +454,7 @@ def sync_all(
     progress: Progress | None = None,
 ) -> dict[str, SyncResult]:
     """Sync every stream (or the named ones) in dependency order; the same work the extract assets do."""
-    names = list(streams) if streams is not None else list(STREAMS)
+    names = list(streams) if streams is not None else list(RESOURCES)
     results: dict[str, SyncResult] = {}
     for name in names:
         products = results.get("products")
