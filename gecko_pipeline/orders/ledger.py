@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS order_ledger (
     payload TEXT NOT NULL,            -- the latest accepted channel state
     channel_updated_at TEXT,          -- the channel's updated_at of that state, when it sent one
     inbox_id INTEGER NOT NULL,        -- the inbox row the state came from
-    state TEXT NOT NULL,              -- received | waiting | created | done | failed | quarantined
+    state TEXT NOT NULL,              -- received | waiting | created | done | failed | quarantined | held
     create_key TEXT,                  -- Idempotency-Key of the create
     intent_at TEXT,                   -- set before POST /orders, cleared by the outcome
     order_id INTEGER,
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS order_ledger (
     first_seen_at TEXT NOT NULL,
     created_at TEXT,
     updated_at TEXT NOT NULL,
+    lines_sent TEXT,                  -- JSON: the channel lines the sales order was last brought in step with
     PRIMARY KEY (channel, channel_order_id)
 );
 CREATE INDEX IF NOT EXISTS order_ledger_state ON order_ledger (state);
@@ -63,13 +64,13 @@ OPEN_STATES = ("received", "waiting", "created", "failed")
 COLUMNS = (
     "channel, channel_order_id, reference, payload, channel_updated_at, inbox_id, state, create_key, "
     "intent_at, order_id, order_number, line_items, actions_done, action_intent, attempts, failures, last_error, "
-    "waiting_since, next_attempt_at, first_seen_at, created_at, updated_at"
+    "waiting_since, next_attempt_at, first_seen_at, created_at, updated_at, lines_sent"
 )
 
 
 def ensure_schema(con: sqlite3.Connection) -> None:
     con.executescript(SCHEMA)
-    add_missing_columns(con, "order_ledger", {"failures": "INTEGER NOT NULL DEFAULT 0"})
+    add_missing_columns(con, "order_ledger", {"failures": "INTEGER NOT NULL DEFAULT 0", "lines_sent": "TEXT"})
 
 
 @dataclass
@@ -96,6 +97,7 @@ class LedgerRow:
     first_seen_at: str
     created_at: str | None
     updated_at: str
+    lines_sent: str | None = None
 
     @property
     def done(self) -> list[str]:

@@ -17,6 +17,7 @@ returns and before the ledger records it: the "killed between POST and ledger wr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -27,24 +28,33 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from gecko_pipeline.api import GeckoApiError, GeckoClient, ValidationError
-from gecko_pipeline.api.errors import AuthenticationError, PaymentRequiredError
+from gecko_pipeline.api import GeckoClient, ValidationError
+from gecko_pipeline.api.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PaymentRequiredError,
+)
 from gecko_pipeline.ops_db import transaction
-from gecko_pipeline.orders import inbox, ledger
+from gecko_pipeline.orders import amend, inbox, ledger
+from gecko_pipeline.orders.keys import idempotency_key
+from gecko_pipeline.orders.lookup_first import post_looking_first
 from gecko_pipeline.orders.mapping import (
     Catalog,
     ChannelTarget,
     NotSellable,
     UnknownSkus,
     learn_from_created,
+    line_items,
     map_order,
 )
-from gecko_pipeline.orders.model import ChannelOrder, OrderInvalid, Shipment, parse_order
+from gecko_pipeline.orders.model import ChannelOrder, OrderInvalid, Shipment, SkuQuantity, parse_order
 
 CRASH_HOOK_ENV = "GECKO_ORDERS_CRASH_AFTER_POST"
-KEY_PREFIX = "gecko-pipeline"
 
 log = logging.getLogger("gecko_pipeline.orders")
+
+# A shipment or a return as the API holds it: sorted (order line item id, quantity) pairs, tracking.
+Shape = tuple[tuple[tuple[int, Decimal], ...], str | None]
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,8 @@ class PushStats:
     quarantined: int = 0
     failed: int = 0
     lookups: int = 0
+    amended: int = 0
+    held: int = 0
     stale: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -175,7 +187,8 @@ class OrderPusher:
             except OrderInvalid as exc:
                 self._quarantine_raw(row, exc.field, str(exc), payload=payload)
                 continue
-            ledger.accept(
+            before = ledger.get(self.con, order.channel, order.channel_order_id)
+            taken = ledger.accept(
                 self.con,
                 channel=order.channel,
                 channel_order_id=order.channel_order_id,
@@ -184,6 +197,12 @@ class OrderPusher:
                 channel_updated_at=order.updated_at,
                 inbox_id=row.id,
             )
+            if taken and before is not None and before.state == "held" and row.source.startswith("replay:"):
+                # A person replayed an order held for changed lines: they brought the sales order in
+                # line by hand (or accept the difference), so its lines count as sent from now on.
+                current = ledger.get(self.con, order.channel, order.channel_order_id)
+                if current is not None:
+                    ledger.update(self.con, current, lines_sent=None)
             inbox.mark_handled(self.con, row.id)
             keys[(order.channel, order.channel_order_id)] = None
         found = [ledger.get(self.con, channel, order_id) for channel, order_id in keys]
@@ -236,10 +255,12 @@ class OrderPusher:
             return
         if row.order_id is None and not self._create_once(row, order):
             return
+        if not self._lines_in_step(row, order):
+            return
         self._follow_up(row, order)
 
     def _create_once(self, row: ledger.LedgerRow, order: ChannelOrder) -> bool:
-        if row.intent_at is not None and self._recover(row):
+        if row.intent_at is not None and self._recover(row, order):
             return True  # a previous attempt created it; its answer was lost
         if self.catalog is None:
             self._wait(row, f"the catalog is not available: {self.catalog_error}", field_name="lines")
@@ -265,11 +286,40 @@ class OrderPusher:
             )
             return False
         if mapped.currency_missing:
+            if not target.create_missing_currencies:
+                self._wait(
+                    row,
+                    f"currency {order.currency} is not a currency of the account: add it there (or set "
+                    f"create_missing_currencies: true for channel {order.channel} in the channel file)",
+                    field_name="currency",
+                )
+                return False
             self._ensure_currency(order.currency)
         if not self._claim(row):
             return False
+        answer = self._post_once(row, order, mapped.body)
+        if answer is None:
+            return row.order_id is not None  # found by the lookup (True), or refused and quarantined
+        if os.environ.get(CRASH_HOOK_ENV) in (row.reference, "*"):
+            os._exit(86)  # test hook: die between the POST and the ledger write
+        created = answer.get("order") or {}
+        with transaction(self.con):
+            self._record_created(row, created, order)
+            learn_from_created(self.con, mapped, created, order.currency)
+        self.stats.created += 1
+        self.log.info("created %s as sales order %s (id %s)", row.reference, row.order_number, row.order_id)
+        return True
+
+    def _post_once(
+        self, row: ledger.LedgerRow, order: ChannelOrder, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """POST /orders under the intent's key, never blindly again: after a 5xx or a lost answer the
+        order is looked up by reference_number first. Returns the answer, or None when the lookup
+        found the order (recorded) or the API refused it (quarantined)."""
         try:
-            answer = self.client.post("/orders", mapped.body, idempotency_key=row.create_key)
+            return post_looking_first(
+                self.client, "/orders", body, row.create_key or "", lambda: self._recover(row, order)
+            )
         except ValidationError as exc:
             # A definitive refusal: nothing was created, so the next attempt (after a fix) takes a new key.
             ledger.update(self.con, row, create_key=None, intent_at=None)
@@ -277,21 +327,7 @@ class OrderPusher:
             self._quarantine_order(
                 row, f"(api) {field_name}", f"order {row.reference}: the API refused it: {exc}"
             )
-            return False
-        except GeckoApiError:
-            # The answer was lost (5xx after retries, dropped connection): the order may exist.
-            if self._recover(row):
-                return True
-            raise
-        if os.environ.get(CRASH_HOOK_ENV) in (row.reference, "*"):
-            os._exit(86)  # test hook: die between the POST and the ledger write
-        created = answer.get("order") or {}
-        with transaction(self.con):
-            self._record_created(row, created)
-            learn_from_created(self.con, mapped, created, order.currency)
-        self.stats.created += 1
-        self.log.info("created %s as sales order %s (id %s)", row.reference, row.order_number, row.order_id)
-        return True
+            return None
 
     def _claim(self, row: ledger.LedgerRow) -> bool:
         """Writes the create intent, unless another run wrote one (or created the order) since this run
@@ -301,11 +337,11 @@ class OrderPusher:
             if fresh is None or fresh.order_id is not None or fresh.intent_at != row.intent_at:
                 self.log.info("%s is being created by another run; leaving it", row.reference)
                 return False
-            key = row.create_key or f"{KEY_PREFIX}:{row.reference}:create:{uuid.uuid4().hex[:12]}"
+            key = row.create_key or idempotency_key(row.reference, "create", uuid.uuid4().hex[:12])
             ledger.write(self.con, row, create_key=key, intent_at=_iso(_now()), attempts=row.attempts + 1)
         return True
 
-    def _recover(self, row: ledger.LedgerRow) -> bool:
+    def _recover(self, row: ledger.LedgerRow, order: ChannelOrder) -> bool:
         """Looks the order up by reference_number (only ever after an intent without an outcome)."""
         self.stats.lookups += 1
         found = self.client.get("/orders", {"reference_number": row.reference}).get("orders") or []
@@ -322,15 +358,16 @@ class OrderPusher:
                 matches[0]["id"],
             )
         with transaction(self.con):
-            self._record_created(row, matches[0])
+            self._record_created(row, matches[0], order)
         self.stats.created += 1
         self.log.info("recovered %s: sales order %s already existed", row.reference, matches[0].get("id"))
         return True
 
-    def _record_created(self, row: ledger.LedgerRow, created: Mapping[str, Any]) -> None:
+    def _record_created(self, row: ledger.LedgerRow, created: Mapping[str, Any], order: ChannelOrder) -> None:
         ledger.write(
             self.con,
             row,
+            lines_sent=amend.LineSet.of(order).to_json(),
             order_id=int(created["id"]),
             order_number=created.get("order_number"),
             intent_at=None,
@@ -348,7 +385,7 @@ class OrderPusher:
         answer = self.client.post(
             "/currencies",
             {"currency": {"iso": iso, "name": iso}},
-            idempotency_key=f"{KEY_PREFIX}:currency:{iso}",
+            idempotency_key=idempotency_key("currency", iso),
         )
         currency_id = (answer.get("currency") or {}).get("id")
         if isinstance(currency_id, int):
@@ -372,6 +409,10 @@ class OrderPusher:
 
     def _quarantine_order(self, row: ledger.LedgerRow, field_name: str, reason: str) -> None:
         self.stats.quarantined += 1
+        self._set_aside(row, field_name, reason, "quarantined")
+
+    def _set_aside(self, row: ledger.LedgerRow, field_name: str, reason: str, state: str) -> None:
+        """Keeps the order where a person sees it (`quarantine list`), in `state` until replayed."""
         inbox.quarantine(
             self.con,
             inbox_id=row.inbox_id,
@@ -381,8 +422,8 @@ class OrderPusher:
             field=field_name,
             reason=reason,
         )
-        ledger.update(self.con, row, state="quarantined", last_error=reason)
-        self.log.warning("quarantined %s", reason)
+        ledger.update(self.con, row, state=state, last_error=reason, next_attempt_at=None)
+        self.log.warning("%s: %s", state, reason)
 
     def _failed(self, row: ledger.LedgerRow, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -405,6 +446,87 @@ class OrderPusher:
         )
         self.log.error("order %s failed (failure %d): %s", row.reference, row.failures, message)
 
+    # --- lines changed after the sales order was created ----------------------------------------------
+
+    def _lines_in_step(self, row: ledger.LedgerRow, order: ChannelOrder) -> bool:
+        """True when the sales order's lines match the channel's (after changing them if they did not
+        and the API allows it); False when the order waits or is held for a person."""
+        wanted = amend.LineSet.of(order)
+        if row.lines_sent is None:  # a row from before lines were recorded, or a replayed hold
+            ledger.update(self.con, row, lines_sent=wanted.to_json())
+            return True
+        sent = amend.LineSet.from_json(row.lines_sent)
+        if sent == wanted:
+            return True  # the normal path: no request spent
+        changes = sent.differences(wanted)
+        if self.catalog is None:
+            self._wait(row, f"the catalog is not available: {self.catalog_error}", field_name="lines")
+            return False
+        self.stats.lookups += 1
+        sales_order = self.client.get(f"/orders/{row.order_id}").get("order") or {}
+        reason = amend.locked_reason(sales_order)
+        plan = None
+        if reason is None:
+            variants = self.catalog.variant_ids(line.sku for line in order.lines)
+            unknown = [line.sku for line in order.lines if line.sku not in variants]
+            if unknown:
+                index = next(i for i, line in enumerate(order.lines) if line.sku in unknown)
+                self._wait(row, f"unknown SKU {unknown[0]!r}: not in the catalog", f"lines[{index}].sku")
+                return False
+            current = [
+                item
+                for page in self.client.iter_pages("/order_line_items", {"order_id": row.order_id})
+                for item in page.records
+            ]
+            plan = amend.plan(line_items(order, variants), current)
+            reason = plan.locked_reason()
+        if reason is None and plan is not None:
+            try:
+                self._apply(row, plan)
+            except ValidationError as exc:  # the API's own rules (e.g. changed meanwhile)
+                reason = f"the API refused the change ({exc})"
+        if reason is not None:
+            self._hold(row, reason, changes)
+            return False
+        ledger.update(self.con, row, lines_sent=wanted.to_json(), line_items=None)
+        self.stats.amended += 1
+        self.log.info("%s: sales order %s changed to match: %s", row.reference, row.order_number, changes)
+        return True
+
+    def _apply(self, row: ledger.LedgerRow, plan: amend.LinePlan) -> None:
+        """Sends the plan. A retry plans again from the order's lines, so nothing is applied twice; the
+        keys name the channel state (its inbox id), so a later state's identical change is not taken
+        for a replay of this one."""
+        version = f"amend{row.inbox_id}"
+        for line_id, values in plan.updates:
+            self.client.put(
+                f"/order_line_items/{line_id}",
+                {"order_line_item": values},
+                idempotency_key=idempotency_key(row.reference, version, str(line_id), json.dumps(values)),
+            )
+        if plan.additions:
+            self.client.put(
+                f"/orders/{row.order_id}",
+                {"order": {"order_line_items": plan.additions}},
+                idempotency_key=idempotency_key(row.reference, version, json.dumps(plan.additions)),
+            )
+        for line in plan.removals:
+            try:
+                self.client.delete(f"/order_line_items/{line['id']}")
+            except NotFoundError:
+                pass  # deleted by an earlier try whose answer was lost
+
+    def _hold(self, row: ledger.LedgerRow, reason: str, changes: list[str]) -> None:
+        """Keeps the order for a person: its lines changed but its sales order can no longer follow."""
+        message = (
+            f"order {row.reference}: field lines: changed after sales order {row.order_number or row.order_id} "
+            f"was created, and {reason}, so the pipeline cannot change it: {'; '.join(changes)}. "
+            "Change the sales order by hand (or accept the difference), then replay this entry: "
+            "the pipeline takes the channel's lines as done and goes on with the follow-ups"
+        )
+        self.stats.held += 1
+        self._set_aside(row, "lines", message, "held")
+
     # --- follow-ups ---------------------------------------------------------------------------------
 
     def _follow_up(self, row: ledger.LedgerRow, order: ChannelOrder) -> None:
@@ -414,63 +536,108 @@ class OrderPusher:
                 continue
             if action.kind in ("ship", "return") and row.line_items is None:
                 self._load_line_items(row, order)
-            ledger.update(self.con, row, action_intent=action.key, attempts=row.attempts + 1)
-            self._send(row, order, action)
+            # An intent without an outcome: an earlier run sent it and lost the answer (or died).
+            # Look before sending again, as for the create.
+            if not (row.action_intent == action.key and self._already_applied(row, order, action)):
+                ledger.update(self.con, row, action_intent=action.key, attempts=row.attempts + 1)
+                self._send(row, order, action)
             done.append(action.key)
             ledger.update(self.con, row, actions_done=inbox.dumps(done), action_intent=None, last_error=None)
             self.stats.actions += 1
         if row.state != "done":
-            ledger.update(self.con, row, state="done", last_error=None, next_attempt_at=None, failures=0)
+            with transaction(self.con):
+                ledger.write(self.con, row, state="done", last_error=None, next_attempt_at=None, failures=0)
+                # A problem it had (held, failing, waiting) is over: its open entries are resolved.
+                inbox.resolve_quarantine(self.con, row.channel, row.channel_order_id)
             self.stats.completed += 1
 
     def _send(self, row: ledger.LedgerRow, order: ChannelOrder, action: Action) -> None:
-        key = f"{KEY_PREFIX}:{row.reference}:{action.key}"
+        """One follow-up write. A lost answer or a refusal ("already paid") is checked against the
+        order's state before anything is sent again (lookup_first.py)."""
         order_id = row.order_id
-        try:
-            if action.kind in ("invoice", "pay", "void"):
-                self.client.post(f"/orders/{order_id}/actions/{action.kind}", {}, idempotency_key=key)
-            elif action.kind in ("pack", "fulfil"):
-                self.client.post(
-                    f"/orders/{order_id}/actions/{action.kind}",
-                    {"fulfillment": _tracking(action.shipment)},
-                    idempotency_key=key,
-                )
-            elif action.kind == "ship":
-                assert action.shipment is not None
-                lines = self._allocate(row, [(x.sku, x.quantity) for x in action.shipment.lines], "shipment")
-                body = {
+        path: str
+        body: dict[str, Any]
+        if action.kind in ("invoice", "pay", "void"):
+            path, body = f"/orders/{order_id}/actions/{action.kind}", {}
+        elif action.kind in ("pack", "fulfil"):
+            path, body = (
+                f"/orders/{order_id}/actions/{action.kind}",
+                {"fulfillment": _tracking(action.shipment)},
+            )
+        elif action.kind == "ship":
+            assert action.shipment is not None
+            lines = self._allocate(row, [(x.sku, x.quantity) for x in action.shipment.lines], "shipment")
+            path = "/fulfillments"
+            body = {
+                "fulfillment": {
                     "order_id": order_id,
                     "status": "fulfilled",
                     "fulfillment_line_items": lines,
                     **_tracking(action.shipment),
                 }
-                self.client.post("/fulfillments", {"fulfillment": body}, idempotency_key=key)
-            elif action.kind == "return":
-                lines = self._allocate(row, list(action.return_lines), "return")
-                body = {
-                    "order_id": order_id,
-                    "location_id": self.targets[order.channel].stock_location_id,
-                    "fulfillment_return_line_items": lines,
-                }
-                if action.notes:
-                    body["notes"] = action.notes
-                self.client.post("/fulfillment_returns", {"fulfillment_return": body}, idempotency_key=key)
-            else:  # pragma: no cover - planned_actions makes only the kinds above
-                raise ValueError(f"unknown action {action.kind}")
-        except GeckoApiError as exc:
-            # A refusal (422: done before, beyond the key's lifetime?) or a lost answer (5xx, network):
-            # the order's statuses tell whether the action took effect.
-            if isinstance(exc, AuthenticationError | PaymentRequiredError) or not self._already_applied(
-                row, action
-            ):
-                raise
+            }
+        elif action.kind == "return":
+            fields: dict[str, Any] = {
+                "order_id": order_id,
+                "location_id": self.targets[order.channel].stock_location_id,
+                "fulfillment_return_line_items": self._allocate(row, list(action.return_lines), "return"),
+            }
+            if action.notes:
+                fields["notes"] = action.notes
+            path, body = "/fulfillment_returns", {"fulfillment_return": fields}
+        else:  # pragma: no cover - planned_actions makes only the kinds above
+            raise ValueError(f"unknown action {action.kind}")
+        post_looking_first(
+            self.client,
+            path,
+            body,
+            idempotency_key(row.reference, action.key),
+            lambda: self._already_applied(row, order, action),
+            refusal_may_mean_applied=True,
+        )
 
-    def _already_applied(self, row: ledger.LedgerRow, action: Action) -> bool:
-        if row.action_intent != action.key or action.kind not in _APPLIED:
-            return False
+    def _already_applied(self, row: ledger.LedgerRow, order: ChannelOrder, action: Action) -> bool:
+        """Whether the action took effect: from the order's statuses, or for a shipment or a return
+        from the records the order has (more of that shape than actions of that shape done)."""
         self.stats.lookups += 1
-        current = self.client.get(f"/orders/{row.order_id}").get("order") or {}
-        return _APPLIED[action.kind](current)
+        if action.kind in _APPLIED:
+            current = self.client.get(f"/orders/{row.order_id}").get("order") or {}
+            return _APPLIED[action.kind](current)
+        shapes = {
+            **{
+                f"ship:{s.shipment_id}": self._shape(row, s.lines, s.tracking_number) for s in order.shipments
+            },
+            **{f"return:{r.return_id}": self._shape(row, r.lines, None) for r in order.returns},
+        }
+        wanted = shapes[action.key]
+        done_alike = sum(1 for key, shape in shapes.items() if shape == wanted and key in row.done)
+        if action.kind == "ship":
+            found = self._shapes_on_api(row, "/fulfillments", "fulfillment_line_items", "fulfillment_id")
+        else:
+            found = self._shapes_on_api(
+                row, "/fulfillment_returns", "fulfillment_return_line_items", "fulfillment_return_id"
+            )
+        return found.count(wanted) > done_alike
+
+    def _shape(self, row: ledger.LedgerRow, items: Iterable[SkuQuantity], tracking: str | None) -> Shape:
+        """What a shipment or return looks like on the API: its (order line, quantity) pairs, tracking."""
+        lines = self._allocate(row, [(x.sku, x.quantity) for x in items], "line")
+        return tuple(sorted((x["order_line_item_id"], Decimal(x["quantity"])) for x in lines)), tracking
+
+    def _shapes_on_api(self, row: ledger.LedgerRow, path: str, children: str, parent: str) -> list[Shape]:
+        """The shapes of the order's live fulfillments (or returns), from the index and its sideload."""
+        shapes = []
+        for page in self.client.iter_pages(path, {"order_id": row.order_id}):
+            items: dict[int, list[tuple[int, Decimal]]] = {}
+            for item in page.sideloads.get(children, []):
+                items.setdefault(int(item[parent]), []).append(
+                    (int(item["order_line_item_id"]), Decimal(str(item["quantity"])))
+                )
+            for record in page.records:
+                if record.get("status") not in ("void", "deleted"):
+                    tracking = record.get("tracking_number") if path == "/fulfillments" else None
+                    shapes.append((tuple(sorted(items.get(int(record["id"]), []))), tracking or None))
+        return shapes
 
     def _load_line_items(self, row: ledger.LedgerRow, order: ChannelOrder) -> None:
         """sku -> order line item ids of the sales order (for shipments and returns by line)."""

@@ -94,9 +94,18 @@ def channel_targets(catalog: Catalog | None, channels: Sequence[ChannelConfig]) 
     """Each channel's price list and stock location, resolved against the catalogue. Without one, the
     names alone (every order then waits for the catalogue)."""
     if catalog is None:
-        return {c.name: ChannelTarget(c.name, c.price_list or "", 0, c.order_tags) for c in channels}
+        return {
+            c.name: ChannelTarget(c.name, c.price_list or "", 0, c.order_tags, c.create_missing_currencies)
+            for c in channels
+        }
     return {
-        r.name: ChannelTarget(r.name, r.price_list_id, r.stock_location_id, r.config.order_tags)
+        r.name: ChannelTarget(
+            r.name,
+            r.price_list_id,
+            r.stock_location_id,
+            r.config.order_tags,
+            r.config.create_missing_currencies,
+        )
         for r in resolve_channels(catalog.con, channels)
     }
 
