@@ -25,7 +25,7 @@ from gecko_pipeline.channels.config import load_channels
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders import inbox, ledger
-from gecko_pipeline.orders.push import PushStats
+from gecko_pipeline.orders.context import PushStats
 from gecko_pipeline.orders.runner import RetryPolicy, run_push
 from gecko_pipeline.orders.sensor import order_inbox_sensor
 from gecko_pipeline.sandbox import SandboxConfig, run_sandbox

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -26,7 +27,6 @@ from gecko_pipeline.orders import inbox
 from gecko_pipeline.orders.demo import send_orders
 from gecko_pipeline.orders.intake import intake_app
 from gecko_pipeline.orders.jobs import order_push_job
-from gecko_pipeline.orders.push import CRASH_HOOK_ENV
 from gecko_pipeline.orders.runner import RetryPolicy
 from gecko_pipeline.settings import Settings
 
@@ -196,30 +196,19 @@ def test_a_job_killed_between_post_and_ledger_write_creates_one_order(world: Wor
     order = new_order(world)
     ids = world.deliver(order)
     reference = f"webstore:{order['channel_order_id']}"
-    script = (
-        "import sys; from pathlib import Path\n"
-        "from gecko_pipeline import ops_db\n"
-        "from gecko_pipeline.api import GeckoClient\n"
-        "from gecko_pipeline.channels.config import load_channels\n"
-        "from gecko_pipeline.orders.runner import RetryPolicy, run_push\n"
-        "url, token, ops, published, channels, first = sys.argv[1:]\n"
-        "run_push(GeckoClient(url, token=token), ops_db.connect(ops), Path(published),\n"
-        "         load_channels(Path(channels)), first_inbox_id=int(first), last_inbox_id=int(first),\n"
-        "         policy=RetryPolicy(3600, 0, 3600))\n"
-    )
+    # The test suite's own script installs a hook on the push that kills the process at the seam.
     killed = subprocess.run(
         [
             sys.executable,
-            "-c",
-            script,
+            str(Path(__file__).with_name("crash_after_post.py")),
             world.handle.url,
             world.handle.token,
             str(world.ops_path),
             str(world.warehouse.published_path),
             str(world.channel_file),
             str(ids[0]),
+            reference,
         ],
-        env={**os.environ, CRASH_HOOK_ENV: reference},
         capture_output=True,
         timeout=60,
     )

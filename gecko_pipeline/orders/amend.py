@@ -5,9 +5,10 @@ SKU, quantity, unit price, discount, tax rate, and the shipping / fee / discount
 state differs, the sales order is changed to match while the API allows it (draft or active, unpaid,
 nothing packed or shipped); otherwise the order is held for a person, with every difference listed.
 
-This module is pure: it compares line sets, describes the difference and plans the API changes
-(which lines to update, append and delete) from the sales order's current lines, so the plan is
-right however often it is retried (an append whose answer was lost is not appended again).
+`LineSet`, `plan` and `locked_reason` are pure: they compare line sets, describe the difference and
+plan the API changes (which lines to update, append and delete) from the sales order's current lines,
+so the plan is right however often it is retried (an append whose answer was lost is not appended
+again). `Amender` is the unit of the push that asks the API and applies the plan, or holds the order.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gecko_pipeline.api import NotFoundError, ValidationError
+from gecko_pipeline.orders import ledger
+from gecko_pipeline.orders.context import PushContext
+from gecko_pipeline.orders.keys import idempotency_key
+from gecko_pipeline.orders.mapping import line_items
 from gecko_pipeline.orders.model import ChannelOrder
+from gecko_pipeline.orders.policy import Policy
 
 # (sku, quantity, unit_price, discount_percent, tax_rate) and (kind, label, amount, tax_rate)
 ProductLine = tuple[str, Decimal, Decimal, Decimal | None, Decimal | None]
@@ -162,3 +169,94 @@ def plan(desired: Iterable[Mapping[str, Any]], current: Iterable[Mapping[str, An
             result.updates.append((int(line["id"]), {name: wanted.get(name) for name in _API_FIELDS}))
     result.removals = [line for lines in remaining.values() for line in lines]
     return result
+
+
+class Amender:
+    """Keeps a created sales order's lines in step with the channel's, or holds the order."""
+
+    def __init__(self, ctx: PushContext, policy: Policy) -> None:
+        self.ctx = ctx
+        self.policy = policy
+
+    def run(self, row: ledger.LedgerRow, order: ChannelOrder) -> bool:
+        """True when the sales order's lines match the channel's (after changing them if they did not
+        and the API allows it); False when the order waits or is held for a person."""
+        wanted = LineSet.of(order)
+        if row.lines_sent is None:  # a row from before lines were recorded, or a replayed hold
+            ledger.note(self.ctx.con, row, lines_sent=wanted.to_json())
+            return True
+        sent = LineSet.from_json(row.lines_sent)
+        if sent == wanted:
+            return True  # the normal path: no request spent
+        if self.ctx.catalog is None:
+            self.policy.wait(row, f"the catalog is not available: {self.ctx.catalog_error}", "lines")
+            return False
+        self.ctx.stats.lookups += 1
+        reason = locked_reason(self.ctx.client.get(f"/orders/{row.order_id}").get("order") or {})
+        if reason is None:
+            plan = self._plan(row, order)
+            if plan is None:
+                return False  # waiting for a SKU
+            reason = plan.locked_reason() or self._apply(row, plan)
+        changes = sent.differences(wanted)
+        if reason is not None:
+            self._hold(row, reason, changes)
+            return False
+        ledger.note(self.ctx.con, row, lines_sent=wanted.to_json(), line_items=None)
+        self.ctx.stats.amended += 1
+        self.ctx.log.info("%s: sales order %s changed to match: %s", row.reference, row.order_number, changes)
+        return True
+
+    def _plan(self, row: ledger.LedgerRow, order: ChannelOrder) -> LinePlan | None:
+        """The changes from the sales order's current lines; None when a new SKU makes the order wait."""
+        assert self.ctx.catalog is not None
+        variants = self.ctx.catalog.variant_ids(line.sku for line in order.lines)
+        unknown = [i for i, line in enumerate(order.lines) if line.sku not in variants]
+        if unknown:
+            sku = order.lines[unknown[0]].sku
+            self.policy.wait(row, f"unknown SKU {sku!r}: not in the catalog", f"lines[{unknown[0]}].sku")
+            return None
+        current = [
+            item
+            for page in self.ctx.client.iter_pages("/order_line_items", {"order_id": row.order_id})
+            for item in page.records
+        ]
+        return plan(line_items(order, variants), current)
+
+    def _apply(self, row: ledger.LedgerRow, changes: LinePlan) -> str | None:
+        """Sends the plan; the API's refusal (its own rules) as a reason to hold, else None. A retry
+        plans again from the order's lines, so nothing is applied twice; the keys name the channel
+        state (its inbox id), so a later state's identical change is not taken for a replay of this."""
+        version = f"amend{row.inbox_id}"
+        client = self.ctx.client
+        try:
+            for line_id, values in changes.updates:
+                client.put(
+                    f"/order_line_items/{line_id}",
+                    {"order_line_item": values},
+                    idempotency_key=idempotency_key(row.reference, version, str(line_id), json.dumps(values)),
+                )
+            if changes.additions:
+                client.put(
+                    f"/orders/{row.order_id}",
+                    {"order": {"order_line_items": changes.additions}},
+                    idempotency_key=idempotency_key(row.reference, version, json.dumps(changes.additions)),
+                )
+            for line in changes.removals:
+                try:
+                    client.delete(f"/order_line_items/{line['id']}")
+                except NotFoundError:
+                    pass  # deleted by an earlier try whose answer was lost
+        except ValidationError as exc:
+            return f"the API refused the change ({exc})"
+        return None
+
+    def _hold(self, row: ledger.LedgerRow, reason: str, changes: list[str]) -> None:
+        message = (
+            f"order {row.reference}: field lines: changed after sales order "
+            f"{row.order_number or row.order_id} was created, and {reason}, so the pipeline cannot change "
+            f"it: {'; '.join(changes)}. Change the sales order by hand (or accept the difference), then "
+            "replay this entry: the pipeline takes the channel's lines as done and goes on with the "
+            "follow-ups"
+        )
+        self.policy.hold(row, "lines", message)

@@ -15,7 +15,8 @@ from gecko_pipeline.api.resource import GeckoApiResource
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders.mirror import mirror_ledger
-from gecko_pipeline.orders.runner import RetryPolicy, run_push
+from gecko_pipeline.orders.policy import RetryPolicy
+from gecko_pipeline.orders.runner import run_push
 from gecko_pipeline.warehouse.resource import WarehouseResource
 
 ORDER_SYNC_KEY = dg.AssetKey("channel_order_sync")
