@@ -10,6 +10,7 @@ as `lines[2].quantity`), so a person can fix the record and replay it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -164,8 +165,13 @@ def order_key(channel: str, channel_order_id: str) -> str:
     return f"{channel}:{channel_order_id}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else f"{text[:40]}...({len(text)} characters)"
+    """A name fit for a message and a terminal: control characters escaped, a huge id shortened."""
+    shown = text if len(text) <= limit else f"{text[:40]}...({len(text)} characters)"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", shown)
 
 
 def describe_ref(payload: Any, fallback: str) -> str:
