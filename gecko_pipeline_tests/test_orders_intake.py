@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -71,8 +72,9 @@ def test_a_signed_batch_is_stored_before_the_answer(server: GatewayHandle, setti
         ("marketplace", "1", "http"),
         ("marketplace", "2", "http"),
     ]
-    # A JSON number is kept as its exact decimal text, never through a binary float.
-    assert json.loads(rows[0].payload)["lines"][0]["unit_price"] == "9.95"
+    # A JSON number is kept as its exact decimal text (still a number), never through a binary float.
+    assert '"unit_price":9.95' in rows[0].payload
+    assert inbox.loads(rows[0].payload)["lines"][0]["unit_price"] == Decimal("9.95")
 
 
 def test_one_order_and_the_orders_envelope_are_accepted(server: GatewayHandle, settings: Settings) -> None:
@@ -189,5 +191,71 @@ def test_quarantine_list_and_replay_from_the_command_line(
         assert (row.channel, row.channel_order_id, row.source) == ("webstore", "7", f"replay:q{qid}")
         assert json.loads(row.payload)["lines"][0]["sku"] == "A"
         assert inbox.list_quarantine(con) == []
+    finally:
+        con.close()
+
+
+HOSTILE_BODIES = [
+    ("10,000 deep", b"[" * 10_000 + b"]" * 10_000, "nested deeper than"),
+    ("deep inside an order", b'{"channel_order_id": "1", "notes": ' + b"[" * 40 + b"]" * 40 + b"}", "nested"),
+    ("lone surrogate", b'{"channel_order_id": "1", "notes": "\\ud800"}', "lone surrogate"),
+    ("lone surrogate key", b'{"\\udfff": 1}', "lone surrogate"),
+    ("raw surrogate bytes", b'{"channel_order_id": "\xed\xa0\x80"}', "not acceptable JSON"),
+    ("NaN", b'{"channel_order_id": "1", "lines": [{"quantity": NaN}]}', "NaN"),
+    ("Infinity", b'[{"channel_order_id": "1", "total": -Infinity}]', "Infinity"),
+    ("duplicate keys", b'{"channel_order_id": "1", "channel_order_id": "2"}', "duplicate key"),
+    ("a string root", b'"an order"', "order object"),
+    ("a number root", b"42", "order object"),
+    ("null", b"null", "order object"),
+]
+
+
+@pytest.fixture(scope="module")
+def roomy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayHandle, Settings]]:
+    """An intake with the default body limit (1 MiB), shared by the hostile-body cases."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("roomy") / "data")
+    with GatewayHandle(intake_app(settings, channels=CHANNELS, env=ENV)) as handle:
+        yield handle, settings
+
+
+@pytest.mark.parametrize(("name", "body", "reason"), HOSTILE_BODIES, ids=[h[0] for h in HOSTILE_BODIES])
+def test_hostile_bodies_get_a_4xx_with_the_reason_never_a_500(
+    roomy: tuple[GatewayHandle, Settings], name: str, body: bytes, reason: str
+) -> None:
+    handle, settings = roomy
+    answer = post(handle.url, "marketplace", body, "market-secret")
+    assert answer.status_code == 400, (name, answer.status_code, answer.text[:200])
+    assert reason in answer.json()["error"]
+    assert inbox_rows(settings) == []
+
+
+def test_a_100_kb_id_and_odd_items_are_stored_for_the_push_to_judge(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    big = {"channel_order_id": "x" * 100_000}
+    body = json.dumps([big, 7, None, {"channel_order_id": "🦎"}]).encode()
+    with GatewayHandle(intake_app(settings, channels=CHANNELS, env=ENV)) as handle:
+        answer = post(handle.url, "marketplace", body, "market-secret")
+    assert answer.status_code == 202 and answer.json()["accepted"] == 4
+    rows = inbox_rows(settings)
+    assert [len(r.channel_order_id or "") for r in rows] == [100_000, 0, 0, 1]
+    assert json.loads(rows[0].payload) == big and rows[1].payload == "7"
+
+
+def test_hostile_drop_files_are_kept_whole_and_never_stop_the_folder(settings: Settings) -> None:
+    folder = drop_folder(settings.data_dir)
+    folder.mkdir(parents=True)
+    (folder / "a-deep.json").write_bytes(b"[" * 10_000 + b"]" * 10_000)
+    (folder / "b-surrogate.json").write_text('{"channel": "webstore", "channel_order_id": "\\ud800"}')
+    (folder / "c.ndjson").write_text(
+        '{"channel_order_id": NaN}\n{"channel": "webstore", "channel_order_id": "ok"}\n'
+    )
+    con = ops_db.connect(settings.ops_path)
+    try:
+        result = ingest_drop_folder(con, folder)
+        assert (result.files, result.orders) == (3, 4)
+        rows = inbox.read_inbox(con, 1, 100)
+        assert [r.channel_order_id for r in rows] == [None, None, None, "ok"]
+        assert rows[0].payload.startswith("[[[[") and "\\ud800" in rows[1].payload  # nothing lost
+        assert sorted(p.name for p in folder.iterdir()) == ["done"]
     finally:
         con.close()

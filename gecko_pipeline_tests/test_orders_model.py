@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from gecko_pipeline.orders.follow_ups import planned_actions
 from gecko_pipeline.orders.model import OrderInvalid, load_schema, parse_order
-from gecko_pipeline.orders.push import planned_actions
 
 CHANNELS = {"webstore", "marketplace"}
 

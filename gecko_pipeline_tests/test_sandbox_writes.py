@@ -321,3 +321,125 @@ def test_oauth_refresh_rotates_and_tokens_expire(sandbox_factory) -> None:  # ty
         time.sleep(0.2)
     expired = httpx.get(f"{handle.url}/accounts/current", headers=headers)
     assert expired.status_code == 401 and "expired" in expired.json()["message"]
+
+
+def test_values_beyond_the_decimal_range_are_refused_before_anything_is_written(
+    api: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    variant = sellable_variant(api)
+    before = {name: len(dump(sandbox, name)) for name in ("orders", "companies", "order_line_items")}
+    order = {
+        "company": {"name": "Huge Co", "company_type": "consumer"},
+        "shipping_address": {"address1": "1 Big St", "country": "New Zealand"},
+        "issued_at": "2026-11-27",
+        "status": "active",
+    }
+    cases = [
+        ("order_line_items[0].quantity", b'{"variant_id": %d, "quantity": "1e30", "price": "1"}'),
+        ("order_line_items[0].price", b'{"variant_id": %d, "quantity": "1", "price": 1e400}'),
+        (
+            "order_line_items[0].discount",
+            b'{"variant_id": %d, "quantity": "1", "price": "1", "discount": "-1e9"}',
+        ),
+    ]
+    for field, line in cases:
+        head = httpx.Request("POST", "/", json={"order": order}).content[:-2]  # '{"order": {...' without '}}'
+        raw = head + b',"order_line_items":[' + line % variant + b"]}}"
+        answer = api.post(
+            "/orders", content=raw, headers={"Content-Type": "application/json", "Idempotency-Key": field}
+        )
+        assert answer.status_code == 422, answer.text
+        assert field in answer.json()["errors"], answer.json()
+    # A total beyond what a total can hold (each value within range) is refused as well.
+    answer = api.post(
+        "/orders",
+        json={
+            "order": {
+                **order,
+                "order_line_items": [
+                    {
+                        "variant_id": variant,
+                        "quantity": "999999999999",
+                        "price": "999999999999",
+                        "discount": "-100",
+                    }
+                    for _ in range(3)
+                ],
+            }
+        },
+    )
+    assert answer.status_code == 422 and "order_line_items" in answer.json()["errors"], answer.text
+    assert {name: len(dump(sandbox, name)) for name in before} == before  # no half-made order or company
+
+
+def test_order_lines_change_while_unpaid_and_unshipped(api: httpx.Client, sandbox: SandboxHandle) -> None:
+    variant = sellable_variant(api)
+    order = new_order(api, variant, quantity="2")
+    location = order["stock_location_id"]
+    on_hand, committed = stock_at(api, variant, location)
+    assert api.post(f"/orders/{order['id']}/actions/invoice").status_code == 200
+    lines = api.get("/order_line_items", params={"order_id": order["id"]}).json()["order_line_items"]
+    product = next(x for x in lines if x["variant_id"] == variant)
+    shipping = next(x for x in lines if x["freeform"])
+
+    changed = api.put(
+        f"/order_line_items/{product['id']}", json={"order_line_item": {"quantity": "7", "price": "11"}}
+    )
+    assert changed.status_code == 204, changed.text
+    assert stock_at(api, variant, location) == (on_hand, committed + 5)
+    after = api.get(f"/orders/{order['id']}").json()["order"]
+    expected = ((Decimal(7) * 11 + Decimal("9.95")) * Decimal("1.15")).quantize(Decimal("0.01"))
+    assert Decimal(after["total"]) == expected  # exclusive tax, 15%
+    (invoice,) = [i for i in dump(sandbox, "invoices") if i["order_id"] == order["id"]]
+    assert invoice["total"] == after["total"]  # the unpaid invoice bills what the lines now say
+
+    refused = api.delete(f"/order_line_items/{shipping['id']}")  # invoiced: change it, do not delete it
+    assert refused.status_code == 422 and "invoiced" in refused.text
+    assert (
+        api.put(
+            f"/orders/{order['id']}",
+            json={
+                "order": {
+                    "order_line_items": [
+                        {
+                            "freeform": True,
+                            "label": "Gift wrap",
+                            "quantity": 1,
+                            "price": "2",
+                            "line_type": "fee",
+                        }
+                    ]
+                }
+            },
+        ).status_code
+        == 204
+    )
+    fee = next(
+        x
+        for x in api.get("/order_line_items", params={"order_id": order["id"]}).json()["order_line_items"]
+        if x["label"] == "Gift wrap"
+    )
+    assert api.delete(f"/order_line_items/{fee['id']}").status_code == 204
+    assert api.get(f"/order_line_items/{fee['id']}").status_code == 404
+
+    bad = api.put(f"/order_line_items/{product['id']}", json={"order_line_item": {"quantity": "0"}})
+    assert bad.status_code == 422 and "quantity" in bad.json()["errors"]
+    assert api.post(f"/orders/{order['id']}/actions/pay").status_code == 200
+    paid = api.put(f"/order_line_items/{product['id']}", json={"order_line_item": {"quantity": "1"}})
+    assert paid.status_code == 422 and "paid" in paid.text
+    assert stock_at(api, variant, location) == (on_hand, committed + 5)
+
+
+def test_a_500_after_the_write_can_forget_the_key(sandbox_factory) -> None:  # type: ignore[no-untyped-def]
+    handle = sandbox_factory(
+        scale=20,
+        rate_limit_quota=100_000,
+        faults={"error_after_write_rate": 1.0, "error_after_write_forgets_key": True},
+    )
+    with httpx.Client(base_url=handle.url, headers={"Authorization": f"Bearer {handle.token}"}) as api:
+        body = {"currency": {"iso": "SGD"}}
+        first = api.post("/currencies", json=body, headers={"Idempotency-Key": "k1"})
+        httpx.put(f"{handle.url}/_sandbox/faults", json={"error_after_write_rate": 0})
+        again = api.post("/currencies", json=body, headers={"Idempotency-Key": "k1"})
+    assert first.status_code == 500
+    assert again.status_code == 422 and "taken" in again.text  # written the first time, key not kept

@@ -183,8 +183,17 @@ class GeckoClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return loads(self.request("GET", path, params=params).content)
 
-    def post(self, path: str, body: Mapping[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
-        response = self.request("POST", path, body=body, idempotency_key=idempotency_key)
+    def post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        max_retries: int | None = None,
+    ) -> dict[str, Any]:
+        response = self.request(
+            "POST", path, body=body, idempotency_key=idempotency_key, max_retries=max_retries
+        )
         return loads(response.content) if response.content else {}
 
     def put(
@@ -204,9 +213,14 @@ class GeckoClient:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        max_retries: int | None = None,
     ) -> httpx.Response:
-        """Send one request with pacing, auth refresh and retries; return the 2xx answer or raise."""
+        """Send one request with pacing, auth refresh and retries; return the 2xx answer or raise.
+        `max_retries` overrides the client's for this call: 0 lets a caller that owns the retry (the
+        order create-once protocol looks the order up before it posts again) see the first 5xx or lost
+        answer. 429 waits and a token refresh after 401 are not retries and still happen."""
         method = method.upper()
+        retries = self.max_retries if max_retries is None else max_retries
         url, shown_path = self._url(path)
         content = encode_body(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else {}
@@ -245,7 +259,7 @@ class GeckoClient:
                     type(exc).__name__,
                     (time.monotonic() - started) * 1000,
                 )
-                if (replayable or not reached) and failures < self.max_retries:
+                if (replayable or not reached) and failures < retries:
                     failures += 1
                     self._backoff(failures, method, shown_path, type(exc).__name__)
                     continue
@@ -276,7 +290,7 @@ class GeckoClient:
             elif (
                 (status >= 500 or (response.is_success and _looks_truncated(response)))
                 and replayable
-                and failures < self.max_retries
+                and failures < retries
             ):
                 failures += 1
                 self._backoff(failures, method, shown_path, str(status))

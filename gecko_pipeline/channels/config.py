@@ -38,6 +38,7 @@ KNOWN_FIELDS = {
     "order_secret_env",
     "stock_location",
     "order_tags",
+    "create_missing_currencies",
 }
 
 
@@ -62,6 +63,7 @@ class ChannelConfig:
     stock_location: LocationRef | None = None  # None: the first of `locations`
     order_tags: tuple[str, ...] = ()
     description: str | None = None
+    create_missing_currencies: bool = False  # may its orders add a currency to the account?
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,10 @@ def _parse_channel(entry: Any, index: int, source: str) -> ChannelConfig:
     if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
         raise fail("order_tags", f"must be a list of words (got {tags!r})")
 
+    create_currencies = entry.get("create_missing_currencies", False)
+    if not isinstance(create_currencies, bool):
+        raise fail("create_missing_currencies", f"must be true or false (got {create_currencies!r})")
+
     description = entry.get("description")
     if description is not None and not isinstance(description, str):
         raise fail("description", "must be text")
@@ -198,6 +204,7 @@ def _parse_channel(entry: Any, index: int, source: str) -> ChannelConfig:
         stock_location=stock_location,
         order_tags=tuple(tags),
         description=description,
+        create_missing_currencies=create_currencies,
     )
 
 

@@ -10,6 +10,8 @@ through the inbox.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,19 +71,79 @@ def add_missing_columns(con: sqlite3.Connection, table: str, columns: dict[str, 
             con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
 
 
+# A canonical order is about five levels deep; far deeper is hostile (and would exhaust the parser).
+MAX_DEPTH = 32
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+# json.dumps can write a Decimal only as a string; a JSON number must stay a number (a number where
+# text is expected is an error the schema reports, and must not turn valid by being stored). So a
+# Decimal is written as a marked string first, and the marks are then replaced by the bare number.
+_MARK = f"\u0000decimal-{secrets.token_hex(6)}:"
+_MARKED = re.compile(r'"\\u0000' + _MARK[1:] + r'(-?[0-9]+(?:\.[0-9]+)?(?:E[+-]?[0-9]+)?)"')
+
+
 def _decimal_text(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return _MARK + str(value)  # the number's own text: 9.95, 1.5E+2 (JSON number syntax)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_decimal_text)
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_decimal_text)
+    return _MARKED.sub(r"\1", text) if "\\u0000decimal-" in text else text
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Which of two values a duplicate key means is undefined in JSON: refuse rather than guess.
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r} in an object")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _check_shape(value: Any) -> None:
+    """Refuses what JSON allows but an order must not hold: nesting deeper than MAX_DEPTH, and lone
+    UTF-16 surrogates ("\\ud800"), which are not text (SQLite, the API and the warehouse choke on them)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                raise ValueError(
+                    f"lone surrogate \\u{ord(found.group()):04x} in a string (not valid Unicode)"
+                )
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        else:
+            stack.extend((child, depth + 1) for child in item)
 
 
 def loads(text: str | bytes) -> Any:
-    # Numbers with a fraction become Decimal, so 9.95 stays 9.95 when it is stored again.
-    return json.loads(text, parse_float=Decimal)
+    """Strict JSON: numbers with a fraction become Decimal (9.95 stays 9.95 when stored again); NaN,
+    Infinity, duplicate keys, lone surrogates and absurd nesting are refused with ValueError naming
+    the problem, so no caller ever meets a RecursionError or a string SQLite cannot store."""
+    try:
+        value = json.loads(
+            text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+        )
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check_shape(value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ quarantines), so a bad order is never lost at the door.
 HTTP: `POST /channels/{channel}/orders` with one order, a JSON list, or `{"orders": [...]}`, signed
 with the channel's shared secret: `X-Channel-Signature` = base64(HMAC-SHA256(secret, raw body))
 (gecko_pipeline.signing). Answers 202 with the inbox ids; 401 for a bad or missing signature, 404 for
-an unknown channel, 413 above the body limit, 400 for a body that is not JSON.
+an unknown channel, 413 above the body limit, 400 for a body that is not strict JSON (NaN, duplicate
+keys, lone surrogates, nesting deeper than inbox.MAX_DEPTH) or whose root is neither an order, a list
+nor {"orders": [...]}; 503 when the inbox cannot be written. Never a 500: a channel retries those
+forever.
 
 Drop folder: `<data dir>/order_drop/*.json` (an order, a list, or {"orders": [...]}) and `*.ndjson` /
 `*.jsonl` (one order per line). A file is ingested once (by content hash, in the same transaction as
@@ -104,12 +107,18 @@ def intake_routes(
             return _error(401, f"missing or bad {SIGNATURE_HEADER}")
         try:
             document = inbox.loads(body)
-        except ValueError as exc:
-            return _error(400, f"body is not JSON: {exc}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _error(400, f"body is not acceptable JSON: {exc}")
+        if not isinstance(document, dict | list):
+            return _error(400, 'body must be an order object, a list of orders or {"orders": [...]}')
         items = inbox.split_batch(document)
         if not items:
             return _error(400, "no orders in the body")
-        ids = await run_in_threadpool(store, channel, items)
+        try:
+            ids = await run_in_threadpool(store, channel, items)
+        except sqlite3.Error as exc:  # the inbox, not the body: the channel should try again later
+            log.error("intake: could not store %d order(s) for %s: %s", len(items), channel, exc)
+            return _error(503, f"the order inbox is unavailable ({type(exc).__name__}); try again later")
         log.info("intake: %d order(s) for %s stored as inbox #%d-#%d", len(ids), channel, ids[0], ids[-1])
         return JSONResponse({"accepted": len(ids), "inbox_ids": ids}, status_code=202)
 

@@ -19,7 +19,8 @@ from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.mirror import mirror_ledger
-from gecko_pipeline.orders.runner import RetryPolicy, run_push
+from gecko_pipeline.orders.policy import RetryPolicy
+from gecko_pipeline.orders.runner import run_push
 from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.warehouse.sync import refresh_ids
 

@@ -6,6 +6,9 @@ follow-up actions done, attempts and the last error. The rule that makes creatio
 intent without an outcome means "a POST may have happened", so the next attempt looks the order up by
 reference_number before posting again; a row with an outcome never posts again.
 
+Each row is in one `OrderState` (states.py) and changes state only through `transition()`, which
+refuses any move the transitions table does not list; other columns are written with `note()`.
+
 `order_learned` remembers ids the API gave us (companies, addresses, currencies created with an
 order), so the next order of a returning customer reuses them before the next catalog sync.
 """
@@ -19,7 +22,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gecko_pipeline.ops_db import transaction
+from gecko_pipeline.orders import states
 from gecko_pipeline.orders.inbox import add_missing_columns, now_iso
+from gecko_pipeline.orders.states import IllegalTransition, OrderAction, OrderState, after, allowed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS order_ledger (
@@ -29,7 +34,7 @@ CREATE TABLE IF NOT EXISTS order_ledger (
     payload TEXT NOT NULL,            -- the latest accepted channel state
     channel_updated_at TEXT,          -- the channel's updated_at of that state, when it sent one
     inbox_id INTEGER NOT NULL,        -- the inbox row the state came from
-    state TEXT NOT NULL,              -- received | waiting | created | done | failed | quarantined
+    state TEXT NOT NULL,              -- an OrderState (states.py); changed only by transition()
     create_key TEXT,                  -- Idempotency-Key of the create
     intent_at TEXT,                   -- set before POST /orders, cleared by the outcome
     order_id INTEGER,
@@ -45,6 +50,7 @@ CREATE TABLE IF NOT EXISTS order_ledger (
     first_seen_at TEXT NOT NULL,
     created_at TEXT,
     updated_at TEXT NOT NULL,
+    lines_sent TEXT,                  -- JSON: the channel lines the sales order was last brought in step with
     PRIMARY KEY (channel, channel_order_id)
 );
 CREATE INDEX IF NOT EXISTS order_ledger_state ON order_ledger (state);
@@ -58,18 +64,18 @@ CREATE TABLE IF NOT EXISTS order_learned (
 """
 
 # States that still need work from the push job.
-OPEN_STATES = ("received", "waiting", "created", "failed")
+OPEN_STATES = tuple(sorted(state.value for state in states.OPEN_STATES))
 
 COLUMNS = (
     "channel, channel_order_id, reference, payload, channel_updated_at, inbox_id, state, create_key, "
     "intent_at, order_id, order_number, line_items, actions_done, action_intent, attempts, failures, last_error, "
-    "waiting_since, next_attempt_at, first_seen_at, created_at, updated_at"
+    "waiting_since, next_attempt_at, first_seen_at, created_at, updated_at, lines_sent"
 )
 
 
 def ensure_schema(con: sqlite3.Connection) -> None:
     con.executescript(SCHEMA)
-    add_missing_columns(con, "order_ledger", {"failures": "INTEGER NOT NULL DEFAULT 0"})
+    add_missing_columns(con, "order_ledger", {"failures": "INTEGER NOT NULL DEFAULT 0", "lines_sent": "TEXT"})
 
 
 @dataclass
@@ -96,6 +102,7 @@ class LedgerRow:
     first_seen_at: str
     created_at: str | None
     updated_at: str
+    lines_sent: str | None = None
 
     @property
     def done(self) -> list[str]:
@@ -123,9 +130,13 @@ def accept(
     payload: str,
     channel_updated_at: datetime | None,
     inbox_id: int,
+    replayed: bool = False,
 ) -> bool:
     """Records a channel state as the order's latest unless the ledger already holds a newer one
-    (by the channel's updated_at when both have it, else by arrival). Returns whether it was taken."""
+    (by the channel's updated_at when both have it, else by arrival). Returns whether it was taken.
+    A state taken reopens the order (RECEIVE, or REOPEN when it has a sales order): its follow-ups
+    are computed afresh from it. `replayed`: a person sent it back from the quarantine; for an order
+    held for changed lines that means the lines are accepted as they now are."""
     now = now_iso()
     updated = channel_updated_at.astimezone(timezone.utc).isoformat() if channel_updated_at else None
     with transaction(con):
@@ -133,33 +144,61 @@ def accept(
         if current is None:
             con.execute(
                 "INSERT INTO order_ledger (channel, channel_order_id, reference, payload, channel_updated_at, "
-                "inbox_id, state, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'received', ?, ?)",
-                (channel, channel_order_id, reference, payload, updated, inbox_id, now, now),
+                "inbox_id, state, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    channel,
+                    channel_order_id,
+                    reference,
+                    payload,
+                    updated,
+                    inbox_id,
+                    OrderState.RECEIVED,
+                    now,
+                    now,
+                ),
             )
             return True
         if inbox_id <= current.inbox_id:
             return False  # a replay of a state already taken (or an older one)
         if updated and current.channel_updated_at and updated < current.channel_updated_at:
             return False
-        # A new state reopens the order: its follow-ups are computed afresh from it.
-        state = "received" if current.order_id is None else "created"
-        con.execute(
-            "UPDATE order_ledger SET payload = ?, channel_updated_at = coalesce(?, channel_updated_at), "
-            "inbox_id = ?, state = ?, next_attempt_at = NULL, updated_at = ? "
-            "WHERE channel = ? AND channel_order_id = ?",
-            (payload, updated, inbox_id, state, now, channel, channel_order_id),
-        )
+        changes: dict[str, Any] = {
+            "payload": payload,
+            "channel_updated_at": updated or current.channel_updated_at,
+            "inbox_id": inbox_id,
+            "next_attempt_at": None,
+        }
+        if replayed and current.state == OrderState.HELD:
+            changes["lines_sent"] = None  # the next push takes the channel's lines as sent
+        action = OrderAction.RECEIVE if current.order_id is None else OrderAction.REOPEN
+        transition(con, current, after(current.state, action), **changes)
         return True
 
 
-def update(con: sqlite3.Connection, row: LedgerRow, **changes: Any) -> None:
-    """Writes the given columns of one ledger row, committed at once, and mirrors them on `row`."""
-    with transaction(con):
-        write(con, row, **changes)
+def transition(con: sqlite3.Connection, row: LedgerRow, to_state: OrderState, **changes: Any) -> None:
+    """Moves one order to `to_state`, writing `changes` with it; IllegalTransition when the table in
+    states.py has no such move. Commits at once, or inside the caller's open transaction."""
+    if not allowed(row.state, to_state):
+        raise IllegalTransition(
+            f"order {row.reference}: cannot move from {row.state} to {to_state} (states.TRANSITIONS)"
+        )
+    _write(con, row, {**changes, "state": OrderState(to_state).value})
 
 
-def write(con: sqlite3.Connection, row: LedgerRow, **changes: Any) -> None:
-    """As `update`, inside the caller's transaction (to commit it with other writes)."""
+def note(con: sqlite3.Connection, row: LedgerRow, **changes: Any) -> None:
+    """Writes bookkeeping columns of one order (intent, actions done, lines sent, ...), never its
+    state: a state changes only through `transition`. Commits at once, or inside the caller's
+    open transaction."""
+    if "state" in changes:
+        raise IllegalTransition(f"order {row.reference}: the state changes only through transition()")
+    _write(con, row, changes)
+
+
+def _write(con: sqlite3.Connection, row: LedgerRow, changes: dict[str, Any]) -> None:
+    if not con.in_transaction:
+        with transaction(con):
+            _write(con, row, changes)
+        return
     changes["updated_at"] = now_iso()
     names = list(changes)
     assignments = ", ".join(f"{name} = ?" for name in names)  # names are our own column names

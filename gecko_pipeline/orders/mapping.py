@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ class ChannelTarget:
     price_list_id: str
     stock_location_id: int
     tags: tuple[str, ...] = ()
+    create_missing_currencies: bool = False  # else an order in a currency the account lacks waits
 
 
 class CatalogMissing(RuntimeError):
@@ -117,10 +119,12 @@ class Catalog:
         return None
 
     def has_currency(self, iso: str) -> bool:
+        """Whether the account has the currency, active (the API matches currency_iso against those)."""
         if self._currencies is None:
-            self._currencies = {
-                str(r[0]).upper() for r in self.con.execute("SELECT iso FROM currencies").fetchall() if r[0]
-            }
+            rows = self.con.execute(
+                "SELECT iso FROM currencies WHERE coalesce(status, 'active') = 'active'"
+            ).fetchall()
+            self._currencies = {str(r[0]).upper() for r in rows if r[0]}
         return iso.upper() in self._currencies
 
 
@@ -175,8 +179,8 @@ def find_address(con: sqlite3.Connection, catalog: Catalog, company_id: int, add
     return known if known is not None else catalog.address_id(company_id, address)
 
 
-def _text(value: Any) -> str:
-    return str(value)
+def _text(value: Decimal) -> str:
+    return format(value, "f")  # plain notation (str() writes 1E-7): the API never gets an exponent
 
 
 def map_order(
@@ -236,6 +240,17 @@ def map_order(
         "billing": order.billing_address.fingerprint,
     }
 
+    body["order_line_items"] = line_items(order, variants)
+    mapped.currency_missing = not (
+        catalog.has_currency(order.currency) or ledger.learned(con, "currency", order.currency) is not None
+    )
+    mapped.body = {"order": body}
+    return mapped
+
+
+def line_items(order: ChannelOrder, variants: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The sales order's lines: one per channel line (variant, quantity, price, discount, tax rate),
+    then freeform lines for shipping, fees and order discounts (a discount as a negative price)."""
     lines: list[dict[str, Any]] = []
     for line in order.lines:
         item: dict[str, Any] = {
@@ -262,12 +277,7 @@ def map_order(
         if extra.tax_rate is not None:
             item["tax_rate_override"] = _text(extra.tax_rate)
         lines.append(item)
-    body["order_line_items"] = lines
-    mapped.currency_missing = not (
-        catalog.has_currency(order.currency) or ledger.learned(con, "currency", order.currency) is not None
-    )
-    mapped.body = {"order": body}
-    return mapped
+    return lines
 
 
 def _tags(order: ChannelOrder, target: ChannelTarget) -> list[str]:

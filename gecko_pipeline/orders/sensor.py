@@ -18,7 +18,7 @@ from gecko_pipeline.ops_resource import OpsStoreResource
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.intake import drop_folder, ingest_drop_folder
 from gecko_pipeline.orders.jobs import order_push_job
-from gecko_pipeline.orders.runner import RetryPolicy, catalog_mtime, due_for_retry, stale_cutoff
+from gecko_pipeline.orders.policy import RetryPolicy, catalog_mtime, due_for_retry, stale_cutoff
 from gecko_pipeline.warehouse.resource import WarehouseResource
 
 BATCH_SIZE = 200  # orders per run: a run costs seconds of overhead, an order a few requests

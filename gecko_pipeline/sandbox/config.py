@@ -17,6 +17,9 @@ class FaultConfig:
     latency_ms: float = 0.0  # added to every API answer
     drop_rate: float = 0.0  # close the connection after sending part of the body
     error_after_write_rate: float = 0.0  # POST performed, then answered 500
+    # With error_after_write_rate: the Idempotency-Key is not recorded either (a server that fails
+    # between its write and its bookkeeping), so a blind re-POST with the same key writes again.
+    error_after_write_forgets_key: bool = False
 
     def update(self, values: dict[str, object]) -> None:
         known = {f.name: f.type for f in fields(self)}

@@ -5,6 +5,7 @@ Everything is validated before anything is written, so a 422 leaves no half-made
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,14 @@ from gecko_pipeline.sandbox.core import Reply
 from gecko_pipeline.sandbox.errors import ApiError, not_found
 from gecko_pipeline.sandbox.shipments_api import SHIPMENT_FIELDS
 from gecko_pipeline.sandbox.store import Record, dumps
-from gecko_pipeline.sandbox.validate import Errors, as_text, optional_object, permitted, root_object
+from gecko_pipeline.sandbox.validate import (
+    DECIMAL_LIMIT,
+    Errors,
+    as_text,
+    optional_object,
+    permitted,
+    root_object,
+)
 
 CREATE_STATUSES = ("draft", "active", "finalized")
 PUT_STATUSES = ("draft", "active", "finalized", "void")
@@ -80,7 +88,9 @@ def _check_lines(
         quantity = errors.decimal(item, "quantity", f"{name}.quantity", positive=True)
         if item.get("quantity") is None:
             errors.add(f"{name}.quantity", "can't be blank")
-        errors.decimal(item, "discount", f"{name}.discount")
+        discount = errors.decimal(item, "discount", f"{name}.discount")
+        if discount is not None and f"{name}.discount" not in errors.errors and abs(discount) > 100:
+            errors.add(f"{name}.discount", "must be between -100 and 100 (a percentage)")
         errors.decimal(item, "tax_rate_override", f"{name}.tax_rate_override")
         price = errors.decimal(item, "price", f"{name}.price")
         tax_type = errors.reference(item, "tax_type_id", tax_types, f"{name}.tax_type_id")
@@ -109,9 +119,7 @@ def _check_lines(
                 "variant_id": variant["id"] if variant else None,
                 "freeform": freeform,
                 "quantity": stock.fmt(quantity) if quantity is not None else None,
-                "price": item["price"]
-                if isinstance(item.get("price"), str)
-                else (stock.fmt(price) if price is not None else None),
+                "price": stock.fmt(price) if price is not None else None,
                 "discount": as_text(item.get("discount")),
                 "tax_rate_override": as_text(item.get("tax_rate_override")),
                 "tax_type_id": tax_type["id"] if tax_type else 1,
@@ -122,6 +130,21 @@ def _check_lines(
             }
         )
     return out
+
+
+def check_total(errors: Errors, lines: list[Mapping[str, Any]], tax_treatment: str) -> None:
+    """The order total of these lines must be computable (in range) BEFORE anything is written: an
+    answer of 500 after a half-done write is what makes a client post the order again."""
+    if errors.errors:
+        return  # some line is not valid yet; its own error says why
+    try:
+        total = Decimal(sales.order_total(lines, tax_treatment))
+    except ArithmeticError:  # decimal.InvalidOperation / Overflow: beyond what a total can hold
+        total = DECIMAL_LIMIT
+    if abs(total) >= DECIMAL_LIMIT:
+        errors.add(
+            "order_line_items", "make the order total out of range (at most 12 digits before the point)"
+        )
 
 
 def _add_lines(ctx: Ctx, order: Record, lines: list[dict[str, Any]]) -> list[Record]:
@@ -186,6 +209,8 @@ def post_order(ctx: Ctx) -> Reply:
         or account["default_order_price_list_id"]
     )
     lines = _check_lines(ctx, errors, data.get("order_line_items"), price_list)
+    tax_treatment = data.get("tax_treatment") or account["default_tax_treatment"]
+    check_total(errors, lines, tax_treatment)
     errors.check()
     # Valid: write the embedded company and addresses first, then the order.
     if company is None:
@@ -214,7 +239,7 @@ def post_order(ctx: Ctx) -> Reply:
         issued_at=issued_at,
         ship_at=ship_at,
         status="draft",
-        tax_treatment=data.get("tax_treatment") or account["default_tax_treatment"],
+        tax_treatment=tax_treatment,
         email=data.get("email") or company.get("email"),
         **{k: v for k, v in permitted(data, ORDER_TEXT_FIELDS).items() if v is not None},
     )
@@ -274,6 +299,9 @@ def put_order(ctx: Ctx, raw_id: str) -> Reply:
         errors.add("order_line_items", "cannot be added to a fulfilled order")
     price_list = as_text(data.get("default_price_list_id")) or order["default_price_list_id"]
     lines = _check_lines(ctx, errors, new_lines, price_list, start=len(order["order_line_item_ids"]))
+    check_total(
+        errors, [*sales.lines_of(store, order), *lines], data.get("tax_treatment") or order["tax_treatment"]
+    )
     errors.check()
     fields: dict[str, Any] = permitted(
         data, ORDER_TEXT_FIELDS | {"shipping_address_id", "billing_address_id", "tax_treatment"}

@@ -8,8 +8,9 @@ together, a received return adds to on hand at its location.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from gecko_pipeline.sandbox import domain, records, stock
 from gecko_pipeline.sandbox.errors import ApiError
@@ -190,7 +191,7 @@ def refresh(store: Store, order: Record) -> None:
         set_status(store, order, "fulfilled")
 
 
-def order_total(lines: list[Record], tax_treatment: str) -> str:
+def order_total(lines: Sequence[Mapping[str, Any]], tax_treatment: str) -> str:
     subtotal = ZERO
     for line in lines:
         price = stock.dec(line["price"])

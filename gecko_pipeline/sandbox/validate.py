@@ -11,6 +11,10 @@ from gecko_pipeline.sandbox import domain
 from gecko_pipeline.sandbox.errors import ApiError, bad_request, validation
 from gecko_pipeline.sandbox.store import Record, Table
 
+# The range of the API's decimal columns as the sandbox models them: 12 digits before the point.
+# Anything larger is refused with a 422 before a write, never accepted and then failed on (a 500).
+DECIMAL_LIMIT = Decimal(10) ** 12
+
 
 def root_object(raw: bytes, root: str) -> dict[str, Any]:
     """The `{"<root>": {...}}` body's inner object."""
@@ -73,7 +77,11 @@ class Errors:
         if data.get(field) is None:
             return None
         value = domain.decimal_of(data[field], name or field, self.errors)
-        if positive and (name or field) not in self.errors and value <= 0:
+        if (name or field) in self.errors:
+            return value
+        if abs(value) >= DECIMAL_LIMIT:
+            self.add(name or field, "is out of range (at most 12 digits before the decimal point)")
+        elif positive and value <= 0:
             self.add(name or field, "must be greater than 0")
         return value
 

@@ -9,7 +9,15 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gecko_pipeline.sandbox import catalogue, domain, faults, orders_api, parties, shipments_api
+from gecko_pipeline.sandbox import (
+    catalogue,
+    domain,
+    faults,
+    order_lines_api,
+    orders_api,
+    parties,
+    shipments_api,
+)
 from gecko_pipeline.sandbox.context import Ctx
 from gecko_pipeline.sandbox.core import Reply, Sandbox
 from gecko_pipeline.sandbox.errors import ApiError, not_found
@@ -343,6 +351,7 @@ PUTS: dict[str, Callable[[Ctx, str], Reply]] = {
     "variants": put_simple("variants", "variant", VARIANT_FIELDS),
     "webhooks": put_simple("webhooks", "webhook", frozenset({"address", "event"})),
     "orders": orders_api.put_order,
+    "order_line_items": order_lines_api.put_line,
     "fulfillments": shipments_api.put_fulfillment,
     "fulfillment_returns": shipments_api.put_return,
 }
@@ -359,10 +368,15 @@ def _resolve(method: str, segments: list[str]) -> Callable[[Ctx], Reply] | None:
     if (
         method == "DELETE"
         and n == 2
-        and (segments[0] in ARCHIVABLE or segments[0] in ("webhooks", "orders", "fulfillments"))
+        and (
+            segments[0] in ARCHIVABLE
+            or segments[0] in ("webhooks", "orders", "order_line_items", "fulfillments")
+        )
     ):
         if segments[0] == "orders":
             return lambda ctx: orders_api.delete_order(ctx, segments[1])
+        if segments[0] == "order_line_items":
+            return lambda ctx: order_lines_api.delete_line(ctx, segments[1])
         if segments[0] == "fulfillments":
             return lambda ctx: shipments_api.delete_fulfillment(ctx, segments[1])
         return lambda ctx: delete_record(ctx, segments[0], segments[1])
@@ -388,9 +402,11 @@ async def dispatch(
         if error.status >= 500:
             raise
         reply = Reply(error.status, error.content())
-    if key:
+    lost = method == "POST" and reply.status < 300 and faults.error_after_write(sandbox)
+    if key and not (lost and sandbox.faults.error_after_write_forgets_key):
         sandbox.idempotency.put("account", key, reply)
-    if method == "POST" and reply.status < 300 and faults.error_after_write(sandbox):
-        # The write happened and a replay with the same key gets the real answer; this one is lost.
+    if lost:
+        # The write happened and (unless the key is forgotten too) a replay with the same key gets the
+        # real answer; this one is lost.
         raise ApiError(500, "Injected fault: the request was performed but its answer failed")
     return reply
