@@ -109,8 +109,8 @@ def _feed_quantity(listings: Path, variant_id: int) -> str | None:
 
 
 def bench_latency(root: Path) -> dict[str, Any]:
-    from gecko_pipeline.sandbox.config import SandboxConfig
-    from gecko_pipeline.sandbox.server import run_sandbox
+    from gecko_sandbox.config import SandboxConfig
+    from gecko_sandbox.server import run_sandbox
 
     data_dir = root / "latency"
     channels_file = root / "channels.yaml"

@@ -13,7 +13,6 @@ import logging
 import sys
 
 COMMAND_MODULES = [
-    "gecko_pipeline.sandbox.cli",
     "gecko_pipeline.demo",
     "gecko_pipeline.dev",
     "gecko_pipeline.orders.cli",
@@ -30,7 +29,25 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    _register_sandbox(subparsers)
     return parser
+
+
+def _register_sandbox(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`gecko-pipeline sandbox` serves the inventory API sandbox, which ships apart from the product
+    (package gecko-sandboxes, installed by the Makefile): without it, the command says how to get it."""
+    try:
+        from gecko_sandbox.cli import register  # noqa: PLC0415 - optional, not part of the product
+    except ImportError:
+        parser = subparsers.add_parser("sandbox", help="serve the local API sandbox (needs gecko-sandboxes)")
+        parser.set_defaults(func=_sandbox_missing)
+        return
+    register(subparsers)
+
+
+def _sandbox_missing(_args: argparse.Namespace) -> int:
+    print("the API sandbox is not installed: pip install -e ./sandboxes (make install does)", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

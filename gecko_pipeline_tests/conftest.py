@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from gecko_sandbox.config import FaultConfig, SandboxConfig
+from gecko_sandbox.server import SandboxHandle, run_sandbox
 
-from gecko_pipeline.sandbox.config import FaultConfig, SandboxConfig
-from gecko_pipeline.sandbox.server import SandboxHandle, run_sandbox
 from gecko_pipeline.settings import Settings
 
 pytest_plugins = ["gecko_pipeline_tests.shopify_fixtures"]

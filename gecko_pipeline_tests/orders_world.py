@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import httpx
 import pytest
+from gecko_sandbox import SandboxConfig, run_sandbox
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
@@ -28,7 +29,6 @@ from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.context import PushStats
 from gecko_pipeline.orders.runner import RetryPolicy, run_push
 from gecko_pipeline.orders.sensor import order_inbox_sensor
-from gecko_pipeline.sandbox import SandboxConfig, run_sandbox
 from gecko_pipeline.warehouse.publish import publish
 from gecko_pipeline.warehouse.resource import WarehouseResource
 

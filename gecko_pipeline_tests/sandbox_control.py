@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
-from gecko_pipeline.sandbox.server import SandboxHandle
+from gecko_sandbox.server import SandboxHandle
 
 
 def dump(handle: SandboxHandle, resource: str) -> list[dict[str, Any]]:

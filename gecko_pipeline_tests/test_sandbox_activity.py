@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from gecko_sandbox.server import SandboxHandle
 
 from gecko_pipeline import signing
-from gecko_pipeline.sandbox.server import SandboxHandle
 
 
 class Receiver:

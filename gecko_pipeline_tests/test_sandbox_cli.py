@@ -39,6 +39,6 @@ def test_cli_serves_logs_and_stops_on_sigterm() -> None:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode in (0, -signal.SIGTERM)
-    access = [entry for entry in stderr.splitlines() if "gecko_pipeline.sandbox.access" in entry]
+    access = [entry for entry in stderr.splitlines() if "gecko_sandbox.access" in entry]
     assert len(access) == 1 and "GET /variants?limit=2 200" in access[0]
     assert "cli-token" not in stderr

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from gecko_sandbox.config import SandboxConfig
+from gecko_sandbox.server import SandboxHandle, run_sandbox
 from sandbox_control import dump
-
-from gecko_pipeline.sandbox.config import SandboxConfig
-from gecko_pipeline.sandbox.server import SandboxHandle, run_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,8 @@ import time
 from decimal import Decimal
 
 import httpx
+from gecko_sandbox.server import SandboxHandle
 from sandbox_control import dump
-
-from gecko_pipeline.sandbox.server import SandboxHandle
 
 
 def stock_at(api: httpx.Client, variant_id: int, location_id: int) -> tuple[Decimal, Decimal]:

@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import httpx
+from gecko_sandbox.config import SandboxConfig
+from gecko_sandbox.core import Sandbox
 from shopify_sandbox.config import ShopifySandboxConfig
 from shopify_sandbox.seed import Seeder
 from shopify_sandbox.store import Store
-
-from gecko_pipeline.sandbox.config import SandboxConfig
-from gecko_pipeline.sandbox.core import Sandbox
 
 
 def seeded(**fields: object) -> Store:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from types import TracebackType
 
 import uvicorn
+from sandbox_kit.server_thread import ServerThread, bound_address
 
 from shopify_sandbox.app import ShopifyApp, create_app
 from shopify_sandbox.config import ShopifySandboxConfig
@@ -25,41 +23,16 @@ def _uvicorn_config(app: ShopifyApp, config: ShopifySandboxConfig) -> uvicorn.Co
     )
 
 
-def _bound(server: uvicorn.Server) -> tuple[str, int]:
-    host, port = server.servers[0].sockets[0].getsockname()[:2]
-    return str(host), int(port)
-
-
-class ShopifySandboxHandle:
+class ShopifySandboxHandle(ServerThread):
     """A sandbox serving in a daemon thread: `url`, `shop_domain`, `token`, `app_secret`, `config`,
     `graphql_url(version=None)`, `stop()`; also a context manager. `app.sandbox` is the live state."""
 
     def __init__(self, config: ShopifySandboxConfig, *, timeout: float = 120.0) -> None:
         self.config = config
         self.app = create_app(config)  # seeds before anything listens
-        self.server = uvicorn.Server(_uvicorn_config(self.app, config))
-        errors: list[BaseException] = []
-
-        def serve() -> None:
-            try:
-                self.server.run()  # uvicorn leaves signals alone outside the main thread
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-
-        self.thread = threading.Thread(target=serve, daemon=True, name=f"shopify-sandbox-{config.port}")
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if errors or not self.thread.is_alive():
-                raise RuntimeError(
-                    f"shopify sandbox failed to start on {config.host}:{config.port}: {errors[:1] or 'exited'}"
-                )
-            if time.monotonic() > deadline:
-                self.server.should_exit = True
-                raise RuntimeError(f"shopify sandbox did not start within {timeout:g} s")
-            time.sleep(0.01)
-        self.host, self.port = _bound(self.server)
-        self.url = f"http://{self.host}:{self.port}"
+        super().__init__(
+            _uvicorn_config(self.app, config), name=f"shopify-sandbox-{config.port}", timeout=timeout
+        )
         self.app.sandbox.store.base_url = self.url
 
     @property
@@ -80,18 +53,6 @@ class ShopifySandboxHandle:
 
     def graphql_url(self, version: str | None = None) -> str:
         return f"{self.url}/admin/api/{version or self.config.api_version}/graphql.json"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    def __enter__(self) -> ShopifySandboxHandle:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"ShopifySandboxHandle(url={self.url!r}, api_version={self.config.api_version!r}, scale={self.config.scale})"
@@ -114,7 +75,7 @@ def serve_forever(config: ShopifySandboxConfig) -> None:
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)
         if server.started:
-            host, port = _bound(server)
+            host, port = bound_address(server)
             app.sandbox.store.base_url = f"http://{host}:{port}"
             # One parseable line, so a parent process started with --port 0 learns the URL.
             print(

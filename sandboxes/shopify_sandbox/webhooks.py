@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sandbox_kit.signing import sign
 
 from shopify_sandbox.store import Store
-from shopify_sandbox.wire import gid, sign, triggered_at
+from shopify_sandbox.wire import gid, triggered_at
 
 LOG_SIZE = 10_000
 SPECIAL_TOPICS = {

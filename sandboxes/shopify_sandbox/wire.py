@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -168,12 +165,3 @@ def rate_str(value: Decimal) -> float:
 
 
 # --- signatures ----------------------------------------------------------------------------------------
-def sign(secret: str, body: bytes) -> str:
-    """X-Shopify-Hmac-Sha256: base64(HMAC-SHA256(app client secret, raw body))."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode("ascii")
-
-
-def verify(secret: str, body: bytes, signature: str | None) -> bool:
-    if not signature:
-        return False
-    return hmac.compare_digest(sign(secret, body).encode(), signature.strip().encode("ascii", "replace"))
