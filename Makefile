@@ -31,6 +31,7 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 ## test: the whole test suite (the sandbox runs in-process on 127.0.0.1)
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 ## bench: the benchmarks, printing figures (takes several minutes)

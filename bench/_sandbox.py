@@ -1,6 +1,6 @@
 """A server in its own process for a benchmark: the sandbox (`sandbox_process`) or any command
 (`server_process`), on a free loopback port, pinned to core 0 when taskset exists so that the measured
-client keeps the other core, and stopped with its whole process group on exit (gecko_pipeline.processes)."""
+client keeps the other core, and stopped with its whole process group on exit (gecko_pipeline.tools.processes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from gecko_pipeline.processes import Services, free_port, gecko_command
+from gecko_pipeline.tools.processes import Services, free_port, gecko_command
 
 HOST = "127.0.0.1"
 TOKEN = "bench-token"

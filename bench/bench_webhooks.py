@@ -36,18 +36,18 @@ import httpx
 
 from bench._sandbox import server_process
 from gecko_pipeline.api.client import GeckoClient
-from gecko_pipeline.api.resource import GeckoApiResource
+from gecko_pipeline.defs.resources import GeckoApiResource
 from gecko_pipeline.channels.config import load_channels
 from gecko_pipeline.channels.feeds import write_feeds
-from gecko_pipeline.channels.resource import ChannelConfigResource
+from gecko_pipeline.defs.resources import ChannelConfigResource
 from gecko_pipeline.channels.stock import compute_channel_stock
-from gecko_pipeline.gateway import run_gateway
-from gecko_pipeline.jobs import CONSOLE_QUIET_RUN_CONFIG
-from gecko_pipeline.ops_resource import OpsStoreResource
-from gecko_pipeline.processes import gecko_command
-from gecko_pipeline.settings import Settings
+from gecko_pipeline.tools.background import run_gateway
+from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
+from gecko_pipeline.defs.resources import OpsStoreResource
+from gecko_pipeline.tools.processes import gecko_command
+from gecko_pipeline.config import Settings
 from gecko_pipeline.signing import sign
-from gecko_pipeline.warehouse.resource import WarehouseResource
+from gecko_pipeline.defs.resources import WarehouseResource
 from gecko_pipeline.warehouse.sync import sync_all
 from gecko_pipeline.webhooks.jobs import webhook_refresh_job
 from gecko_pipeline.webhooks.sensor import DEFAULT_INTERVAL_SECONDS, webhook_event_sensor

@@ -68,10 +68,16 @@ class Settings:
     named_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Which secret fields came from the environment (their variables back the resources' EnvVars).
     secrets_from_env: frozenset[str] = frozenset()
+    # Dagster's instance folder (DAGSTER_HOME), by default under the data folder.
+    dagster_home: Path | None = None
 
     @property
     def uses_sandbox(self) -> bool:
         return self.api_url.rstrip("/") == SANDBOX_URL
+
+    @property
+    def dagster_home_path(self) -> Path:
+        return self.dagster_home or self.data_dir / "dagster_home"
 
     @property
     def warehouse_path(self) -> Path:
@@ -156,5 +162,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         # Any variable may hold a channel's secret (the channel file names it); keep them all, read-only.
         named_secrets=MappingProxyType({k: v for k, v in env.items() if v}),
         secrets_from_env=from_env,
+        dagster_home=Path(home) if (home := _clean(env.get("DAGSTER_HOME"))) else None,
         **secrets,
     )
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a child process of ours starts with: ours, plus `extra`."""
+    return {**os.environ, **(extra or {})}

@@ -6,7 +6,6 @@ Both only write ops.sqlite (never the warehouse), so the server stays responsive
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 
 import uvicorn
@@ -15,13 +14,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from gecko_pipeline.asgi_thread import ServerThread
-from gecko_pipeline.settings import Settings
-from gecko_pipeline.webhooks.receiver import RECEIVER_PATH, ReceiverLimits, receiver_routes
+from gecko_pipeline.config import Settings
+from gecko_pipeline.orders.intake import intake_routes
+from gecko_pipeline.webhooks.receiver import ReceiverLimits, receiver_routes
 
 log = logging.getLogger("gecko_pipeline.gateway")
-
-INTAKE_MODULE = "gecko_pipeline.orders.intake"
 
 
 def _index(paths: list[str]):  # noqa: ANN202 (a Starlette endpoint)
@@ -31,50 +28,14 @@ def _index(paths: list[str]):  # noqa: ANN202 (a Starlette endpoint)
     return index
 
 
-def _intake_routes(settings: Settings) -> list[BaseRoute]:
-    # The order intake is another part of the project; serve it when it is installed.
-    if importlib.util.find_spec(INTAKE_MODULE) is None:
-        log.info("order intake not available (%s missing): serving webhooks only", INTAKE_MODULE)
-        return []
-    from gecko_pipeline.orders.intake import intake_routes
-
-    return list(intake_routes(settings))
-
-
 def create_gateway_app(
     settings: Settings, *, limits: ReceiverLimits | None = None, with_intake: bool = True
 ) -> Starlette:
     routes: list[BaseRoute] = [*receiver_routes(settings, limits)]
     if with_intake:
-        routes += _intake_routes(settings)
+        routes += intake_routes(settings)
     paths = [getattr(route, "path", "") for route in routes]
     return Starlette(routes=[Route("/", _index(paths), methods=["GET"], name="index"), *routes])
-
-
-class GatewayHandle(ServerThread):
-    """The gateway (or any app, such as the intake alone) served in a background thread (tests, benchmarks,
-    the demo). `port=0` takes an ephemeral port; `url` is set once it serves; `stop()` ends it."""
-
-    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
-        )
-        super().__init__(config, name="gecko-gateway")
-
-    @property
-    def webhook_url(self) -> str:
-        return self.url + RECEIVER_PATH
-
-
-def run_gateway(
-    settings: Settings,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    *,
-    limits: ReceiverLimits | None = None,
-    with_intake: bool = True,
-) -> GatewayHandle:
-    return GatewayHandle(create_gateway_app(settings, limits=limits, with_intake=with_intake), host, port)
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

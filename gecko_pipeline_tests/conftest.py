@@ -12,7 +12,7 @@ import pytest
 from gecko_sandbox.config import FaultConfig, SandboxConfig
 from gecko_sandbox.server import SandboxHandle, run_sandbox
 
-from gecko_pipeline.settings import Settings
+from gecko_pipeline.config import Settings
 
 pytest_plugins = ["gecko_pipeline_tests.shopify_fixtures"]
 

@@ -17,20 +17,17 @@ import dagster as dg
 import httpx
 import pytest
 from gecko_sandbox import SandboxConfig, run_sandbox
+from harness import sandbox_resources
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
-from gecko_pipeline.api.resource import GeckoApiResource
-from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.channels.config import load_channels
-from gecko_pipeline.channels.resource import ChannelConfigResource
-from gecko_pipeline.ops_resource import OpsStoreResource
+from gecko_pipeline.defs.extract import extract
+from gecko_pipeline.defs.orders import order_inbox_sensor
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.context import PushStats
 from gecko_pipeline.orders.runner import RetryPolicy, run_push
-from gecko_pipeline.orders.sensor import order_inbox_sensor
 from gecko_pipeline.warehouse.publish import publish
-from gecko_pipeline.warehouse.resource import WarehouseResource
 
 CHANNEL_FILE = """
 channels:
@@ -58,20 +55,16 @@ class World:
         self.channel_file = channel_file
         self.channels = load_channels(channel_file)
         self.http = httpx.Client(base_url=handle.url, timeout=30)
-        self.warehouse = WarehouseResource(data_dir=str(data_dir))
+        self._resources = sandbox_resources(handle, data_dir, channel_file)
+        self.warehouse = self._resources["warehouse"]
         self.ops_path = data_dir / "ops.sqlite"
 
     def resources(self) -> dict[str, Any]:
-        return {
-            "ops_store": OpsStoreResource(data_dir=str(self.data_dir)),
-            "warehouse": self.warehouse,
-            "gecko_api": GeckoApiResource(api_url=self.handle.url),
-            "channel_config": ChannelConfigResource(channels_file=str(self.channel_file)),
-        }
+        return dict(self._resources)
 
     def sensor(self, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=self.resources())
-        return order_inbox_sensor(context)
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=self.resources()) as context:
+            return order_inbox_sensor(context)
 
     def client(self, **overrides: Any) -> GeckoClient:
         return GeckoClient(self.handle.url, token=self.handle.token, backoff_base=0.01, **overrides)
@@ -189,22 +182,14 @@ def open_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     channel_file = root / "channels.yaml"
     channel_file.write_text(CHANNEL_FILE)
     with run_sandbox(SandboxConfig(scale=40, seed=3, rate_limit_quota=100_000)) as handle:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("GECKO_API_URL", handle.url)
-            env.setenv("GECKO_ACCESS_TOKEN", handle.token)
-            env.setenv("GECKO_DATA_DIR", str(data_dir))
-            env.setenv("GECKO_CHANNELS_FILE", str(channel_file))
-            warehouse = WarehouseResource(data_dir=str(data_dir))
-            result = dg.materialize(
-                EXTRACT_ASSETS,
-                resources={"gecko_api": GeckoApiResource(api_url=handle.url), "warehouse": warehouse},
-                instance=dg.DagsterInstance.ephemeral(),
-            )
-            assert result.success
-            publish(warehouse.warehouse_path, warehouse.published_path)
-            world = World(handle, data_dir, channel_file)
-            yield world
-            world.http.close()
+        world = World(handle, data_dir, channel_file)
+        result = dg.materialize(
+            [extract], resources=world.resources(), instance=dg.DagsterInstance.ephemeral()
+        )
+        assert result.success
+        publish(world.warehouse.warehouse_path, world.warehouse.published_path)
+        yield world
+        world.http.close()
 
 
 _counter = iter(range(1, 10**6))

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gecko_pipeline.asgi_thread import ServerThread
+from gecko_pipeline.tools.background import ServerThread
 
 ShopifyFactory = Callable[..., ShopifySandboxHandle]
 

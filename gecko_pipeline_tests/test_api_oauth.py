@@ -14,7 +14,9 @@ import dagster as dg
 import httpx
 import pytest
 
-from gecko_pipeline.api import AuthenticationError, GeckoApiResource, GeckoClient
+from gecko_pipeline.api import AuthenticationError, GeckoClient
+from gecko_pipeline.config import load_settings
+from gecko_pipeline.defs.resources import GeckoApiResource, build_resources
 
 
 @pytest.fixture
@@ -106,8 +108,10 @@ def test_the_resource_reads_secrets_from_the_environment_not_its_config(
     monkeypatch.setenv("GECKO_API_URL", sandbox.url)
     monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
     monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))
-    resource = GeckoApiResource(max_concurrency=2, page_size=100)
-    assert sandbox.token not in json.dumps(resource.model_dump())
+    resources = build_resources(load_settings(), max_concurrency=2, page_size=100)
+    shown = json.dumps(resources["gecko_api"].model_dump(), default=str)
+    # The resource names the variable; the token itself stays in the environment.
+    assert sandbox.token not in shown and "GECKO_ACCESS_TOKEN" in shown
 
     @dg.asset
     def variant_count(gecko_api: GeckoApiResource) -> dg.MaterializeResult:
@@ -116,8 +120,9 @@ def test_the_resource_reads_secrets_from_the_environment_not_its_config(
             assert client.page_size == 100 and client.max_concurrency == 2
         return dg.MaterializeResult(metadata={"variants": sum(p.record_count for p in pages)})
 
-    result = dg.materialize([variant_count], resources={"gecko_api": resource})
+    result = dg.materialize([variant_count], resources=resources)
     assert result.success
+    assert sandbox.token not in json.dumps(result.dagster_run.run_config, default=str)
     count = result.asset_materializations_for_node("variant_count")[0].metadata["variants"].value
     assert count > 0
 

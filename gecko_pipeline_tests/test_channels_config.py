@@ -15,6 +15,8 @@ from gecko_pipeline.channels.config import (
     parse_channels,
     resolve_channels,
 )
+from gecko_pipeline.config import load_settings
+from gecko_pipeline.defs.resources import build_resources
 from gecko_pipeline.warehouse.catalog import ensure_schema
 
 
@@ -66,11 +68,12 @@ def test_the_packaged_default_has_two_demo_channels(monkeypatch: pytest.MonkeyPa
     assert marketplace.order_secret_env == "GECKO_CHANNEL_MARKETPLACE_SECRET"
 
 
-def test_the_file_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_file_comes_from_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text("channels:\n  - name: shop\n    safety_buffer: 2.5\n    order_tags: [a, b]\n")
-    monkeypatch.setenv("GECKO_CHANNELS_FILE", str(path))
-    (shop,) = load_channels()
+    settings = load_settings({"GECKO_CHANNELS_FILE": str(path)})
+    resource = build_resources(settings)["channel_config"]
+    (shop,) = resource.load()
     # 2.5 in YAML is a float; it must arrive as the exact decimal the merchant wrote.
     assert shop.safety_buffer == Decimal("2.5") and shop.order_tags == ("a", "b")
     assert shop.price_list is None and shop.stock_location is None

@@ -18,16 +18,15 @@ import dagster as dg
 import duckdb
 import httpx
 import pytest
+from harness import sandbox_resources
 
 from gecko_pipeline.api.client import GeckoClient
-from gecko_pipeline.api.resource import GeckoApiResource
-from gecko_pipeline.assets.channels import CHANNEL_ASSETS, CHANNEL_CHECKS
-from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.channels.config import ChannelConfigError, load_channels
 from gecko_pipeline.channels.feeds import read_changes, write_feeds
-from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.channels.stock import REASONS, compute_channel_stock
-from gecko_pipeline.warehouse.resource import WarehouseResource
+from gecko_pipeline.defs.channels import channels
+from gecko_pipeline.defs.extract import extract
+from gecko_pipeline.defs.resources import WarehouseResource
 from gecko_pipeline.warehouse.sync import refresh_ids
 
 ZERO = Decimal("0")
@@ -135,20 +134,12 @@ def expected_listings(account: Account, channels: dict[str, dict[str, Any]]) -> 
 
 
 @pytest.fixture
-def setup(
-    sandbox_factory: Callable[..., Any], data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, Any]]:
+def setup(sandbox_factory: Callable[..., Any], data_dir: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     handle = sandbox_factory(scale=60, seed=7, rate_limit_quota=100_000)
-    monkeypatch.setenv("GECKO_API_URL", handle.url)
-    monkeypatch.setenv("GECKO_ACCESS_TOKEN", handle.token)
-    monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))
     channel_file = tmp_path / "channels.yaml"
     channel_file.write_text(CHANNEL_FILE)
-    resources = {
-        "gecko_api": GeckoApiResource(api_url=handle.url),
-        "warehouse": WarehouseResource(data_dir=str(data_dir), incremental_overlap_seconds=1),
-        "channel_config": ChannelConfigResource(channels_file=str(channel_file)),
-    }
+    resources = sandbox_resources(handle, data_dir, channel_file)
+    resources["warehouse"] = WarehouseResource(storage=resources["storage"], incremental_overlap_seconds=1)
     account = Account(handle.url)
     yield {
         "handle": handle,
@@ -163,7 +154,7 @@ def setup(
 
 def materialize(setup: dict[str, Any], selection: dg.AssetSelection = SELECTION) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*EXTRACT_ASSETS, *CHANNEL_ASSETS, *CHANNEL_CHECKS],
+        [extract, channels],
         selection=selection,
         resources=setup["resources"],
         instance=setup["instance"],
@@ -499,7 +490,7 @@ def test_a_vanished_variant_is_taken_down_and_a_dropped_location_is_removed(setu
     ).raise_for_status()
     # Only a full refresh notices a hard delete; the row stays (with _vanished_at) and is taken down.
     full = dg.materialize(
-        [*EXTRACT_ASSETS, *CHANNEL_ASSETS],
+        [extract, channels],
         selection=SELECTION,
         resources=setup["resources"],
         instance=setup["instance"],

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from gecko_pipeline.assets.catalog import DOMAIN_TAG, OWNERS, catalog_labels
 from gecko_pipeline.definitions import defs
+from gecko_pipeline.defs.labels import DOMAIN_TAG, OWNERS, POOL, catalog_labels
+from gecko_pipeline.warehouse.catalog import TABLES
 
+# design.md section 10: the table names people and tools rely on.
 WAREHOUSE_TABLES = {
     "account",
     "locations",
@@ -27,6 +29,10 @@ WAREHOUSE_TABLES = {
     "fulfillment_returns",
     "fulfillment_return_line_items",
 }
+
+
+def test_the_catalogue_declares_exactly_the_documented_tables() -> None:
+    assert set(TABLES) == WAREHOUSE_TABLES
 
 
 def _asset_specs() -> dict[str, dg.AssetSpec]:
@@ -85,10 +91,26 @@ def test_jobs_schedules_and_sensors_are_defined_and_on() -> None:
 
 def test_every_warehouse_writer_is_in_the_duckdb_writer_pool() -> None:
     graph = defs.resolve_asset_graph()
+    # Only the order push stays out: it talks to the API and ops.sqlite, never to warehouse.duckdb.
+    outside = {"channel_orders_pushed"}
     for key in graph.materializable_asset_keys:
         node = graph.get(key)
         pools = {op.pool for op in node.assets_def.node_def.iterate_op_defs()}
-        assert pools == {"duckdb_writer"}, f"{key.to_user_string()} runs in pools {pools}"
+        expected = {None} if key.to_user_string() in outside else {POOL}
+        assert pools == expected, f"{key.to_user_string()} runs in pools {pools}"
+
+
+PUSH = dg.AssetKey("channel_orders_pushed")
+
+
+def test_a_sync_is_four_steps_and_checks_run_inside_them() -> None:
+    # Each step costs a start-up; the extract is one subsettable step and checks evaluate in bulk in it.
+    job = defs.resolve_job_def("incremental_sync_job")
+    steps = {node.name for node in job.graph.node_defs}
+    assert steps == {"extract", "channels", "channel_order_sync", "published_warehouse"}, steps
+    # The job holds every check of its assets, yet no step of their own: they run inside these four.
+    checks = {key for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key != PUSH}
+    assert len(checks) > 60 and checks <= set(job.asset_layer.asset_graph.asset_check_keys)
 
 
 def test_every_asset_has_its_domain_tag_and_owners() -> None:
@@ -118,15 +140,14 @@ def test_new_checks_are_on_the_feeds_and_the_published_copy() -> None:
     assert ("published_warehouse", "published_copy_is_whole") in checks
 
 
-def test_a_schedule_description_stays_true_when_the_cron_is_overridden(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from gecko_pipeline.jobs import INCREMENTAL_CRON_DEFAULT, INCREMENTAL_CRON_ENV, when
+def test_a_schedule_description_stays_true_when_the_cron_is_overridden() -> None:
+    from gecko_pipeline.config import load_settings
+    from gecko_pipeline.defs.schedules import build_schedules
 
-    assert when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, "every 15 minutes").startswith(
-        "every 15 minutes"
-    )
-    monkeypatch.setenv(INCREMENTAL_CRON_ENV, "0 * * * *")
-    assert when(INCREMENTAL_CRON_ENV, INCREMENTAL_CRON_DEFAULT, "every 15 minutes") == (
-        "on cron `0 * * * *` in UTC (from GECKO_SYNC_CRON; default every 15 minutes)"
+    (default, _) = build_schedules(load_settings({}))
+    assert default.description and "every 15 minutes (cron `*/15 * * * *`" in default.description
+    (hourly, _) = build_schedules(load_settings({"GECKO_SYNC_CRON": "0 * * * *"}))
+    assert hourly.cron_schedule == "0 * * * *"
+    assert "on cron `0 * * * *` in UTC (from GECKO_SYNC_CRON; default every 15 minutes)" in (
+        hourly.description or ""
     )

@@ -9,24 +9,19 @@ import dagster as dg
 import duckdb
 import httpx
 import pytest
+from harness import sandbox_resources
 
-from gecko_pipeline.api.resource import GeckoApiResource
-from gecko_pipeline.assets.extract import EXTRACT_ASSETS, SYNC_MODE_TAG
-from gecko_pipeline.assets.extract_checks import EXTRACT_CHECKS
-from gecko_pipeline.assets.publish import published_warehouse
-from gecko_pipeline.warehouse.resource import WarehouseResource
+from gecko_pipeline.defs.extract import SYNC_MODE_TAG, extract
+from gecko_pipeline.defs.publish import published_warehouse
+from gecko_pipeline.defs.resources import GeckoApiResource, WarehouseResource
+from gecko_pipeline.warehouse import quality
 
 
 @pytest.fixture()
-def resources(sandbox: Any, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    # Secrets come from the environment, never from resource config.
-    monkeypatch.setenv("GECKO_API_URL", sandbox.url)
-    monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
-    monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))
-    return {
-        "gecko_api": GeckoApiResource(page_size=10),
-        "warehouse": WarehouseResource(data_dir=str(data_dir), incremental_overlap_seconds=2),
-    }
+def resources(sandbox: Any, data_dir: Path) -> dict[str, Any]:
+    resources = sandbox_resources(sandbox, data_dir, page_size=10)
+    resources["warehouse"] = WarehouseResource(storage=resources["storage"], incremental_overlap_seconds=2)
+    return resources
 
 
 def run(
@@ -37,15 +32,15 @@ def run(
     publish: bool = True,
     only: list[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    assets: list[Any] = [*EXTRACT_ASSETS, *(EXTRACT_CHECKS if checks else [])]
-    if publish:
-        assets.append(published_warehouse)
+    assets: list[Any] = [extract, *([published_warehouse] if publish else [])]
+    keys = [dg.AssetKey(k) for k in only] if only else [k for a in assets for k in a.keys]
+    selection = dg.AssetSelection.assets(*keys)
     return dg.materialize(
         assets,
         resources=resources,
         tags={SYNC_MODE_TAG: "full" if full else "incremental"},
         raise_on_error=False,
-        selection=only,  # asset keys; their checks come along
+        selection=selection if checks else selection.without_checks(),
     )
 
 
@@ -57,10 +52,8 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 def materialization(result: dg.ExecuteInProcessResult, key: str) -> dict[str, Any]:
-    events = result.asset_materializations_for_node(
-        next(n.node_def.name for n in [*EXTRACT_ASSETS, published_warehouse] if dg.AssetKey(key) in n.keys)
-    )
-    event = next(e for e in events if e.asset_key == dg.AssetKey(key))
+    node = "published_warehouse" if key == "published_warehouse" else "extract"
+    event = next(e for e in result.asset_materializations_for_node(node) if e.asset_key == dg.AssetKey(key))
     return {k: v.value for k, v in event.metadata.items()}
 
 
@@ -71,9 +64,9 @@ def test_a_full_run_loads_checks_and_publishes(resources: dict[str, Any], data_d
     assert variants["sync_mode"] == "full"
     assert variants["rows_inserted"] > 0 and variants["load_issues"] == 0
     assert variants["requests"] >= 1 and variants["pages"] >= 1 and variants["cursor"]
-    assert set(variants["cursors"]) == {"products", "variants"}
+    assert materialization(result, "products")["cursor"]  # each table its own list's cursor
     checks = check_results(result)
-    assert len(checks) == len(EXTRACT_CHECKS) and all(checks.values()), checks
+    assert len(checks) == len(quality.RULES) + 1 and all(checks.values()), checks
     published = materialization(result, "published_warehouse")
     assert published["storage_compatibility_version"] == "v1.1.0"
     with duckdb.connect(str(data_dir / "published.duckdb"), read_only=True) as con:
@@ -120,11 +113,12 @@ def test_checks_fail_on_broken_data(resources: dict[str, Any], data_dir: Path, s
     assert materialization(result, "variants")["load_issues"] == 1
 
 
-def test_a_bad_token_fails_the_run_with_what_to_fix(
-    resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GECKO_ACCESS_TOKEN", "expired-token")
-    result = dg.materialize([EXTRACT_ASSETS[1]], resources=resources, raise_on_error=False)
+def test_a_bad_token_fails_the_run_with_what_to_fix(sandbox: Any, data_dir: Path) -> None:
+    resources = sandbox_resources(sandbox, data_dir)
+    resources["gecko_api"] = GeckoApiResource(
+        storage=resources["storage"], api_url=sandbox.url, access_token="expired-token"
+    )
+    result = dg.materialize([extract], resources=resources, raise_on_error=False, selection=["locations"])
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.step_failure_data.error) + str(failure.step_failure_data.user_failure_data)
@@ -134,6 +128,10 @@ def test_a_bad_token_fails_the_run_with_what_to_fix(
 
 def test_an_unknown_sync_mode_is_refused(resources: dict[str, Any]) -> None:
     result = dg.materialize(
-        [EXTRACT_ASSETS[1]], resources=resources, raise_on_error=False, tags={SYNC_MODE_TAG: "everything"}
+        [extract],
+        resources=resources,
+        raise_on_error=False,
+        tags={SYNC_MODE_TAG: "everything"},
+        selection=["locations"],
     )
     assert not result.success

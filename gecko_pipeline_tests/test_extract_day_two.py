@@ -13,16 +13,12 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+from harness import code_location, sandbox_environment
 from sandbox_control import control, dump
 
 from gecko_pipeline.api import GeckoClient, NotFoundError
-from gecko_pipeline.api.resource import GeckoApiResource
-from gecko_pipeline.assets.channels import CHANNEL_ASSETS
-from gecko_pipeline.assets.extract import EXTRACT_ASSETS, SYNC_MODE_TAG
 from gecko_pipeline.channels.config import load_channels, resolve_channels
-from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.warehouse.db import connect
-from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.warehouse.sync import sync_all
 
 
@@ -182,23 +178,17 @@ def test_the_sync_job_and_the_channels_run_without_price_lists(
     sandbox_factory: Any, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox = sandbox_factory(scale=40, rate_limit_quota=100_000, unavailable_lists=("price_lists",))
-    monkeypatch.setenv("GECKO_API_URL", sandbox.url)
-    monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
-    result = dg.materialize(
-        [*EXTRACT_ASSETS, *CHANNEL_ASSETS],
-        resources={
-            "gecko_api": GeckoApiResource(),
-            "warehouse": WarehouseResource(data_dir=str(data_dir)),
-            "channel_config": ChannelConfigResource(),
-        },
-        tags={SYNC_MODE_TAG: "incremental"},
-        raise_on_error=False,
+    sandbox_environment(monkeypatch, sandbox, data_dir)
+    result = (
+        code_location()
+        .resolve_job_def("incremental_sync_job")
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     )
     assert result.success
-    listings = [
-        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("channel_listings")
-    ]
-    assert listings
+    prices = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("price_lists")
+    )
+    assert prices.materialization.metadata["sync_mode"].value == "unavailable"
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(DISTINCT channel) FROM channel_listings").fetchone() == (2,)
         assert con.execute("SELECT count(*) FROM channel_listings WHERE price IS NOT NULL").fetchone()[0] > 0

@@ -447,7 +447,7 @@ def test_readers_of_the_published_copy_keep_working_during_sync_and_publish(
     held.close()
     with duckdb.connect(str(published_path), read_only=True) as fresh:
         assert fresh.execute("SELECT count(*) FROM variants").fetchone() == (before + 3,)
-    assert info["storage_compatibility_version"] == "v1.1.0"
+    assert info.storage_compatibility_version == "v1.1.0"
     assert (
         published_path.read_bytes()[8:13] == b"DUCK@"
     )  # storage format 64: readable by DuckDB 1.1 and later

@@ -14,19 +14,13 @@ import dagster as dg
 import duckdb
 import httpx
 import pytest
+from harness import code_location, sandbox_environment, sandbox_resources
 
-from gecko_pipeline.api.resource import GeckoApiResource
-from gecko_pipeline.assets.channels import CHANNEL_ASSETS, CHANNEL_CHECKS, feeds_match_listings
-from gecko_pipeline.assets.extract import EXTRACT_ASSETS, SYNC_MODE_TAG
-from gecko_pipeline.assets.publish import (
-    PUBLISH_CHECKS,
-    ROW_COUNTS,
-    published_copy_is_whole,
-    published_warehouse,
-)
-from gecko_pipeline.channels.resource import ChannelConfigResource
+from gecko_pipeline.defs.channels import channels
+from gecko_pipeline.defs.extract import SYNC_MODE_TAG, extract
+from gecko_pipeline.defs.publish import ROW_COUNTS, published_warehouse
+from gecko_pipeline.defs.resources import WarehouseResource
 from gecko_pipeline.warehouse.counts import table_row_counts
-from gecko_pipeline.warehouse.resource import WarehouseResource
 
 # Two shapes of feed: one row per variant (web), one per variant and location (market).
 CHANNEL_FILE = """
@@ -39,25 +33,22 @@ channels:
     per_location: true
 """
 
-ASSETS: list[Any] = [*EXTRACT_ASSETS, *CHANNEL_ASSETS, *CHANNEL_CHECKS, published_warehouse, *PUBLISH_CHECKS]
+ASSETS: list[Any] = [extract, channels, published_warehouse]
+FEEDS_CHECK = dg.AssetCheckKey(dg.AssetKey("channel_feeds"), "feeds_match_listings")
+COPY_CHECK = dg.AssetCheckKey(dg.AssetKey("published_warehouse"), "published_copy_is_whole")
 
 
 @pytest.fixture
-def world(sandbox: Any, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("GECKO_API_URL", sandbox.url)
-    monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
-    monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))
+def world(sandbox: Any, data_dir: Path, tmp_path: Path) -> dict[str, Any]:
     channel_file = tmp_path / "channels.yaml"
     channel_file.write_text(CHANNEL_FILE)
+    resources = sandbox_resources(sandbox, data_dir, channel_file)
+    resources["warehouse"] = WarehouseResource(storage=resources["storage"], incremental_overlap_seconds=1)
     return {
         "sandbox": sandbox,
         "data_dir": data_dir,
         "instance": dg.DagsterInstance.ephemeral(),
-        "resources": {
-            "gecko_api": GeckoApiResource(api_url=sandbox.url),
-            "warehouse": WarehouseResource(data_dir=str(data_dir), incremental_overlap_seconds=1),
-            "channel_config": ChannelConfigResource(channels_file=str(channel_file)),
-        },
+        "resources": resources,
     }
 
 
@@ -104,7 +95,7 @@ def test_feeds_check_passes_then_fails_on_a_short_or_missing_feed_file(world: di
     web_csv.write_text("".join(lines[:-1]))  # a feed cut short: one listing lost
     (feeds / "market" / "listings.json").unlink()
 
-    only_check = dg.AssetSelection.checks(feeds_match_listings)
+    only_check = dg.AssetSelection.checks(FEEDS_CHECK)
     failed = evaluation(run(world, only_check), "feeds_match_listings")
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     problems = {p["channel"]: p for p in sample(failed)}
@@ -133,7 +124,7 @@ def test_feeds_check_passes_then_fails_on_a_short_or_missing_feed_file(world: di
 def test_published_copy_check_passes_then_fails_on_a_changed_missing_or_broken_copy(
     world: dict[str, Any],
 ) -> None:
-    only_check = dg.AssetSelection.checks(published_copy_is_whole)
+    only_check = dg.AssetSelection.checks(COPY_CHECK)
     # Nothing published yet: the check fails and says what to do.
     never = evaluation(run(world, only_check), "published_copy_is_whole")
     assert not never.passed
@@ -179,8 +170,8 @@ def test_published_copy_check_passes_then_fails_on_a_changed_missing_or_broken_c
 def test_extract_assets_report_the_rows_each_table_holds_after_the_sync(
     world: dict[str, Any], data_dir: Path
 ) -> None:
-    extract = dg.AssetSelection.groups("inventory")
-    first = run(world, extract, full=True)
+    inventory = dg.AssetSelection.groups("inventory")
+    first = run(world, inventory, full=True)
     assert first.success
     warehouse = data_dir / "warehouse.duckdb"
     for table in ("variants", "variant_locations", "products", "locations"):
@@ -190,7 +181,7 @@ def test_extract_assets_report_the_rows_each_table_holds_after_the_sync(
     httpx.post(
         f"{world['sandbox'].url}/_sandbox/activity/new_product", json={"variants": 3}
     ).raise_for_status()
-    second = run(world, extract)
+    second = run(world, inventory)
     variants = metadata(second, "variants")
     # The total after the sync, not what this sync wrote; the sync's own numbers stay alongside.
     assert variants["dagster/row_count"] == before + 3 == count_rows(warehouse, "variants")
@@ -213,13 +204,11 @@ def test_a_full_refresh_of_a_healthy_account_passes_every_blocking_check(
     sandbox: Any, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The project's own Definitions and job, with the packaged channel file: the new checks hold on real runs."""
-    from gecko_pipeline.definitions import defs
-
-    monkeypatch.setenv("GECKO_API_URL", sandbox.url)
-    monkeypatch.setenv("GECKO_ACCESS_TOKEN", sandbox.token)
-    monkeypatch.setenv("GECKO_DATA_DIR", str(data_dir))
-    result = defs.resolve_job_def("full_refresh_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral()
+    sandbox_environment(monkeypatch, sandbox, data_dir)
+    result = (
+        code_location()
+        .resolve_job_def("full_refresh_job")
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral())
     )
     assert result.success
     evaluations = {

@@ -189,7 +189,7 @@ def test_changed_lines_change_the_sales_order_while_it_is_unpaid_and_unshipped(w
 def test_changed_lines_of_a_paid_order_hold_it_for_a_person_with_each_difference(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gecko_pipeline.cli import main
+    from gecko_pipeline.tools.cli import main
 
     order = new_order(world, n_lines=2)  # paid at once
     world.push(world.deliver(order))
@@ -293,8 +293,8 @@ def test_create_missing_currencies_is_a_channel_option_that_must_be_true_or_fals
 
 
 def test_the_demo_channel_orders_conform_to_the_published_schema(world: World) -> None:
-    from gecko_pipeline.orders.demo import make_orders, newer_states
     from gecko_pipeline.orders.model import parse_order
+    from gecko_pipeline.tools.orders_demo import make_orders, newer_states
 
     orders = make_orders(world.warehouse.published_path, world.channels, 40, seed=7)
     for order in [*orders, *newer_states(orders, 10)]:

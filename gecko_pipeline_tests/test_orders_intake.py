@@ -12,7 +12,7 @@ import pytest
 
 from gecko_pipeline import ops_db, signing
 from gecko_pipeline.channels.config import parse_channels
-from gecko_pipeline.gateway import GatewayHandle
+from gecko_pipeline.config import Settings
 from gecko_pipeline.orders import inbox
 from gecko_pipeline.orders.intake import (
     SIGNATURE_HEADER,
@@ -21,7 +21,7 @@ from gecko_pipeline.orders.intake import (
     intake_app,
     sandbox_channel_secret,
 )
-from gecko_pipeline.settings import Settings
+from gecko_pipeline.tools.background import GatewayHandle
 
 CHANNELS = parse_channels(
     {
@@ -36,12 +36,14 @@ ENV = {"TEST_MARKETPLACE_SECRET": "market-secret"}
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")  # the default URL is the embedded sandbox's
+    return Settings(
+        data_dir=tmp_path / "data", named_secrets=ENV
+    )  # the default URL is the embedded sandbox's
 
 
 @pytest.fixture
 def server(settings: Settings) -> Iterator[GatewayHandle]:
-    with GatewayHandle(intake_app(settings, channels=CHANNELS, env=ENV, max_body_bytes=4096)) as handle:
+    with GatewayHandle(intake_app(settings, channels=CHANNELS, max_body_bytes=4096)) as handle:
         yield handle
 
 
@@ -121,7 +123,7 @@ def test_unknown_channels_oversized_and_non_json_bodies_are_refused(
 
 def test_a_channel_without_a_secret_is_closed_outside_the_sandbox(tmp_path: Path) -> None:
     real = Settings(api_url="https://api.example.com", data_dir=tmp_path / "data")
-    with GatewayHandle(intake_app(real, channels=CHANNELS, env={})) as handle:
+    with GatewayHandle(intake_app(real, channels=CHANNELS)) as handle:
         answer = post(handle.url, "webstore", b"[]", sandbox_channel_secret("webstore"))
     assert answer.status_code == 503
     assert "TEST_WEBSTORE_SECRET" in answer.json()["error"]
@@ -159,7 +161,7 @@ def test_the_drop_folder_ingests_json_and_ndjson_once_and_keeps_broken_lines(set
 def test_quarantine_list_and_replay_from_the_command_line(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from gecko_pipeline.cli import main
+    from gecko_pipeline.tools.cli import main
 
     monkeypatch.setenv("GECKO_DATA_DIR", str(settings.data_dir))
     con = ops_db.connect(settings.ops_path)
@@ -213,8 +215,8 @@ HOSTILE_BODIES = [
 @pytest.fixture(scope="module")
 def roomy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayHandle, Settings]]:
     """An intake with the default body limit (1 MiB), shared by the hostile-body cases."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("roomy") / "data")
-    with GatewayHandle(intake_app(settings, channels=CHANNELS, env=ENV)) as handle:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("roomy") / "data", named_secrets=ENV)
+    with GatewayHandle(intake_app(settings, channels=CHANNELS)) as handle:
         yield handle, settings
 
 
@@ -230,10 +232,10 @@ def test_hostile_bodies_get_a_4xx_with_the_reason_never_a_500(
 
 
 def test_a_100_kb_id_and_odd_items_are_stored_for_the_push_to_judge(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", named_secrets=ENV)
     big = {"channel_order_id": "x" * 100_000}
     body = json.dumps([big, 7, None, {"channel_order_id": "🦎"}]).encode()
-    with GatewayHandle(intake_app(settings, channels=CHANNELS, env=ENV)) as handle:
+    with GatewayHandle(intake_app(settings, channels=CHANNELS)) as handle:
         answer = post(handle.url, "marketplace", body, "market-secret")
     assert answer.status_code == 202 and answer.json()["accepted"] == 4
     rows = inbox_rows(settings)

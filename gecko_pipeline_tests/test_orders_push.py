@@ -12,23 +12,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from harness import pipeline
 from orders_world import SECRET, World, full_shipment, new_order, open_world
 
-from gecko_pipeline.assets.orders import ORDER_ASSETS
-from gecko_pipeline.gateway import GatewayHandle
-from gecko_pipeline.ops_resource import OpsStoreResource
+from gecko_pipeline.config import Settings
+from gecko_pipeline.defs.orders import channel_order_sync
 from gecko_pipeline.orders import inbox
-from gecko_pipeline.orders.demo import send_orders
 from gecko_pipeline.orders.intake import intake_app
-from gecko_pipeline.orders.jobs import order_push_job
 from gecko_pipeline.orders.runner import RetryPolicy
-from gecko_pipeline.settings import Settings
+from gecko_pipeline.tools.background import GatewayHandle
+from gecko_pipeline.tools.daemon import launch
+from gecko_pipeline.tools.orders_demo import send_orders
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +310,9 @@ def test_a_hundred_malformed_orders_are_quarantined_and_the_good_ones_created(wo
     con.close()
     # The batch arrives as one signed POST at the intake endpoint, as a channel would send it.
     settings = Settings(api_url=world.handle.url, data_dir=world.data_dir)
-    app = intake_app(settings, channels=world.channels, env={"TEST_WEBSTORE_ORDER_SECRET": SECRET})
+    app = intake_app(
+        replace(settings, named_secrets={"TEST_WEBSTORE_ORDER_SECRET": SECRET}), channels=world.channels
+    )
     with GatewayHandle(app) as intake:
         accepted = send_orders(intake.url, "webstore", SECRET, batch)
     ids = accepted["inbox_ids"]
@@ -323,9 +326,7 @@ def test_a_hundred_malformed_orders_are_quarantined_and_the_good_ones_created(wo
     assert [r.run_key for r in inbox_runs] == [f"inbox:{ids[0]}-{ids[-1]}"]
     assert json.loads(result.cursor or "{}") == {"inbox": ids[-1]}
 
-    run = order_push_job.execute_in_process(
-        run_config=inbox_runs[0].run_config, instance=instance, resources=resources
-    )
+    run = launch(pipeline(resources), instance, "order_push_job", inbox_runs[0])
     assert run.success
 
     for order in good:
@@ -348,9 +349,7 @@ def test_channel_order_sync_mirrors_the_ledger_into_the_warehouse(world: World) 
     order = new_order(world, n_lines=1)
     world.push(world.deliver(order))
     result = dg.materialize(
-        ORDER_ASSETS,
-        resources={"warehouse": world.warehouse, "ops_store": OpsStoreResource(data_dir=str(world.data_dir))},
-        instance=dg.DagsterInstance.ephemeral(),
+        [channel_order_sync], resources=world.resources(), instance=dg.DagsterInstance.ephemeral()
     )
     assert result.success
     metadata = result.asset_materializations_for_node("channel_order_sync")[0].metadata

@@ -14,7 +14,7 @@ def test_cli_serves_logs_and_stops_on_sigterm() -> None:
     command = [
         sys.executable,
         "-m",
-        "gecko_pipeline.cli",
+        "gecko_pipeline.tools.cli",
         "sandbox",
         "--port",
         "0",

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gecko_pipeline import dev
-from gecko_pipeline.processes import free_port, gecko_command, port_in_use
+from gecko_pipeline.tools import dev
+from gecko_pipeline.tools.processes import free_port, gecko_command, port_in_use
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium's connections are refused on a closed network.

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from gecko_pipeline import ops_db
-from gecko_pipeline.gateway import GatewayHandle, run_gateway
-from gecko_pipeline.settings import Settings
+from gecko_pipeline.config import Settings
 from gecko_pipeline.signing import sign
+from gecko_pipeline.tools.background import GatewayHandle, run_gateway
 from gecko_pipeline.webhooks import store
 from gecko_pipeline.webhooks.events import normalise_event, resource_of
 from gecko_pipeline.webhooks.receiver import ReceiverLimits

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from functools import partial
@@ -36,7 +36,7 @@ from gecko_pipeline.api.stats import ClientStats
 from gecko_pipeline.api.token_store import TokenStore
 
 if TYPE_CHECKING:
-    from gecko_pipeline.settings import Settings
+    from gecko_pipeline.config import Settings
 
 log = logging.getLogger("gecko_pipeline.api")
 T = TypeVar("T")
@@ -426,7 +426,7 @@ class GeckoClient:
         query = {**(params or {}), "ids": ",".join(chunk)}
         return self.fetch_page(path, query, page=1, limit=batch), query
 
-    def _ordered(self, tasks: Iterator[Callable[[], T]]) -> Iterator[T]:
+    def _ordered(self, tasks: Iterator[Callable[[], T]]) -> Generator[T, None, None]:
         """Run tasks on the pool, at most `prefetch_pages` at a time, yielding results in task order."""
         pool = self._get_pool()
         pending: deque[Future[T]] = deque(

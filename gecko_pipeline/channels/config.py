@@ -18,8 +18,6 @@ from typing import Any
 import duckdb
 import yaml
 
-from gecko_pipeline.settings import load_settings
-
 DEFAULT_CHANNELS_FILE = Path(__file__).with_name("default_channels.yaml")
 
 # A channel's name is also its feed folder and part of order keys: keep it to safe characters.
@@ -91,13 +89,12 @@ class ResolvedChannel:
 
 
 def channels_file_path(path: Path | None = None) -> Path:
-    if path is not None:
-        return Path(path)
-    return load_settings().channels_file or DEFAULT_CHANNELS_FILE
+    return Path(path) if path is not None else DEFAULT_CHANNELS_FILE
 
 
 def load_channels(path: Path | None = None) -> list[ChannelConfig]:
-    """Reads and checks the channel file (None: GECKO_CHANNELS_FILE, else the packaged default)."""
+    """Reads and checks the channel file (None: the packaged default; GECKO_CHANNELS_FILE reaches here
+    through the settings)."""
     source = channels_file_path(path)
     try:
         document = yaml.safe_load(source.read_text(encoding="utf-8"))

@@ -238,7 +238,8 @@ class FollowUps:
     def _allocate(
         self, row: ledger.LedgerRow, items: Iterable[SkuQuantity], what: str
     ) -> list[dict[str, Any]]:
-        known = (row.line_item_map or {}).get("ids", {})
+        ids = (row.line_item_map or {}).get("ids")
+        known: dict[str, list[int]] = ids if isinstance(ids, dict) else {}
         lines = []
         for item in items:
             ids = known.get(item.sku) or []

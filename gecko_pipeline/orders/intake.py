@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sqlite3
 import time
-from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +35,10 @@ from starlette.routing import BaseRoute, Route
 
 from gecko_pipeline import ops_db, signing
 from gecko_pipeline.channels.config import ChannelConfig, load_channels
+from gecko_pipeline.config import Settings
 from gecko_pipeline.http_limits import BodyTooLarge, read_limited
 from gecko_pipeline.ops_db import transaction
 from gecko_pipeline.orders import inbox
-from gecko_pipeline.settings import Settings
 
 log = logging.getLogger("gecko_pipeline.orders.intake")
 
@@ -54,13 +52,11 @@ def sandbox_channel_secret(channel: str) -> str:
     return f"sandbox-{channel}-order-secret"
 
 
-def channel_secret(
-    channel: ChannelConfig, settings: Settings, env: Mapping[str, str] | None = None
-) -> str | None:
+def channel_secret(channel: ChannelConfig, settings: Settings) -> str | None:
     """The channel's intake secret from the environment variable its config names (never the file)."""
-    env = os.environ if env is None else env
-    if channel.order_secret_env and env.get(channel.order_secret_env):
-        return env[channel.order_secret_env]
+    secret = settings.secret(channel.order_secret_env)
+    if secret:
+        return secret
     if settings.uses_sandbox:
         return sandbox_channel_secret(channel.name)
     return None
@@ -75,12 +71,11 @@ def intake_routes(
     *,
     channels: list[ChannelConfig] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    env: Mapping[str, str] | None = None,
 ) -> list[BaseRoute]:
     """The intake routes, to mount in any Starlette app (the gateway serves them beside the webhook receiver)."""
     configured = channels if channels is not None else load_channels(settings.channels_file)
     by_name = {channel.name: channel for channel in configured}
-    secrets = {name: channel_secret(channel, settings, env) for name, channel in by_name.items()}
+    secrets = {name: channel_secret(channel, settings) for name, channel in by_name.items()}
     ops_path = settings.ops_path
     with closing(ops_db.connect(ops_path)) as con:
         inbox.ensure_schema(con)

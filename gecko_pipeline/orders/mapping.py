@@ -230,9 +230,9 @@ def map_order(
                     body["billing_address_id"] = body["shipping_address_id"]
                 # else: the API defaults the billing address to the new shipping address
                 continue
-            known = find_address(con, catalog, company_id, address)
-            if known is not None:
-                body[f"{role}_address_id"] = known
+            address_id = find_address(con, catalog, company_id, address)
+            if address_id is not None:
+                body[f"{role}_address_id"] = address_id
             else:
                 body[f"{role}_address"] = _address_body(address, role.capitalize())
     mapped.address_fingerprints = {
@@ -315,8 +315,8 @@ def learn_from_created(
     company_id = created.get("company_id")
     with_company = isinstance(company_id, int)
     for key in mapped.company_keys:
-        if with_company:
-            ledger.learn(con, "company", key, int(company_id))
+        if isinstance(company_id, int):
+            ledger.learn(con, "company", key, company_id)
     if with_company:
         for role in ("shipping", "billing"):
             address_id = created.get(f"{role}_address_id")

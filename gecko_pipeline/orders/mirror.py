@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -46,6 +47,27 @@ COLUMNS = [
     "created_at",
     "updated_at",
 ]
+
+
+def changed_since_mirror(ops: sqlite3.Connection, con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The sales orders whose ledger row changed since channel_order_sync was last written (created,
+    acted on, amended): what the warehouse should re-read before the next mirror."""
+    ledger.ensure_schema(ops)
+    con.execute(TABLE_SQL)
+    mirrored = {
+        (channel, order_id): stamp
+        for channel, order_id, stamp in con.execute(
+            "SELECT channel, channel_order_id, updated_at FROM channel_order_sync"
+        ).fetchall()
+    }
+    return sorted(
+        {
+            r.order_id
+            for r in ledger.all_rows(ops)
+            if r.order_id is not None
+            and mirrored.get((r.channel, r.channel_order_id)) != datetime.fromisoformat(r.updated_at)
+        }
+    )
 
 
 def mirror_ledger(ops: sqlite3.Connection, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -336,7 +336,11 @@ def _check_quantities(order: ChannelOrder) -> None:
     """Rules across fields: shipments and returns may only name the order's SKUs, never carry more than
     was ordered, and their ids are unique within the order."""
     skus = {line.sku for line in order.lines}
-    for group, entries in (("shipments", order.shipments), ("returns", order.returns)):
+    groups: tuple[tuple[str, Sequence[Shipment | Return]], ...] = (
+        ("shipments", order.shipments),
+        ("returns", order.returns),
+    )
+    for group, entries in groups:
         totals: dict[str, Decimal] = {}
         ids: set[str] = set()
         for i, entry in enumerate(entries):

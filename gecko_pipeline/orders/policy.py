@@ -1,4 +1,4 @@
-"""When an order waits, is set aside for a person, or is tried again: the timing (environment knobs
+"""When an order waits, is set aside for a person, or is tried again: the timing (from the settings,
 shared by the sensor and the job) and the moves that carry it out through the state machine.
 
 - wait: a SKU the catalogue does not know yet, a currency the account lacks, no catalogue at all. The
@@ -10,21 +10,20 @@ shared by the sensor and the job) and the moves that carry it out through the st
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.context import PushContext
 from gecko_pipeline.orders.states import OrderAction, OrderState, after
 
+if TYPE_CHECKING:
+    from gecko_pipeline.config import Settings
+
 # Environment knobs (seconds), read by the sensor and the job alike so they agree.
-ENV_UNKNOWN_SKU_WAIT = "GECKO_ORDERS_UNKNOWN_SKU_WAIT_SECONDS"
-ENV_RETRY_DELAY = "GECKO_ORDERS_RETRY_DELAY_SECONDS"
-ENV_STALE_AFTER = "GECKO_ORDERS_STALE_AFTER_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -41,15 +40,11 @@ class RetryPolicy:
     stale_after_seconds: float = 300.0  # work left untouched this long (a crashed run) is picked up again
 
     @classmethod
-    def from_env(cls) -> RetryPolicy:
-        def number(name: str, default: float) -> float:
-            value = os.environ.get(name)
-            return float(value) if value not in (None, "") else default
-
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(
-            unknown_sku_wait_seconds=number(ENV_UNKNOWN_SKU_WAIT, cls.unknown_sku_wait_seconds),
-            retry_delay_seconds=number(ENV_RETRY_DELAY, cls.retry_delay_seconds),
-            stale_after_seconds=number(ENV_STALE_AFTER, cls.stale_after_seconds),
+            unknown_sku_wait_seconds=settings.orders_unknown_sku_wait_seconds,
+            retry_delay_seconds=settings.orders_retry_delay_seconds,
+            stale_after_seconds=settings.orders_stale_after_seconds,
         )
 
     def push_options(self) -> PushOptions:

@@ -54,7 +54,7 @@ def run_push(
 ) -> PushStats:
     """Pushes inbox rows first..last (validating them into the ledger) and, with `retry_pending`, the
     ledger's orders due for a retry. `hooks`: seams for the test suite (none in production)."""
-    policy = policy or RetryPolicy.from_env()
+    policy = policy or RetryPolicy()
     inbox.ensure_schema(con)
     ledger.ensure_schema(con)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import duckdb
 
@@ -50,6 +51,8 @@ class ApiResource:
     # A list the pipeline cannot do without. Any other list that the API answers 404 for (some accounts
     # or API versions lack e.g. /price_lists) is skipped with a warning and the sync goes on.
     core: bool = False
+    # Other resources a refresh by id re-reads with this one (an order's lines, by order_id).
+    refreshed_with: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -79,6 +82,12 @@ class ApiResource:
     def owned_tables(self) -> list[str]:
         return [spec.name for spec in self.tables]
 
+    def refreshed_tables(self) -> list[str]:
+        """Tables a refresh of this resource's records by id writes."""
+        return self.owned_tables() + [
+            t for name in self.refreshed_with for t in RESOURCES[name].owned_tables()
+        ]
+
     def depends_on(self) -> set[str]:
         """Other resources whose records this one's tables point at (its foreign keys)."""
         return {RESOURCE_OF_TABLE[target] for spec in self.tables for _, target in spec.references} - {
@@ -106,9 +115,17 @@ def _cols(spec: str, required: tuple[str, ...] = ("id",)) -> tuple[Column, ...]:
 
 STAMPS = "created_at:TS updated_at:TS"
 
+
 # gecko-api.md section 7. Without a `status` filter the API leaves out the soft-deleted statuses.
-ACTIVE_ARCHIVED = {"statuses": ("active", "archived"), "hidden_statuses": ("archived",)}
-ACTIVE_DISABLED_ARCHIVED = {"statuses": ("active", "disabled", "archived"), "hidden_statuses": ("archived",)}
+class Statuses(TypedDict):
+    statuses: tuple[str, ...]
+    hidden_statuses: tuple[str, ...]
+
+
+ACTIVE_ARCHIVED = Statuses(statuses=("active", "archived"), hidden_statuses=("archived",))
+ACTIVE_DISABLED_ARCHIVED = Statuses(
+    statuses=("active", "disabled", "archived"), hidden_statuses=("archived",)
+)
 
 
 RESOURCE_LIST: list[ApiResource] = [
@@ -381,6 +398,7 @@ RESOURCE_LIST: list[ApiResource] = [
             ),
         ),
         core=True,
+        refreshed_with=("order_line_items",),
     ),
     ApiResource(
         "order_line_items",

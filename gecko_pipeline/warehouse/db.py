@@ -21,7 +21,9 @@ def connect(
     spills, so a sync's memory stays bounded however large the account grows. None: DuckDB's default
     (80% of RAM)."""
     path = Path(path)
-    config: dict[str, str] = {"memory_limit": memory_limit} if memory_limit else {}
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {"memory_limit": memory_limit} if memory_limit else {}
+    )
     if read_only:
         return duckdb.connect(str(path), read_only=True, config=config)
     path.parent.mkdir(parents=True, exist_ok=True)

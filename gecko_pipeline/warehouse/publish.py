@@ -17,6 +17,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,26 @@ from gecko_pipeline.warehouse.counts import table_row_counts
 from gecko_pipeline.warehouse.db import STORAGE_COMPATIBILITY_VERSION, connect
 
 
-def publish(warehouse_path: str | Path, published_path: str | Path) -> dict[str, object]:
+@dataclass(frozen=True)
+class Published:
+    """What one publish made: the file, its size, every table's exact rows as copied, how long it took."""
+
+    published_path: Path
+    bytes: int
+    row_counts: dict[str, int]
+    seconds: float
+    storage_compatibility_version: str = STORAGE_COMPATIBILITY_VERSION
+
+    @property
+    def tables(self) -> int:
+        return len(self.row_counts)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.row_counts.values())
+
+
+def publish(warehouse_path: str | Path, published_path: str | Path) -> Published:
     """Checkpoint the warehouse and atomically replace `published_path` with a copy of it."""
     warehouse_path, published_path = Path(warehouse_path), Path(published_path)
     started = time.perf_counter()
@@ -48,15 +68,12 @@ def publish(warehouse_path: str | Path, published_path: str | Path) -> dict[str,
             raise
     finally:
         con.close()
-    return {
-        "published_path": str(published_path),
-        "bytes": published_path.stat().st_size,
-        "tables": len(row_counts),
-        "rows": sum(row_counts.values()),
-        "row_counts": row_counts,
-        "storage_compatibility_version": STORAGE_COMPATIBILITY_VERSION,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return Published(
+        published_path=published_path,
+        bytes=published_path.stat().st_size,
+        row_counts=row_counts,
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
 
 def verify_published(

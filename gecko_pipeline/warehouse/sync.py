@@ -405,7 +405,7 @@ def refresh_ids(
             gone = [i for i in ids if i not in found]
             _set_vanished(tx, resource, gone, started)
             result.vanished[resource] = len(gone)
-            if resource == "orders":
+            if "order_line_items" in RESOURCES[resource].refreshed_with:
                 _refresh_order_lines(client, tx, ids, started, result)
             if REFERENCING_TABLES.intersection(result.tables):
                 ensure_known_price_lists(tx, started)

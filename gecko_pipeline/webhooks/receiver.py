@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gecko_pipeline.config import Settings
 from gecko_pipeline.http_limits import BodyTooLarge, read_limited
-from gecko_pipeline.settings import Settings
 from gecko_pipeline.signing import verify
 from gecko_pipeline.webhooks import store
 from gecko_pipeline.webhooks.events import normalise_event, resource_of
@@ -33,12 +31,12 @@ from gecko_pipeline.webhooks.writer import EventWriter
 log = logging.getLogger("gecko_pipeline.webhooks")
 
 RECEIVER_PATH = "/webhooks"
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_BODY_BYTES = Settings.webhook_max_body_bytes
 # The API retries a failed delivery for up to 3 days, and a retry carries the event's original
 # timestamp; a tolerance under 3 days would refuse legitimate late retries (after a receiver outage),
 # so the default is 3 days plus one day of margin. Replays inside the window are harmless: delivery ids
 # are never stored twice, and an event only makes us re-read the record from the API, never trust it.
-DEFAULT_TOLERANCE_SECONDS = 4 * 86_400
+DEFAULT_TOLERANCE_SECONDS = Settings.webhook_tolerance_seconds
 # A sender clock slightly ahead of ours is not an attack.
 FUTURE_SKEW_SECONDS = 300
 
@@ -49,12 +47,11 @@ class ReceiverLimits:
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ReceiverLimits:
-        """GECKO_WEBHOOK_MAX_BODY_BYTES and GECKO_WEBHOOK_TOLERANCE_SECONDS override the defaults."""
-        env = os.environ if env is None else env
+    def from_settings(cls, settings: Settings) -> ReceiverLimits:
+        """GECKO_WEBHOOK_MAX_BODY_BYTES and GECKO_WEBHOOK_TOLERANCE_SECONDS, through the settings."""
         return cls(
-            max_body_bytes=int(env.get("GECKO_WEBHOOK_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES),
-            tolerance_seconds=int(env.get("GECKO_WEBHOOK_TOLERANCE_SECONDS") or DEFAULT_TOLERANCE_SECONDS),
+            max_body_bytes=settings.webhook_max_body_bytes,
+            tolerance_seconds=settings.webhook_tolerance_seconds,
         )
 
 
@@ -122,7 +119,7 @@ def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
 
 def receiver_routes(settings: Settings, limits: ReceiverLimits | None = None) -> list[Route]:
     """The receiver's routes (POST /webhooks), storing into settings.ops_path."""
-    limits = limits or ReceiverLimits.from_env()
+    limits = limits or ReceiverLimits.from_settings(settings)
     writer = EventWriter(settings.ops_path)
     secret = settings.webhook_secret or ""
     if not secret:

@@ -16,14 +16,14 @@ import httpx
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
-from gecko_pipeline.gateway import run_gateway
-from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
-from gecko_pipeline.ops_resource import OpsStoreResource
-from gecko_pipeline.settings import Settings
+from gecko_pipeline.config import Settings
+from gecko_pipeline.tools.background import run_gateway
+from gecko_pipeline.tools.daemon import launch, run_requests, tick
+from gecko_pipeline.tools.runs import CONSOLE_INFO_RUN_CONFIG
 from gecko_pipeline.webhooks import store
-from gecko_pipeline.webhooks.jobs import webhook_refresh_job
-from gecko_pipeline.webhooks.sensor import webhook_event_sensor
 from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
+
+JOB = "webhook_refresh_job"
 
 
 def _last_event_id(settings: Settings) -> int:
@@ -87,21 +87,13 @@ def demonstrate(
                 raise RuntimeError("no webhook arrived; see GET /_sandbox/webhook_deliveries")
             time.sleep(0.05)
         out("  webhook received, verified and stored in ops.sqlite")
-        context = dg.build_sensor_context(
-            instance=instance,
-            cursor=str(cursor),
-            resources={"ops_store": OpsStoreResource(data_dir=str(settings.data_dir))},
-        )
-        result = webhook_event_sensor(context)
-        [request] = result.run_requests or []
-        job = defs.resolve_job_def(webhook_refresh_job.name)
-        run = job.execute_in_process(
-            run_config={**request.run_config, **CONSOLE_INFO_RUN_CONFIG}, instance=instance, tags=request.tags
-        )
+        result = tick(defs, instance, "webhook_event_sensor", cursor=json.dumps({"after": cursor}))
+        [request] = run_requests(result)
+        run = launch(defs, instance, JOB, request, CONSOLE_INFO_RUN_CONFIG)
         requests = {k: v for k, v in control.get("/_sandbox/stats").json()["by_route"].items() if v}
     after = _feed_quantity(settings, channel, variant_id)
     changes = json.loads((settings.feeds_dir / channel / "changes-latest.json").read_text(encoding="utf-8"))
-    out(f"  {webhook_refresh_job.name} run {run.run_id}: API requests {requests}")
+    out(f"  {JOB} run {run.run_id}: API requests {requests}")
     out(f"  feed {channel}/listings.json, variant {variant_id}: quantity {before} -> {after}")
     out(
         f"  {channel}/changes-latest.json lists {changes.get('count')} change(s): "

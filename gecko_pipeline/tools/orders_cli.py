@@ -12,9 +12,9 @@ import uvicorn
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.channels.config import load_channels
+from gecko_pipeline.config import GATEWAY_PORT, SANDBOX_HOST, load_settings
 from gecko_pipeline.orders import inbox
 from gecko_pipeline.orders.intake import channel_secret, drop_folder, intake_app
-from gecko_pipeline.settings import GATEWAY_PORT, SANDBOX_HOST, load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,7 +93,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from gecko_pipeline.orders.demo import drop_orders, make_orders, send_orders
+    from gecko_pipeline.tools.orders_demo import drop_orders, make_orders, send_orders
 
     settings = load_settings()
     channels = load_channels(settings.channels_file)

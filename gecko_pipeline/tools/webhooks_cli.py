@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from gecko_pipeline.settings import GATEWAY_PORT, load_settings
+from gecko_pipeline.config import GATEWAY_PORT, load_settings
 from gecko_pipeline.webhooks.events import DEFAULT_EVENTS
 
 log = logging.getLogger("gecko_pipeline.webhooks")

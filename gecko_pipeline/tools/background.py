@@ -1,5 +1,5 @@
-"""An ASGI app served by uvicorn in a background thread (tests, benchmarks, the demo): the sandbox's
-`SandboxHandle` and the gateway's `GatewayHandle` are both this. Port 0 takes an ephemeral port."""
+"""An ASGI app served by uvicorn in a background thread (tests, benchmarks, the demo): the gateway's
+`GatewayHandle` is one. Port 0 takes an ephemeral port."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from types import TracebackType
 from typing import Self
 
 import uvicorn
+from starlette.applications import Starlette
+
+from gecko_pipeline.config import Settings
+from gecko_pipeline.gateway import create_gateway_app
+from gecko_pipeline.webhooks.receiver import RECEIVER_PATH, ReceiverLimits
 
 
 def bound_address(server: uvicorn.Server) -> tuple[str, int]:
@@ -60,3 +65,29 @@ class ServerThread:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class GatewayHandle(ServerThread):
+    """The gateway (or any app, such as the intake alone) served in a background thread (tests, benchmarks,
+    the demo). `port=0` takes an ephemeral port; `url` is set once it serves; `stop()` ends it."""
+
+    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+        )
+        super().__init__(config, name="gecko-gateway")
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + RECEIVER_PATH
+
+
+def run_gateway(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    limits: ReceiverLimits | None = None,
+    with_intake: bool = True,
+) -> GatewayHandle:
+    return GatewayHandle(create_gateway_app(settings, limits=limits, with_intake=with_intake), host, port)

@@ -17,11 +17,11 @@ import dagster as dg
 import duckdb
 
 from gecko_pipeline.channels.stock import listing_summary
-from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
-from gecko_pipeline.orders.demo import run_order_demo
-from gecko_pipeline.processes import Services, gecko_command, port_in_use
-from gecko_pipeline.settings import SANDBOX_HOST, SANDBOX_PORT, Settings, load_settings
-from gecko_pipeline.webhooks.demo import demonstrate as demonstrate_webhooks
+from gecko_pipeline.config import SANDBOX_HOST, SANDBOX_PORT, Settings, load_settings
+from gecko_pipeline.tools.orders_demo import run_order_demo
+from gecko_pipeline.tools.processes import Services, gecko_command, port_in_use
+from gecko_pipeline.tools.runs import CONSOLE_INFO_RUN_CONFIG
+from gecko_pipeline.tools.webhooks_demo import demonstrate as demonstrate_webhooks
 
 DEMO_SCALE = 2000
 
@@ -58,7 +58,7 @@ def show_tables(published: Path) -> None:
         ]
         for table in tables:
             # Identifiers come from the file's own catalogue, not from input.
-            (count,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()  # noqa: S608
+            (count,) = con.execute(f'SELECT count(*) FROM "{table}"').fetchone() or (0,)  # noqa: S608
             print(f"  {table:32s} {count:>10,}")
     finally:
         con.close()

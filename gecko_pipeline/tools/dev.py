@@ -30,14 +30,17 @@ from typing import Any
 
 import httpx
 
-from gecko_pipeline.processes import Service, Services, gecko_command, port_in_use, start_service
-from gecko_pipeline.settings import (
+from gecko_pipeline.config import (
     GATEWAY_PORT,
     SANDBOX_APP_SECRET,
     SANDBOX_HOST,
     SANDBOX_PORT,
     SANDBOX_TOKEN,
+    Settings,
+    load_settings,
 )
+from gecko_pipeline.config import child_environment as config_child_environment
+from gecko_pipeline.tools.processes import Service, Services, gecko_command, port_in_use, start_service
 from gecko_pipeline.webhooks.receiver import RECEIVER_PATH
 
 HOST = SANDBOX_HOST  # loopback only: nothing here is meant to be reachable from another machine
@@ -309,7 +312,7 @@ def ensure_subscriptions(config: DevConfig) -> str:
     """Point the sandbox's webhook subscriptions at the gateway (idempotent: creates only missing ones)."""
     result = subprocess.run(
         gecko_command("subscribe", "--address", f"{config.gateway_url}{RECEIVER_PATH}"),
-        env={**os.environ, **child_environment(config)},
+        env=config_child_environment(child_environment(config)),
         capture_output=True,
         text=True,
         timeout=120,
@@ -395,10 +398,10 @@ def _check_ports_free(config: DevConfig) -> str | None:
     return None
 
 
-def config_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> DevConfig:
-    env = os.environ if env is None else env
-    data_dir = Path(env.get("GECKO_DATA_DIR") or "data").resolve()
-    dagster_home = Path(env.get("DAGSTER_HOME") or data_dir / "dagster_home").resolve()
+def config_from_args(args: argparse.Namespace, settings: Settings | None = None) -> DevConfig:
+    settings = settings or load_settings()
+    data_dir = settings.data_dir.resolve()
+    dagster_home = settings.dagster_home_path.resolve()
     return DevConfig(
         data_dir=data_dir,
         dagster_home=dagster_home,

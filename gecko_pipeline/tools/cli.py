@@ -13,10 +13,10 @@ import logging
 import sys
 
 COMMAND_MODULES = [
-    "gecko_pipeline.demo",
-    "gecko_pipeline.dev",
-    "gecko_pipeline.orders.cli",
-    "gecko_pipeline.webhooks.cli",
+    "gecko_pipeline.tools.demo",
+    "gecko_pipeline.tools.dev",
+    "gecko_pipeline.tools.orders_cli",
+    "gecko_pipeline.tools.webhooks_cli",
 ]
 
 

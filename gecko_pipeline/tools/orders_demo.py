@@ -7,6 +7,7 @@ endpoint (`send_orders`) or written to the drop folder (`drop_orders`), so the w
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -16,13 +17,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import httpx
 
-from gecko_pipeline import signing
-from gecko_pipeline.channels.config import ChannelConfig, resolve_channels
-from gecko_pipeline.orders.inbox import dumps
-from gecko_pipeline.orders.intake import SIGNATURE_HEADER
+from gecko_pipeline import ops_db, signing
+from gecko_pipeline.channels.config import ChannelConfig, load_channels, resolve_channels
+from gecko_pipeline.config import Settings
+from gecko_pipeline.orders import ledger
+from gecko_pipeline.orders.inbox import dumps, ensure_schema, last_inbox_id, list_quarantine
+from gecko_pipeline.orders.intake import SIGNATURE_HEADER, drop_folder
+from gecko_pipeline.tools.daemon import launch, run_requests, tick
+from gecko_pipeline.tools.runs import CONSOLE_INFO_RUN_CONFIG
 
 FIRST_NAMES = ["Ava", "Noah", "Mia", "Leo", "Isla", "Kai", "Zoe", "Eli", "Ruby", "Finn", "Maya", "Theo"]
 LAST_NAMES = ["Tan", "Ngata", "Smith", "Okafor", "Silva", "Kowalski", "Lee", "Haddad", "Novak", "Brown"]
@@ -179,7 +185,7 @@ def drop_orders(folder: Path, orders: Sequence[dict[str, Any]], name: str) -> Pa
 def newer_states(orders: Sequence[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     """The channel moves on: pending orders get paid and shipped (what a second delivery looks like)."""
     later = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-    moved = []
+    moved: list[dict[str, Any]] = []
     for order in orders:
         if len(moved) >= count:
             break
@@ -197,39 +203,31 @@ def newer_states(orders: Sequence[dict[str, Any]], count: int) -> list[dict[str,
     return moved
 
 
-def run_order_demo(settings: Any, defs: Any, instance: Any, count: int = 16) -> None:
+def run_order_demo(
+    settings: Settings, defs: dg.Definitions, instance: dg.DagsterInstance, count: int = 16
+) -> None:
     """`make run`'s order step: demo orders into the drop folder, order_push_job over them, then a
     second delivery with newer states, and what became of each order."""
-    from gecko_pipeline import ops_db
-    from gecko_pipeline.channels.config import load_channels
-    from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
-    from gecko_pipeline.orders import ledger
-    from gecko_pipeline.orders.inbox import ensure_schema, list_quarantine
-    from gecko_pipeline.orders.intake import drop_folder, ingest_drop_folder
-
     channels = load_channels(settings.channels_file)
     orders = make_orders(settings.published_path, channels, count)
-    job = defs.resolve_job_def("order_push_job")
+    con = ops_db.connect(settings.ops_path)
+    try:
+        ensure_schema(con)
+        cursor: str | None = json.dumps({"inbox": last_inbox_id(con)})
+    finally:
+        con.close()
     for wave, batch in (("new orders", orders), ("newer states", newer_states(orders, max(2, count // 4)))):
         path = drop_orders(
             drop_folder(settings.data_dir), batch, f"demo-{wave.replace(' ', '-')}-{int(time.time())}"
         )
-        con = ops_db.connect(settings.ops_path)
-        try:
-            ensure_schema(con)
-            last = con.execute("SELECT coalesce(max(id), 0) FROM order_inbox").fetchone()[0]
-            ingest_drop_folder(con, drop_folder(settings.data_dir))
-            top = con.execute("SELECT coalesce(max(id), 0) FROM order_inbox").fetchone()[0]
-        finally:
-            con.close()
-        print(f"\n== Demo channel: {len(batch)} {wave} dropped as {path.name}; order_push_job runs")
-        config = {"first_inbox_id": last + 1, "last_inbox_id": top}
-        result = job.execute_in_process(
-            run_config={"ops": {"push_channel_orders": {"config": config}}, **CONSOLE_INFO_RUN_CONFIG},
-            instance=instance,
-        )
-        figures = {k: v for k, v in result.output_for_node("push_channel_orders").items() if k != "order_ids"}
-        print(f"order_push_job: {'succeeded' if result.success else 'FAILED'}: {figures}")
+        print(f"\n== Demo channel: {len(batch)} {wave} dropped as {path.name}; order_inbox_sensor ticks")
+        result = tick(defs, instance, "order_inbox_sensor", cursor)
+        cursor = result.cursor if isinstance(result, dg.SensorResult) else cursor
+        for request in run_requests(result):
+            run = launch(defs, instance, "order_push_job", request, CONSOLE_INFO_RUN_CONFIG)
+            [pushed] = run.asset_materializations_for_node("channel_orders_pushed")
+            figures = {k: v.value for k, v in pushed.metadata.items() if k != "errors"}
+            print(f"order_push_job: {'succeeded' if run.success else 'FAILED'}: {figures}")
     con = ops_db.connect(settings.ops_path)
     try:
         rows = [

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from gecko_pipeline.config import child_environment
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -49,7 +51,7 @@ class Service:
 
 def gecko_command(*args: str) -> list[str]:
     """The `gecko-pipeline` command of this interpreter (works without the console script on PATH)."""
-    return [sys.executable, "-m", "gecko_pipeline.cli", *args]
+    return [sys.executable, "-m", "gecko_pipeline.tools.cli", *args]
 
 
 def start_service(
@@ -65,7 +67,7 @@ def start_service(
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
         list(command),
-        env={**os.environ, **(env or {})},
+        env=child_environment(env),
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,

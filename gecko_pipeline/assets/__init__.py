@@ -1,1 +1,0 @@
-"""Dagster assets and asset checks: extract (extract.py), channels, orders, and the published copy."""

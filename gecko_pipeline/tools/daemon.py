@@ -1,0 +1,51 @@
+"""What the Dagster daemon does, in this process: evaluate a sensor of the Definitions and run what it
+asks for. The demo, the benchmarks and the tests drive the pipeline this way, through the very sensors
+and jobs a deployment runs, without a daemon in the background."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
+
+
+def tick(
+    defs: dg.Definitions, instance: dg.DagsterInstance, sensor: str, cursor: str | None = None
+) -> object:
+    """One evaluation of `sensor`, with the code location's resources (a SensorResult, RunRequest or
+    SkipReason, whatever the sensor returns)."""
+    definition = defs.resolve_sensor_def(sensor)
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=defs.resources, definitions=defs
+    ) as context:
+        return definition(context)
+
+
+def run_requests(result: object) -> list[dg.RunRequest]:
+    """The run requests of a sensor's answer, whatever its shape."""
+    if isinstance(result, dg.RunRequest):
+        return [result]
+    if isinstance(result, dg.SensorResult):
+        return [r for r in result.run_requests or [] if isinstance(r, dg.RunRequest)]
+    return []
+
+
+def launch(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job: str,
+    request: dg.RunRequest,
+    logging_config: Mapping[str, Any] = CONSOLE_QUIET_RUN_CONFIG,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """Runs a sensor's request in process: its config, tags and asset selection."""
+    return defs.resolve_job_def(job).execute_in_process(
+        run_config={**dict(request.run_config or {}), **logging_config},
+        instance=instance,
+        tags=request.tags,
+        asset_selection=list(request.asset_selection) if request.asset_selection else None,
+        raise_on_error=raise_on_error,
+    )
