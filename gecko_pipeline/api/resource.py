@@ -13,12 +13,15 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from gecko_pipeline.api.client import MAX_PAGE_SIZE, GeckoClient
+from gecko_pipeline.api.client import DEFAULT_MAX_RATE_LIMIT_WAIT, MAX_PAGE_SIZE, GeckoClient
 from gecko_pipeline.settings import load_settings
 
 
 class GeckoApiResource(dg.ConfigurableResource):
     """The TradeGecko / QuickBooks Commerce API (or the bundled sandbox): a paced, retrying client.
+
+    Every client it builds shares one rate-limit pacer per API and credential (api/shared_pacing.py), so
+    a step starts where the previous step left the window, and a new process where the last one did.
 
     Credentials come from GECKO_ACCESS_TOKEN, or GECKO_REFRESH_TOKEN with GECKO_CLIENT_ID and
     GECKO_CLIENT_SECRET (OAuth); rotated refresh tokens are kept under GECKO_DATA_DIR.
@@ -35,6 +38,11 @@ class GeckoApiResource(dg.ConfigurableResource):
     page_size: int = Field(
         default=MAX_PAGE_SIZE, description="Records per page (the API allows at most 250)."
     )
+    max_rate_limit_wait_seconds: float = Field(
+        default=DEFAULT_MAX_RATE_LIMIT_WAIT,
+        description="Longest a request waits for rate-limit budget before failing with RateLimitWaitTimeout "
+        "(default: one 300 s window plus two request timeouts).",
+    )
 
     def client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -42,6 +50,7 @@ class GeckoApiResource(dg.ConfigurableResource):
             "timeout": self.timeout_seconds,
             "max_retries": self.max_retries,
             "page_size": self.page_size,
+            "max_rate_limit_wait_seconds": self.max_rate_limit_wait_seconds,
         }
         if self.api_url:
             kwargs["base_url"] = self.api_url
