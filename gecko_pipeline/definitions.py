@@ -17,8 +17,10 @@ from gecko_pipeline.assets.extract_checks import EXTRACT_CHECKS
 from gecko_pipeline.assets.orders import ORDER_ASSETS, ORDER_CHECKS, ORDER_JOBS, ORDER_SENSORS
 from gecko_pipeline.assets.publish import PUBLISH_CHECKS, published_warehouse
 from gecko_pipeline.channels.resource import ChannelConfigResource
+from gecko_pipeline.executor import recovering_in_process_executor
 from gecko_pipeline.jobs import SYNC_JOBS, SYNC_SCHEDULES
 from gecko_pipeline.ops_resource import OpsStoreResource
+from gecko_pipeline.run_recovery import dead_run_sensor
 from gecko_pipeline.warehouse.resource import WarehouseResource
 from gecko_pipeline.webhooks.definitions import WEBHOOK_JOBS, WEBHOOK_SENSORS
 
@@ -35,7 +37,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=[*EXTRACT_CHECKS, *CHANNEL_CHECKS, *ORDER_CHECKS, *PUBLISH_CHECKS],
         jobs=[*SYNC_JOBS, *ORDER_JOBS, *WEBHOOK_JOBS],
         schedules=SYNC_SCHEDULES,
-        sensors=[*ORDER_SENSORS, *WEBHOOK_SENSORS],
+        sensors=[*ORDER_SENSORS, *WEBHOOK_SENSORS, dead_run_sensor],
         resources={
             "gecko_api": GeckoApiResource(),
             "warehouse": WarehouseResource(),
@@ -43,7 +45,9 @@ def build_definitions() -> dg.Definitions:
             "channel_config": ChannelConfigResource(),
         },
         # A multiprocess step costs ~3 s of start-up on 2 cores, and DuckDB takes one writer per file.
-        executor=dg.in_process_executor,
+        # Dagster's in-process executor, plus freeing the pool slots of runs whose worker died
+        # (run_recovery.py) and a bounded, sleeping wait for a slot (executor.py).
+        executor=recovering_in_process_executor,
     )
 
 

@@ -20,6 +20,7 @@ from gecko_pipeline.channels.stock import listing_summary
 from gecko_pipeline.jobs import CONSOLE_INFO_RUN_CONFIG
 from gecko_pipeline.orders.demo import run_order_demo
 from gecko_pipeline.processes import Services, gecko_command, port_in_use
+from gecko_pipeline.run_recovery import WorkerProcess, reap_dead_runs
 from gecko_pipeline.settings import SANDBOX_HOST, SANDBOX_PORT, Settings, load_settings
 from gecko_pipeline.webhooks.demo import demonstrate as demonstrate_webhooks
 
@@ -85,8 +86,13 @@ def show_channels(settings: Settings) -> None:
 
 def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg.ExecuteInProcessResult:
     started = time.monotonic()
+    # execute_in_process uses Dagster's own executor: record this process so a later run can tell
+    # whether a run left STARTED by a killed demo is dead (run_recovery.py).
     result = defs.resolve_job_def(name).execute_in_process(
-        instance=instance, raise_on_error=True, run_config=CONSOLE_INFO_RUN_CONFIG
+        instance=instance,
+        raise_on_error=True,
+        run_config=CONSOLE_INFO_RUN_CONFIG,
+        tags=WorkerProcess.current().tags(),
     )
     print(
         f"{name}: {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s "
@@ -121,6 +127,8 @@ def run_demo(args: argparse.Namespace) -> int:
         from gecko_pipeline.definitions import defs  # after the environment is settled
 
         instance = _instance()
+        for dead in reap_dead_runs(instance, by="gecko-pipeline demo"):  # e.g. a demo killed last time
+            print(dead.line())
         _heading("Incremental sync (a full sync the first time)")
         run_job(defs, instance, "incremental_sync_job")
         show_tables(settings.published_path)
