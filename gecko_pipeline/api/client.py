@@ -1,7 +1,8 @@
 """GeckoClient: the one way the pipeline talks to the inventory API.
 
 One pooled httpx client; auth (privileged token or OAuth, see auth.py); pacing to the rate-limit
-window (pacing.py); retries with exponential backoff and full jitter on 5xx, timeouts and dropped
+window (pacing.py), with one pacer per API and credential shared by every client of the process and
+seeded from the last process's view (shared_pacing.py); no wait without a deadline; retries with exponential backoff and full jitter on 5xx, timeouts and dropped
 connections, for requests that are safe to repeat (GET, DELETE, and POST/PUT carrying an
 Idempotency-Key); typed errors (errors.py); concurrent, ordered, streaming pagination.
 """
