@@ -26,26 +26,28 @@ from typing import Any
 
 import dagster as dg
 import httpx
+from gecko_pipeline.assets.extract import EXTRACT_ASSETS
+from gecko_pipeline.orders.jobs import order_push_job
+from gecko_pipeline.orders.sensor import order_inbox_sensor
 
 from bench._sandbox import TOKEN, sandbox_process
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
-from gecko_pipeline.defs.resources import GeckoApiResource
-from gecko_pipeline.assets.extract import EXTRACT_ASSETS
 from gecko_pipeline.channels.config import load_channels
-from gecko_pipeline.defs.resources import ChannelConfigResource
-from gecko_pipeline.tools.background import GatewayHandle
-from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
-from gecko_pipeline.defs.resources import OpsStoreResource
-from gecko_pipeline.orders import inbox, ledger
-from gecko_pipeline.tools.orders_demo import send_orders
-from gecko_pipeline.orders.intake import intake_app
-from gecko_pipeline.orders.jobs import order_push_job
-from gecko_pipeline.orders.runner import RetryPolicy, run_push
-from gecko_pipeline.orders.sensor import order_inbox_sensor
 from gecko_pipeline.config import Settings
+from gecko_pipeline.defs.resources import (
+    ChannelConfigResource,
+    GeckoApiResource,
+    OpsStoreResource,
+    WarehouseResource,
+)
+from gecko_pipeline.orders import inbox, ledger
+from gecko_pipeline.orders.intake import intake_app
+from gecko_pipeline.orders.runner import RetryPolicy, run_push
+from gecko_pipeline.tools.background import GatewayHandle
+from gecko_pipeline.tools.orders_demo import send_orders
+from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
 from gecko_pipeline.warehouse.publish import publish
-from gecko_pipeline.defs.resources import WarehouseResource
 
 SCALE = 2000
 FLOOR = 3  # POST /orders, actions/pay, actions/fulfil

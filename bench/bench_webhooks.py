@@ -33,24 +33,26 @@ from typing import Any
 
 import dagster as dg
 import httpx
+from gecko_pipeline.webhooks.jobs import webhook_refresh_job
+from gecko_pipeline.webhooks.sensor import DEFAULT_INTERVAL_SECONDS, webhook_event_sensor
 
 from bench._sandbox import server_process
 from gecko_pipeline.api.client import GeckoClient
-from gecko_pipeline.defs.resources import GeckoApiResource
 from gecko_pipeline.channels.config import load_channels
 from gecko_pipeline.channels.feeds import write_feeds
-from gecko_pipeline.defs.resources import ChannelConfigResource
 from gecko_pipeline.channels.stock import compute_channel_stock
-from gecko_pipeline.tools.background import run_gateway
-from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
-from gecko_pipeline.defs.resources import OpsStoreResource
-from gecko_pipeline.tools.processes import gecko_command
 from gecko_pipeline.config import Settings
+from gecko_pipeline.defs.resources import (
+    ChannelConfigResource,
+    GeckoApiResource,
+    OpsStoreResource,
+    WarehouseResource,
+)
 from gecko_pipeline.signing import sign
-from gecko_pipeline.defs.resources import WarehouseResource
+from gecko_pipeline.tools.background import run_gateway
+from gecko_pipeline.tools.processes import gecko_command
+from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
 from gecko_pipeline.warehouse.sync import sync_all
-from gecko_pipeline.webhooks.jobs import webhook_refresh_job
-from gecko_pipeline.webhooks.sensor import DEFAULT_INTERVAL_SECONDS, webhook_event_sensor
 from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
 SCALE = int(os.environ.get("BENCH_WEBHOOKS_SCALE", "2000"))

@@ -3,17 +3,20 @@ the token store. (Everything that needs HTTP is tested against the sandbox in th
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import stat
 import time
 
 import httpx
+import pytest
 
 from gecko_pipeline.api import GeckoApiError, Pagination, ServerError, ValidationError
 from gecko_pipeline.api.errors import error_from_response
 from gecko_pipeline.api.pacing import Pacer
 from gecko_pipeline.api.pages import Page, root_key
-from gecko_pipeline.api.token_store import TokenStore
+from gecko_pipeline.api.token_store import TokenStore, TokenStoreLockTimeout
 
 
 def _headers(remaining: int, reset: float) -> dict[str, str]:
@@ -116,3 +119,17 @@ def test_the_token_store_is_private_atomic_and_scoped_to_its_app(tmp_path) -> No
     store.save("http://api.test", "app-1", {"access_token": "a2", "refresh_token": "r2", "expires_at": None})
     assert store.load("http://api.test", "app-1")["refresh_token"] == "r2"
     assert [p.name for p in store.path.parent.iterdir() if p.name.startswith(".oauth-")] == []
+
+
+def test_a_token_store_lock_held_elsewhere_fails_with_a_named_error_instead_of_hanging(tmp_path) -> None:
+    store = TokenStore(tmp_path / "oauth_token.json", lock_timeout=0.2)
+    holder = os.open(tmp_path / "oauth_token.json.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another process, stopped mid-refresh
+    try:
+        with pytest.raises(TokenStoreLockTimeout, match="oauth_token.json.lock"):
+            with store.locked():
+                pass
+    finally:
+        os.close(holder)
+    with store.locked():  # once it lets go, the lock is there to take
+        pass

@@ -36,6 +36,10 @@ class Auth(Protocol):
 
     def secrets(self) -> list[str]: ...
 
+    def identity(self) -> str:
+        """Who the API counts requests against (it is hashed before use as a key, never shown)."""
+        ...
+
 
 class StaticTokenAuth:
     """A privileged access token: it never expires and cannot be refreshed."""
@@ -56,6 +60,9 @@ class StaticTokenAuth:
 
     def secrets(self) -> list[str]:
         return [self._token]
+
+    def identity(self) -> str:
+        return f"token:{self._token}"
 
 
 class OAuthAuth:
@@ -101,6 +108,10 @@ class OAuthAuth:
         with self._lock:
             found = [self._client_secret, self._refresh, self._env_refresh_token]
             return [s for s in (*found, self._access) if s]
+
+    def identity(self) -> str:
+        # Access and refresh tokens rotate; the quota is the app's (for the one account it serves here).
+        return f"oauth:{self._client_id}"
 
     def token(self) -> str:
         with self._lock:

@@ -1,7 +1,8 @@
 """GeckoClient: the one way the pipeline talks to the inventory API.
 
 One pooled httpx client; auth (privileged token or OAuth, see auth.py); pacing to the rate-limit
-window (pacing.py); retries with exponential backoff and full jitter on 5xx, timeouts and dropped
+window (pacing.py), with one pacer per API and credential shared by every client of the process and
+seeded from the last process's view (shared_pacing.py); no wait without a deadline; retries with exponential backoff and full jitter on 5xx, timeouts and dropped
 connections, for requests that are safe to repeat (GET, DELETE, and POST/PUT carrying an
 Idempotency-Key); typed errors (errors.py); concurrent, ordered, streaming pagination.
 """
@@ -29,14 +30,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from gecko_pipeline.api.auth import Auth, OAuthAuth, StaticTokenAuth
-from gecko_pipeline.api.errors import TransportError, error_from_response
-from gecko_pipeline.api.pacing import Pacer
+from gecko_pipeline.api.errors import (
+    HeaderEncodingError,
+    RateLimitWaitTimeout,
+    TransportError,
+    error_from_response,
+)
+from gecko_pipeline.api.pacing import PacingTimeout, Slot
 from gecko_pipeline.api.pages import Page, Pagination, loads, root_key
+from gecko_pipeline.api.shared_pacing import STATE_FILE_NAME, RateLimitStateFile, pacer_key, shared_pacer
 from gecko_pipeline.api.stats import ClientStats
 from gecko_pipeline.api.token_store import TokenStore
 
 if TYPE_CHECKING:
-    from gecko_pipeline.config import Settings
+    from gecko_pipeline.settings import Settings
 
 log = logging.getLogger("gecko_pipeline.api")
 T = TypeVar("T")
@@ -45,6 +52,28 @@ MAX_PAGE_SIZE = 250  # the API answers 400 above it
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 # Failures that happen before a request is sent: repeating it cannot apply it twice.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# One rate-limit window (300 s) plus two request timeouts: the longest a request should ever wait for
+# budget (the reset, then the new window's probe). Beyond it something is wrong: say so instead of hanging.
+DEFAULT_MAX_RATE_LIMIT_WAIT = 360.0
+SECRET_HEADERS = frozenset({"authorization"})
+
+
+def check_header_value(method: str, path: str, name: str, value: str) -> None:
+    """Raise HeaderEncodingError unless `value` can go on the wire as it is: printable ASCII (and tab).
+
+    httpx would raise UnicodeEncodeError (non-ASCII) or a protocol error (control characters, retried
+    as if the network had failed); neither says which header, and neither is worth a retry.
+    """
+    for position, char in enumerate(value):
+        if char != "\t" and not " " <= char <= "~":
+            shown = "" if name.lower() in SECRET_HEADERS else f" {char!r} (U+{ord(char):04X})"
+            raise HeaderEncodingError(
+                method,
+                path,
+                name,
+                f"character{shown} at position {position} is not printable ASCII, the only characters "
+                "HTTP header values allow; the request was not sent",
+            )
 
 
 def _user_agent() -> str:
@@ -97,7 +126,9 @@ class GeckoClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         max_rate_limit_waits: int = 20,
+        max_rate_limit_wait_seconds: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
         rate_limit_margin: float = 0.05,
+        rate_limit_state_path: str | Path | None = None,
         prefetch_pages: int | None = None,
         user_agent: str | None = None,
     ) -> None:
@@ -112,10 +143,14 @@ class GeckoClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_rate_limit_waits = max_rate_limit_waits
+        if max_rate_limit_wait_seconds <= 0:
+            raise ValueError(
+                f"max_rate_limit_wait_seconds must be positive, got {max_rate_limit_wait_seconds}"
+            )
+        self.max_rate_limit_wait_seconds = max_rate_limit_wait_seconds
         # Pages fetched ahead of the consumer: enough to keep every worker busy, bounded for memory.
         self.prefetch_pages = prefetch_pages or 2 * max_concurrency
         self.stats = ClientStats()
-        self._pacer = Pacer(margin=rate_limit_margin)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -127,6 +162,16 @@ class GeckoClient:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._auth: Auth = self._build_auth(token, client_id, client_secret, refresh_token, token_store_path)
+        # The budget is the credential's, shared with every other client of this process and seeded
+        # from what the last process saw (shared_pacing.py).
+        self._pacer_key = pacer_key(self.base_url, self._auth.identity())
+        self._pacer = shared_pacer(self._pacer_key, margin=rate_limit_margin)
+        self._rate_limit_state = RateLimitStateFile(rate_limit_state_path) if rate_limit_state_path else None
+        self._saved_spent_reset: float | None = None
+        if self._rate_limit_state is not None:
+            seen = self._rate_limit_state.load(self._pacer_key)
+            if seen is not None:
+                self._pacer.seed(seen)
 
     def _build_auth(
         self,
@@ -173,6 +218,7 @@ class GeckoClient:
             "client_secret": settings.client_secret,
             "refresh_token": settings.refresh_token,
             "token_store_path": settings.token_store_path,
+            "rate_limit_state_path": settings.data_dir / STATE_FILE_NAME,
         }
         kwargs.update(overrides)
         base_url = kwargs.pop("base_url", None) or settings.api_url
@@ -226,55 +272,58 @@ class GeckoClient:
         headers = {"Content-Type": "application/json"} if content is not None else {}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
+        for name, value in headers.items():
+            check_header_value(method, shown_path, name, value)
         replayable = method in REPLAYABLE_METHODS or bool(idempotency_key)
         failures = rate_limited = 0
         refreshed = False
         while True:
-            waited, for_reset = self._pacer.acquire()
-            if for_reset:
-                self.stats.add(throttle_waits=1, throttle_seconds=waited)
-                log.info("rate limit window spent: waited %.2fs for the reset", waited)
-            try:
-                token = self._auth.token()  # after the wait, so a token that expired meanwhile is renewed
-            except BaseException:
-                self._pacer.release(None, reached_server=False)
-                raise
-            started = time.monotonic()
-            try:
-                response = self._http.request(
-                    method,
-                    url,
-                    params=params,
-                    content=content,
-                    headers={**headers, "Authorization": f"Bearer {token}"},
-                )
-            except httpx.TransportError as exc:
-                reached = not isinstance(exc, NOT_SENT_ERRORS)
-                self._pacer.release(None, reached_server=reached)
-                self.stats.add(requests=1)
-                log.info(
-                    "%s %s failed: %s after %.0fms",
-                    method,
-                    shown_path,
-                    type(exc).__name__,
-                    (time.monotonic() - started) * 1000,
-                )
-                if (replayable or not reached) and failures < retries:
-                    failures += 1
-                    self._backoff(failures, method, shown_path, type(exc).__name__)
-                    continue
-                unsafe = (
-                    " (a POST/PUT without Idempotency-Key is not retried: it may have been applied)"
-                    if reached and not replayable
-                    else ""
-                )
-                raise TransportError(
-                    method,
-                    shown_path,
-                    f"{type(exc).__name__}: {self._redact(str(exc))}{unsafe}",
-                    may_have_reached_server=reached,
-                ) from exc
-            self._pacer.release(response.headers)
+            with self._take_slot(method, shown_path) as slot:
+                try:
+                    # After the wait, so a token that expired meanwhile is renewed.
+                    token = self._auth.token()
+                    authorization = f"Bearer {token}"
+                    check_header_value(method, shown_path, "Authorization", authorization)
+                except BaseException:
+                    slot.release(None, reached_server=False)
+                    raise
+                started = time.monotonic()
+                try:
+                    response = self._http.request(
+                        method,
+                        url,
+                        params=params,
+                        content=content,
+                        headers={**headers, "Authorization": authorization},
+                    )
+                except httpx.TransportError as exc:
+                    reached = not isinstance(exc, NOT_SENT_ERRORS)
+                    slot.release(None, reached_server=reached)
+                    self.stats.add(requests=1)
+                    log.info(
+                        "%s %s failed: %s after %.0fms",
+                        method,
+                        shown_path,
+                        type(exc).__name__,
+                        (time.monotonic() - started) * 1000,
+                    )
+                    if (replayable or not reached) and failures < retries:
+                        failures += 1
+                        self._backoff(failures, method, shown_path, type(exc).__name__)
+                        continue
+                    unsafe = (
+                        " (a POST/PUT without Idempotency-Key is not retried: it may have been applied)"
+                        if reached and not replayable
+                        else ""
+                    )
+                    raise TransportError(
+                        method,
+                        shown_path,
+                        f"{type(exc).__name__}: {self._redact(str(exc))}{unsafe}",
+                        may_have_reached_server=reached,
+                    ) from exc
+                slot.release(response.headers)
+            self._save_if_spent()
             self.stats.add(requests=1)
             self._log(method, response, started)
             status = response.status_code
@@ -300,6 +349,28 @@ class GeckoClient:
                     response, method, shown_path, auth_hint=self._auth.hint, redact=self._redact
                 )
             return response
+
+    def _take_slot(self, method: str, path: str) -> Slot:
+        try:
+            slot = self._pacer.take(self.max_rate_limit_wait_seconds)
+        except PacingTimeout as exc:
+            raise RateLimitWaitTimeout(
+                method, path, exc.waited, exc.waiting_for, self.max_rate_limit_wait_seconds
+            ) from exc
+        if slot.waited_for_reset:
+            self.stats.add(throttle_waits=1, throttle_seconds=slot.waited)
+            log.info("rate limit window spent: waited %.2fs for the reset", slot.waited)
+        return slot
+
+    def _save_if_spent(self) -> None:
+        """Write the state file once per spent window, so a process that dies before close() still
+        tells the next one to wait for the reset."""
+        if self._rate_limit_state is None:
+            return
+        seen = self._pacer.snapshot()
+        if seen is not None and seen.remaining == 0 and seen.reset != self._saved_spent_reset:
+            self._saved_spent_reset = seen.reset
+            self._rate_limit_state.save(self._pacer_key, seen)
 
     def _url(self, path: str) -> tuple[str, str]:
         """The URL to request and the path shown in errors. Absolute URLs (e.g. a webhook's
@@ -329,6 +400,14 @@ class GeckoClient:
         until_reset = self._pacer.seconds_until_reset()
         if retry_after.isdigit():
             delay = float(retry_after)
+            if delay > self.max_rate_limit_wait_seconds:
+                raise RateLimitWaitTimeout(
+                    response.request.method,
+                    response.request.url.path,
+                    0.0,
+                    f"a Retry-After of {delay:g}s",
+                    self.max_rate_limit_wait_seconds,
+                )
         elif until_reset is not None and until_reset > 0:
             log.warning("429 Too Many Requests: waiting %.2fs for the window to reset", until_reset)
             return  # the pacer learnt remaining=0 and the reset time from the answer, and will wait
@@ -457,6 +536,10 @@ class GeckoClient:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
         self._http.close()
+        if self._rate_limit_state is not None:
+            seen = self._pacer.snapshot()
+            if seen is not None:
+                self._rate_limit_state.save(self._pacer_key, seen)
 
     def __enter__(self) -> GeckoClient:
         return self

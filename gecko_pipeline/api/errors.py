@@ -19,6 +19,8 @@ _TEXT_LIMIT = 200  # non-JSON 5xx pages can be whole HTML documents
 class GeckoApiError(Exception):
     """An API call failed. `status` is None when no HTTP answer arrived (network failure)."""
 
+    no_status_label = "network error"  # what `str()` shows in place of a status when there is none
+
     def __init__(
         self,
         status: int | None,
@@ -49,7 +51,7 @@ class GeckoApiError(Exception):
         return self.message
 
     def _render(self) -> str:
-        status = "network error" if self.status is None else str(self.status)
+        status = self.no_status_label if self.status is None else str(self.status)
         detail = self.detail
         return (
             f"{status} {self.method} {self.path}: {detail}"
@@ -96,6 +98,34 @@ class TransportError(GeckoApiError):
     def __init__(self, method: str, path: str, message: str, *, may_have_reached_server: bool) -> None:
         self.may_have_reached_server = may_have_reached_server
         super().__init__(None, method, path, message)
+
+
+class HeaderEncodingError(GeckoApiError):
+    """A header value cannot go on the wire (HTTP allows printable ASCII only): the request was not
+    sent, and repeating it cannot help. `header` names the header; its value is never shown."""
+
+    no_status_label = "not sent"
+
+    def __init__(self, method: str, path: str, header: str, detail: str) -> None:
+        self.header = header
+        super().__init__(None, method, path, f"header {header} cannot be sent: {detail}")
+
+
+class RateLimitWaitTimeout(GeckoApiError):
+    """The client waited longer than `max_rate_limit_wait_seconds` for rate-limit budget: a window that
+    did not reset, answers that never came back, or a Retry-After beyond the limit."""
+
+    no_status_label = "rate-limit wait"
+
+    def __init__(self, method: str, path: str, waited: float, waiting_for: str, max_wait: float) -> None:
+        self.waited = waited
+        self.waiting_for = waiting_for
+        super().__init__(
+            None,
+            method,
+            path,
+            f"gave up after waiting {waited:.1f}s (max_rate_limit_wait_seconds={max_wait:g}) for {waiting_for}",
+        )
 
 
 _BY_STATUS: dict[int, type[GeckoApiError]] = {

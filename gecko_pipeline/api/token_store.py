@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,19 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 
+# Another process holds the lock only for one refresh request (its timeouts bound it well below this).
+LOCK_TIMEOUT_SECONDS = 120.0
+_LOCK_POLL_SECONDS = 0.05
+
+
+class TokenStoreLockTimeout(TimeoutError):
+    """The token store's lock stayed taken by another process for longer than a refresh can last."""
+
+
 class TokenStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.path = Path(path)
+        self.lock_timeout = lock_timeout
 
     def load(self, api_url: str, client_id: str) -> dict[str, Any] | None:
         try:
@@ -62,11 +73,29 @@ class TokenStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            self._lock(fd)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    def _lock(self, fd: int) -> None:
+        # Polled rather than blocking, so a holder that never lets go (a stopped process) costs a named
+        # error after lock_timeout instead of a hang.
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TokenStoreLockTimeout(
+                        f"another process held {self.path.name}.lock for more than {self.lock_timeout:g}s "
+                        "(an OAuth refresh takes seconds): is a pipeline process stopped or stuck?"
+                    ) from None
+                time.sleep(_LOCK_POLL_SECONDS)
 
 
 def _fsync_dir(path: Path) -> None:

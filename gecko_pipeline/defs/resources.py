@@ -18,9 +18,11 @@ import duckdb
 from pydantic import Field
 
 from gecko_pipeline import ops_db
-from gecko_pipeline.api.client import MAX_PAGE_SIZE, GeckoClient
+from gecko_pipeline.api.client import DEFAULT_MAX_RATE_LIMIT_WAIT, MAX_PAGE_SIZE, GeckoClient
+from gecko_pipeline.api.shared_pacing import STATE_FILE_NAME
 from gecko_pipeline.channels.config import ChannelConfig, channels_file_path, load_channels
 from gecko_pipeline.config import SECRET_VARIABLES, Settings, load_settings
+from gecko_pipeline.defs.executor import recovering_in_process_executor
 from gecko_pipeline.orders.policy import RetryPolicy
 from gecko_pipeline.warehouse.catalog import ensure_schema
 from gecko_pipeline.warehouse.db import connect
@@ -152,6 +154,11 @@ class GeckoApiResource(dg.ConfigurableResource):
     page_size: int = Field(
         default=MAX_PAGE_SIZE, description="Records per page (the API allows at most 250)."
     )
+    max_rate_limit_wait_seconds: float = Field(
+        default=DEFAULT_MAX_RATE_LIMIT_WAIT,
+        description="Longest a request waits for rate-limit budget before failing with RateLimitWaitTimeout "
+        "(default: one 300 s window plus two request timeouts).",
+    )
 
     def build_client(self, **overrides: Any) -> GeckoClient:
         """A new client; the caller closes it (prefer `get_client()`)."""
@@ -161,6 +168,9 @@ class GeckoApiResource(dg.ConfigurableResource):
             "client_secret": self.client_secret,
             "refresh_token": self.refresh_token,
             "token_store_path": self.storage.path / "oauth_token.json",
+            # Every client shares one pacer per API and credential, seeded from the last process's view.
+            "rate_limit_state_path": self.storage.path / STATE_FILE_NAME,
+            "max_rate_limit_wait_seconds": self.max_rate_limit_wait_seconds,
             "max_concurrency": self.max_concurrency,
             "timeout": self.timeout_seconds,
             "max_retries": self.max_retries,
@@ -221,6 +231,8 @@ def resources() -> dg.Definitions:
     # The environment is read when the code location loads, never at import.
     return dg.Definitions(
         resources=build_resources(load_settings()),
-        # A multiprocess step costs ~3 s of start-up on 2 cores, and DuckDB takes one writer per file.
-        executor=dg.in_process_executor,
+        # A multiprocess step costs ~3 s of start-up on 2 cores, and DuckDB takes one writer per file:
+        # Dagster's in-process executor, plus freeing the pool slots of runs whose worker died
+        # (defs/runs.py) and a bounded, sleeping wait for a slot (defs/executor.py).
+        executor=recovering_in_process_executor,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from gecko_pipeline.defs.runs import WorkerProcess
 from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
 
 
@@ -41,11 +42,13 @@ def launch(
     logging_config: Mapping[str, Any] = CONSOLE_QUIET_RUN_CONFIG,
     raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    """Runs a sensor's request in process: its config, tags and asset selection."""
+    """Runs a sensor's request in process: its config, tags and asset selection. execute_in_process
+    uses Dagster's own executor, so the run is tagged with this process: a later run can then tell
+    whether a run this process left STARTED (killed mid-run) is dead (defs/runs.py)."""
     return defs.resolve_job_def(job).execute_in_process(
         run_config={**dict(request.run_config or {}), **logging_config},
         instance=instance,
-        tags=request.tags,
+        tags={**request.tags, **WorkerProcess.current().tags()},
         asset_selection=list(request.asset_selection) if request.asset_selection else None,
         raise_on_error=raise_on_error,
     )

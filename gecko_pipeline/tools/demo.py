@@ -18,6 +18,8 @@ import duckdb
 
 from gecko_pipeline.channels.stock import listing_summary
 from gecko_pipeline.config import SANDBOX_HOST, SANDBOX_PORT, Settings, load_settings
+from gecko_pipeline.defs.runs import reap_dead_runs
+from gecko_pipeline.tools.daemon import launch
 from gecko_pipeline.tools.orders_demo import run_order_demo
 from gecko_pipeline.tools.processes import Services, gecko_command, port_in_use
 from gecko_pipeline.tools.runs import CONSOLE_INFO_RUN_CONFIG
@@ -97,9 +99,7 @@ def show_published_orders(published: Path) -> None:
 
 def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg.ExecuteInProcessResult:
     started = time.monotonic()
-    result = defs.resolve_job_def(name).execute_in_process(
-        instance=instance, raise_on_error=True, run_config=CONSOLE_INFO_RUN_CONFIG
-    )
+    result = launch(defs, instance, name, dg.RunRequest(), CONSOLE_INFO_RUN_CONFIG)
     print(
         f"{name}: {'succeeded' if result.success else 'FAILED'} in {time.monotonic() - started:.1f} s "
         f"(run {result.run_id})"
@@ -133,6 +133,8 @@ def run_demo(args: argparse.Namespace) -> int:
         from gecko_pipeline.definitions import defs  # after the environment is settled
 
         instance = _instance()
+        for dead in reap_dead_runs(instance, by="gecko-pipeline demo"):  # e.g. a demo killed last time
+            print(dead.line())
         _heading("Incremental sync (a full sync the first time)")
         run_job(defs, instance, "incremental_sync_job")
         show_tables(settings.published_path)
