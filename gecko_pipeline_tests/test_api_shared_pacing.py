@@ -41,8 +41,10 @@ def test_a_whole_sync_run_draws_no_429_from_a_tiny_quota(
     # often starts in a window that the one before it spent.
     sandbox = sandbox_factory(scale=40, rate_limit_quota=3, rate_limit_window=2)
     _point_at(sandbox, data_dir, monkeypatch)
-    result = code_location().resolve_job_def("incremental_sync_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral()
+    result = (
+        code_location()
+        .resolve_job_def("incremental_sync_job")
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral())
     )
     assert result.success
     stats = _stats(sandbox)
