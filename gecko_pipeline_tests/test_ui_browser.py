@@ -63,6 +63,13 @@ query RunFailures($runId: ID!) {
 }
 """
 
+ASSET_QUERY = """
+query Asset($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+    assetMaterializations(limit: 1) { runId metadataEntries { label } }
+    assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization { runId status } } } }
+} } }
+"""
+
 AUTOMATION_QUERY = """
 { repositoriesOrError { __typename ... on RepositoryConnection { nodes {
     schedules { name description scheduleState { status } }
@@ -360,6 +367,35 @@ def test_a_stock_move_reaches_dagster_through_the_gateway(stack: Stack, page: An
     page.goto(f"{stack.ui_url}/runs/{refresh['runId']}")
     expect(page.get_by_text("webhook_refresh_job").first).to_be_visible(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "06-webhook-refresh-run.png"))
+
+    # The refresh materialized the real assets: their pages keep every metadata entry a sync shows, and
+    # their checks were evaluated by that run (none left "Not evaluated").
+    for key, entries, shown in (
+        (
+            "variants",
+            {"dagster/row_count", "sync_mode", "rows_inserted", "rows_updated", "requests", "cursor"},
+            "rows_updated",
+        ),
+        (
+            "channel_listings",
+            {"dagster/row_count", "listed", "out of stock", "missing prices", "lowest stock"},
+            "lowest stock",
+        ),
+    ):
+        node = dev.graphql(stack.ui_url, ASSET_QUERY, {"key": {"path": [key]}})["assetNodeOrError"]
+        [latest] = node["assetMaterializations"]
+        assert latest["runId"] == refresh["runId"], key
+        assert entries <= {m["label"] for m in latest["metadataEntries"]}, (key, latest["metadataEntries"])
+        checks = node["assetChecksOrError"]["checks"]
+        assert checks, key
+        for check in checks:
+            execution = check["executionForLatestMaterialization"]
+            assert execution is not None and execution["runId"] == refresh["runId"], (key, check["name"])
+            assert execution["status"] in {"SUCCEEDED", "FAILED"}, (key, check["name"], execution)
+        page.goto(f"{stack.ui_url}/assets/{key}")
+        expect(page.get_by_text(shown, exact=True).first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Not evaluated")).to_have_count(0, timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / f"07-{key}-after-webhook-refresh.png"))
 
 
 def test_ctrl_c_stops_everything(stack: Stack) -> None:

@@ -53,7 +53,7 @@ DEV_RATE_LIMIT_WINDOW = 60
 DEFINITIONS_MODULE = "gecko_pipeline.definitions"
 CODE_LOCATION = "gecko_pipeline"  # as in pyproject's [tool.dagster] and workspace.yaml
 # The project's instance settings (one DuckDB writer, few sensor threads); `make dev` copies the same file.
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"  # the project root's
 
 
 @dataclass(frozen=True)
