@@ -1,5 +1,6 @@
 """The gateway: one ASGI server for what the outside world sends us, the API's webhooks
-(POST /webhooks) and channel orders (POST /channels/{channel}/orders), plus GET / (readiness).
+(POST /webhooks), channel orders (POST /channels/{channel}/orders) and Shopify stores' webhooks
+(POST /shopify/{channel}/webhooks, for `kind: shopify` channels), plus GET / (readiness).
 
 Both only write ops.sqlite (never the warehouse), so the server stays responsive whatever Dagster does.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 
 import uvicorn
 from starlette.applications import Starlette
@@ -41,12 +43,24 @@ def _intake_routes(settings: Settings) -> list[BaseRoute]:
     return list(intake_routes(settings))
 
 
+def _shopify_routes(settings: Settings) -> list[BaseRoute]:
+    # Each kind: shopify channel names the variable holding its app secret; the gateway reads it.
+    from gecko_pipeline.channels.config import load_channels
+    from gecko_pipeline.stores.shopify.webhooks import shopify_webhook_routes
+
+    channels = [c for c in load_channels(settings.channels_file) if c.kind == "shopify"]
+    if not channels:
+        return []
+    return list(shopify_webhook_routes(settings.ops_path, channels, secret=os.environ.get))
+
+
 def create_gateway_app(
     settings: Settings, *, limits: ReceiverLimits | None = None, with_intake: bool = True
 ) -> Starlette:
     routes: list[BaseRoute] = [*receiver_routes(settings, limits)]
     if with_intake:
         routes += _intake_routes(settings)
+        routes += _shopify_routes(settings)
     paths = [getattr(route, "path", "") for route in routes]
     return Starlette(routes=[Route("/", _index(paths), methods=["GET"], name="index"), *routes])
 
