@@ -8,13 +8,13 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 from shopify_fixtures import ShopifyFactory
+from shopify_world import order_fixture_path
 
 from gecko_pipeline.channels.config import ChannelConfigError, parse_channels
 from gecko_pipeline.orders import inbox
@@ -23,12 +23,11 @@ from gecko_pipeline.stores.shopify import ShopifyClient, queries
 from gecko_pipeline.stores.shopify.mapping import MappingOptions, canonical_updated_at, to_canonical
 from gecko_pipeline.stores.shopify.normalise import ShopifyShapeError, from_graphql, from_rest
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "shopify-fixtures" / "orders-create.2025-01.json"
 NY = "America/New_York"
 
 
 def fixture() -> dict[str, Any]:
-    return inbox.loads(FIXTURE.read_text())  # type: ignore[no-any-return]
+    return inbox.loads(order_fixture_path().read_text())  # type: ignore[no-any-return]
 
 
 def rest(**options: Any) -> dict[str, Any]:
@@ -708,7 +707,7 @@ def test_the_sandbox_orders_read_by_webhook_shape_and_by_graphql_agree(
 
 
 def test_numbers_stay_exact_through_the_inbox() -> None:
-    text = FIXTURE.read_text()
+    text = order_fixture_path().read_text()
     order = from_rest(inbox.loads(text))
     assert order.line_items[0].tax_lines[0].rate == Decimal("0.06")
     assert isinstance(order.id, str) and order.id == "450789469"

@@ -178,7 +178,9 @@ def test_states_delivered_in_reverse_end_in_the_newest_state_each_follow_up_once
     row = shop.ledger_row(placed["id"])
     assert row.done == ["pay", "fulfil"] and row.state == "done"
 
-    # The oldest state once more (a late retry): older than the ledger's, so nothing moves.
+    # The oldest state once more. The route would take Shopify's late retry of it as a duplicate (same
+    # webhook id); forgetting the delivery makes it store it again, to show what the ledger does with an
+    # older state: nothing moves.
     created = [d for d in shop.deliveries("orders/create") if d["payload"]["id"] == placed["id"]]
     con = shop.world.ops()
     try:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from shopify_world import order_fixture_path
 from starlette.applications import Starlette
 
 from gecko_pipeline import ops_db, signing
@@ -26,7 +27,6 @@ from gecko_pipeline.orders.runner import RetryPolicy, run_push
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.stores.shopify.webhooks import shopify_webhook_routes, webhook_path
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "shopify-fixtures" / "orders-create.2025-01.json"
 SECRET = "shpss_route_secret"
 CHANNELS = """
 channels:
@@ -45,7 +45,7 @@ channels:
 
 
 def fixture_order() -> dict[str, Any]:
-    return json.loads(FIXTURE.read_text())
+    return json.loads(order_fixture_path().read_text())
 
 
 class Route:

@@ -465,8 +465,9 @@ class ShopifyClient:
             available = self._bucket.now_available(now)
             rate = self._bucket.restore_rate
             wait = 0.0
-            if available is not None and rate and estimate > available:
-                wait = (estimate - available) / rate + PACING_MARGIN_SECONDS
+            if available is not None and rate:
+                if estimate > available:
+                    wait = (estimate - available) / rate + PACING_MARGIN_SECONDS
                 # Take the cost now, so concurrent callers queue behind it.
                 self._bucket.available = available - estimate
                 self._bucket.at = now

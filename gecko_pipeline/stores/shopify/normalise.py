@@ -73,8 +73,7 @@ class Allocation:
 @dataclass(frozen=True)
 class DiscountApplication:
     index: int
-    kind: str  # discount_code | manual | automatic | script
-    code: str | None
+    code: str | None  # a discount code's code; automatic and manual discounts have a title
     title: str | None
     path: str
 
@@ -462,19 +461,10 @@ def from_rest(payload: Any) -> ShopifyOrder:
     """An `orders/*` webhook body (the REST Order, unwrapped)."""
     o = _R(payload, "")
     order_id = o.ident("id", "Order")
-    kinds = {"discount_code", "manual", "automatic", "script"}
-    applications = []
-    for index, app in enumerate(o.items("discount_applications")):
-        kind = app.text("type") or "manual"
-        applications.append(
-            DiscountApplication(
-                index=index,
-                kind=kind if kind in kinds else "manual",
-                code=app.text("code"),
-                title=app.text("title") or app.text("description"),
-                path=app.path,
-            )
-        )
+    applications = [
+        DiscountApplication(index, app.text("code"), app.text("title") or app.text("description"), app.path)
+        for index, app in enumerate(o.items("discount_applications"))
+    ]
     lines = tuple(
         LineItem(
             id=li.ident("id", "LineItem"),  # type: ignore[arg-type]
@@ -631,26 +621,12 @@ def _gql_address(obj: _R, key: str) -> Address | None:
     )
 
 
-_GQL_KINDS = {
-    "DiscountCodeApplication": "discount_code",
-    "ManualDiscountApplication": "manual",
-    "AutomaticDiscountApplication": "automatic",
-    "ScriptDiscountApplication": "script",
-}
-
-
 def from_graphql(node: Any, path: str = "") -> ShopifyOrder:
     """An `Order` node as `queries.ORDER` selects it (nested connections already completed)."""
     o = _R(node, path)
     order_id = o.ident("id", "Order")
     applications = tuple(
-        DiscountApplication(
-            index=app.count("index"),
-            kind="discount_code" if app.raw("code") else _GQL_KINDS.get(str(app.raw("__typename")), "manual"),
-            code=app.text("code"),
-            title=app.text("title"),
-            path=app.path,
-        )
+        DiscountApplication(app.count("index"), app.text("code"), app.text("title"), app.path)
         for app in o.nodes("discountApplications")
     )
     lines = tuple(
