@@ -178,7 +178,7 @@ def to_canonical(order: ShopifyOrder, options: MappingOptions) -> Translation:
     shipping = order.shipping_address or order.billing_address
     if shipping is None:
         raise ShopifyShapeError(
-            "shipping_address" if order.shape == "rest" else "shippingAddress",
+            p["shipping_address"],
             "the order has no shipping or billing address (the inventory API needs one for a sales order)",
         )
     rest = order.shape == "rest"
@@ -229,7 +229,7 @@ def to_canonical(order: ShopifyOrder, options: MappingOptions) -> Translation:
         )
     if not lines:
         raise ShopifyShapeError(
-            "line_items" if order.shape == "rest" else "lineItems",
+            p["line_items"],
             "no line has a SKU: nothing on the order can be matched to an inventory variant",
         )
     out["lines"] = lines

@@ -556,6 +556,8 @@ def from_rest(payload: Any) -> ShopifyOrder:
         shape="rest",
         paths={
             "id": "id",
+            "line_items": "line_items",
+            "shipping_address": "shipping_address",
             "updated_at": "updated_at",
             "placed_at": "processed_at" if o.raw("processed_at") else "created_at",
             "currency": "currency",
@@ -749,6 +751,8 @@ def from_graphql(node: Any, path: str = "") -> ShopifyOrder:
         shape="graphql",
         paths={
             "id": o.at("id"),
+            "line_items": o.at("lineItems"),
+            "shipping_address": o.at("shippingAddress"),
             "updated_at": o.at("updatedAt"),
             "placed_at": o.at("processedAt" if o.raw("processedAt") else "createdAt"),
             "currency": o.at("currencyCode"),
