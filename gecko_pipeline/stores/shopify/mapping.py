@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gecko_pipeline.stores.shopify.normalise import (
+    ADDRESS_KEYS,
     Address,
     Allocation,
     LineItem,
@@ -352,25 +353,20 @@ def _customer(order: ShopifyOrder, src: dict[str, str]) -> dict[str, Any]:
     return customer
 
 
-_ADDRESS_FIELDS = (
-    ("first_name", "first_name", "firstName"),
-    ("last_name", "last_name", "lastName"),
-    ("company_name", "company", "company"),
-    ("address1", "address1", "address1"),
-    ("address2", "address2", "address2"),
-    ("city", "city", "city"),
-    ("state", "province", "province"),
-    ("zip_code", "zip", "zip"),
-    ("country", "country", "country"),
-    ("country_code", "country_code", "countryCodeV2"),
-    ("phone_number", "phone", "phone"),
-)
+# The canonical name of an Address field, where it differs.
+_CANONICAL_ADDRESS = {
+    "company": "company_name",
+    "province": "state",
+    "zip": "zip_code",
+    "phone": "phone_number",
+}
 
 
 def _address(address: Address, role: str, src: dict[str, str], rest: bool) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for canonical, rest_key, gql_key in _ADDRESS_FIELDS:
-        value = getattr(address, rest_key)
+    for name, rest_key, gql_key in ADDRESS_KEYS:
+        canonical = _CANONICAL_ADDRESS.get(name, name)
+        value = getattr(address, name)
         if value:
             values[canonical] = value
         src[f"{role}.{canonical}"] = f"{address.path}.{rest_key if rest else gql_key}"

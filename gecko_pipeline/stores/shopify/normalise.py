@@ -379,6 +379,30 @@ def numeric_id(value: Any, kind: str | None = None) -> str | None:
     return None
 
 
+# An address's fields: (Address field, REST key, GraphQL key), in the Address dataclass's order.
+ADDRESS_KEYS = (
+    ("first_name", "first_name", "firstName"),
+    ("last_name", "last_name", "lastName"),
+    ("company", "company", "company"),
+    ("address1", "address1", "address1"),
+    ("address2", "address2", "address2"),
+    ("city", "city", "city"),
+    ("province", "province", "province"),
+    ("zip", "zip", "zip"),
+    ("country", "country", "country"),
+    ("country_code", "country_code", "countryCodeV2"),
+    ("phone", "phone", "phone"),
+)
+REST, GRAPHQL = 1, 2  # the column of ADDRESS_KEYS each shape uses
+
+
+def _address(obj: _R, key: str, shape: int) -> Address | None:
+    a = obj.maybe_obj(key)
+    if a is None:
+        return None
+    return Address(*(a.text(keys[shape]) for keys in ADDRESS_KEYS), path=a.path)
+
+
 # --- REST (webhook bodies) ------------------------------------------------------------------------------
 
 
@@ -409,26 +433,6 @@ def _rest_allocations(obj: _R) -> tuple[Allocation, ...]:
     return tuple(
         Allocation(_rest_money(a, "amount_set", "amount"), a.count("discount_application_index"), a.path)
         for a in obj.items("discount_allocations")
-    )
-
-
-def _rest_address(obj: _R, key: str) -> Address | None:
-    a = obj.maybe_obj(key)
-    if a is None:
-        return None
-    return Address(
-        a.text("first_name"),
-        a.text("last_name"),
-        a.text("company"),
-        a.text("address1"),
-        a.text("address2"),
-        a.text("city"),
-        a.text("province"),
-        a.text("zip"),
-        a.text("country"),
-        a.text("country_code"),
-        a.text("phone"),
-        a.path,
     )
 
 
@@ -546,8 +550,8 @@ def from_rest(payload: Any) -> ShopifyOrder:
         financial_status=(o.text("financial_status") or "pending").lower(),
         business=o.raw("company") is not None,
         customer=customer,
-        shipping_address=_rest_address(o, "shipping_address"),
-        billing_address=_rest_address(o, "billing_address"),
+        shipping_address=_address(o, "shipping_address", REST),
+        billing_address=_address(o, "billing_address", REST),
         discount_applications=tuple(applications),
         line_items=lines,
         shipping_lines=shipping,
@@ -600,26 +604,6 @@ def _gql_allocations(obj: _R) -> tuple[Allocation, ...]:
     return tuple(
         Allocation(_gql_money(a, "allocatedAmountSet"), a.obj("discountApplication").count("index"), a.path)
         for a in obj.items("discountAllocations")
-    )
-
-
-def _gql_address(obj: _R, key: str) -> Address | None:
-    a = obj.maybe_obj(key)
-    if a is None:
-        return None
-    return Address(
-        a.text("firstName"),
-        a.text("lastName"),
-        a.text("company"),
-        a.text("address1"),
-        a.text("address2"),
-        a.text("city"),
-        a.text("province"),
-        a.text("zip"),
-        a.text("country"),
-        a.text("countryCodeV2"),
-        a.text("phone"),
-        a.path,
     )
 
 
@@ -741,8 +725,8 @@ def from_graphql(node: Any, path: str = "") -> ShopifyOrder:
         financial_status=status.lower() if status else "pending",
         business=entity is not None and entity.raw("__typename") == "PurchasingCompany",
         customer=customer,
-        shipping_address=_gql_address(o, "shippingAddress"),
-        billing_address=_gql_address(o, "billingAddress"),
+        shipping_address=_address(o, "shippingAddress", GRAPHQL),
+        billing_address=_address(o, "billingAddress", GRAPHQL),
         discount_applications=applications,
         line_items=lines,
         shipping_lines=shipping,
