@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,15 +47,6 @@ SHOPIFY_CHANNEL_FILE = (
 """
 )
 FINAL = {"delivered", "failed", "removed"}
-
-
-def order_fixture_path() -> Path:
-    """Shopify's 2025-01 orders/create body in shared/ (beside the project's root; a clone may be deeper)."""
-    for base in Path(__file__).resolve().parents:
-        candidate = base / "shared" / "shopify-fixtures" / "orders-create.2025-01.json"
-        if candidate.exists():
-            return candidate
-    pytest.skip("shared/shopify-fixtures is not beside this checkout")
 
 
 class ShopWorld:

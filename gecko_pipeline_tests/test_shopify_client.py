@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from shopify_fixtures import ShopifyFactory
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.channels.config import ChannelConfig, ShopifyChannel
@@ -30,6 +29,7 @@ from gecko_pipeline.stores.shopify.errors import (
     ShopifyUserError,
     ShopifyWaitExceeded,
 )
+from gecko_pipeline_tests.shopify_fixtures import ShopifyFactory
 
 SHOP_QUERY = "{ shop { name myshopifyDomain currencyCode } }"
 

@@ -13,8 +13,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from shopify_fixtures import ShopifyFactory
-from shopify_world import order_fixture_path
 
 from gecko_pipeline.channels.config import ChannelConfigError, parse_channels
 from gecko_pipeline.orders import inbox
@@ -22,6 +20,7 @@ from gecko_pipeline.orders.model import parse_order
 from gecko_pipeline.stores.shopify import ShopifyClient, queries
 from gecko_pipeline.stores.shopify.mapping import MappingOptions, canonical_updated_at, to_canonical
 from gecko_pipeline.stores.shopify.normalise import ShopifyShapeError, from_graphql, from_rest
+from gecko_pipeline_tests.shopify_fixtures import ShopifyFactory, order_fixture_path
 
 NY = "America/New_York"
 

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from shopify_world import order_fixture_path
 from starlette.applications import Starlette
 
 from gecko_pipeline import ops_db, signing
@@ -26,6 +25,7 @@ from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.orders.runner import RetryPolicy, run_push
 from gecko_pipeline.settings import Settings
 from gecko_pipeline.stores.shopify.webhooks import shopify_webhook_routes, webhook_path
+from gecko_pipeline_tests.shopify_fixtures import order_fixture_path
 
 SECRET = "shpss_route_secret"
 CHANNELS = """
