@@ -257,10 +257,6 @@ class _R:
             return connection.items("nodes")
         return [edge.obj("node") for edge in connection.items("edges")]
 
-    def truncated(self, key: str) -> bool:
-        value = self.value.get(key)
-        return isinstance(value, Mapping) and bool((value.get("pageInfo") or {}).get("hasNextPage"))
-
     def text(self, key: str, *, required: bool = False) -> str | None:
         value = self.value.get(key)
         if value is None or value == "":
