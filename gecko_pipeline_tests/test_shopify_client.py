@@ -277,3 +277,39 @@ def test_a_backfill_watermark_survives_in_ops_sqlite(shopify_factory: ShopifyFac
     seen = [row[0] for row in con.execute("SELECT channel_order_id FROM order_inbox ORDER BY id")]
     assert len(seen) == len(set(seen)) == 12
     con.close()
+
+
+def test_an_order_beyond_the_page_querys_nested_firsts_is_completed_from_its_node(
+    shopify_factory: ShopifyFactory, tmp_path: Any
+) -> None:
+    handle = shopify_factory(scale=60, orders=12)
+    products = control(handle, "GET", "/dump/products")["products"]
+    skus = [v["sku"] for p in products if p["status"] == "active" for v in p["variants"] if v.get("sku")][:14]
+    since = datetime.now(timezone.utc) - timedelta(seconds=2)
+    placed = control(
+        handle,
+        "POST",
+        "/orders",
+        {
+            "line_items": [{"sku": sku, "quantity": 1} for sku in skus],
+            "customer": {"email": "big@example.com", "first_name": "Big", "last_name": "Order"},
+            "shipping_address": {"address1": "1 Main St", "city": "Boston", "country_code": "US"},
+            "financial_status": "paid",
+        },
+    )["order"]
+    for item in placed["line_items"][:4]:  # four fulfilments: more than the page reads in its list
+        control(
+            handle,
+            "POST",
+            f"/orders/{placed['id']}/fulfillments",
+            {"line_items": [{"line_item_id": item["id"], "quantity": 1}]},
+        )
+    con = ops_db.connect(tmp_path / "ops.sqlite")
+    with client_for(handle) as client:
+        result = backfill_orders(client, con, channel_for(handle), since=since)
+    (payload,) = [row[0] for row in con.execute("SELECT payload FROM order_inbox")]
+    con.close()
+    assert result.stored == 1
+    node = json.loads(payload)["order"]
+    assert len(node["lineItems"]["nodes"]) == 14 and not node["lineItems"]["pageInfo"]["hasNextPage"]
+    assert len(node["fulfillments"]) == 4
