@@ -1,5 +1,6 @@
 """The gateway: one ASGI server for what the outside world sends us, the API's webhooks
-(POST /webhooks) and channel orders (POST /channels/{channel}/orders), plus GET / (readiness).
+(POST /webhooks), channel orders (POST /channels/{channel}/orders) and Shopify stores' webhooks
+(POST /shopify/{channel}/webhooks, for `kind: shopify` channels), plus GET / (readiness).
 
 Both only write ops.sqlite (never the warehouse), so the server stays responsive whatever Dagster does.
 """
@@ -14,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from gecko_pipeline.channels.config import load_channels
 from gecko_pipeline.config import Settings
 from gecko_pipeline.orders.intake import intake_routes
+from gecko_pipeline.stores.shopify.webhooks import shopify_webhook_routes
 from gecko_pipeline.webhooks.receiver import ReceiverLimits, receiver_routes
 
 log = logging.getLogger("gecko_pipeline.gateway")
@@ -28,12 +31,21 @@ def _index(paths: list[str]):  # noqa: ANN202 (a Starlette endpoint)
     return index
 
 
+def _shopify_routes(settings: Settings) -> list[BaseRoute]:
+    # Each kind: shopify channel names the variable holding its app secret (read through the settings).
+    channels = [c for c in load_channels(settings.channels_file) if c.kind == "shopify"]
+    if not channels:
+        return []
+    return list(shopify_webhook_routes(settings.ops_path, channels, secret=settings.secret))
+
+
 def create_gateway_app(
     settings: Settings, *, limits: ReceiverLimits | None = None, with_intake: bool = True
 ) -> Starlette:
     routes: list[BaseRoute] = [*receiver_routes(settings, limits)]
     if with_intake:
         routes += intake_routes(settings)
+        routes += _shopify_routes(settings)
     paths = [getattr(route, "path", "") for route in routes]
     return Starlette(routes=[Route("/", _index(paths), methods=["GET"], name="index"), *routes])
 

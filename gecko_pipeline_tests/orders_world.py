@@ -175,12 +175,15 @@ class World:
         return Decimal(0)
 
 
-def open_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The body of a module-scoped `world` fixture: `yield from open_world(tmp_path_factory)`."""
+def open_world(
+    tmp_path_factory: pytest.TempPathFactory, channel_file_text: str = CHANNEL_FILE
+) -> Iterator[World]:
+    """The body of a module-scoped `world` fixture: `yield from open_world(tmp_path_factory)`
+    (`channel_file_text`: another channel file, e.g. with a `kind: shopify` channel)."""
     root = tmp_path_factory.mktemp("orders")
     data_dir = root / "data"
     channel_file = root / "channels.yaml"
-    channel_file.write_text(CHANNEL_FILE)
+    channel_file.write_text(channel_file_text)
     with run_sandbox(SandboxConfig(scale=40, seed=3, rate_limit_quota=100_000)) as handle:
         world = World(handle, data_dir, channel_file)
         result = dg.materialize(

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,16 @@ from starlette.routing import Route
 from gecko_pipeline.tools.background import ServerThread
 
 ShopifyFactory = Callable[..., ShopifySandboxHandle]
+
+
+def order_fixture_path() -> Path:
+    """Shopify's 2025-01 orders/create body in shared/, which sits beside the project's root (../shared);
+    a worktree or clone may be deeper. Skips the test when it is not there."""
+    for base in Path(__file__).resolve().parents:
+        candidate = base / "shared" / "shopify-fixtures" / "orders-create.2025-01.json"
+        if candidate.exists():
+            return candidate
+    pytest.skip("shared/shopify-fixtures is not beside this checkout")
 
 
 def _start(fields: dict[str, Any]) -> ShopifySandboxHandle:

@@ -10,13 +10,11 @@ import hmac
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
-import pytest
 from shopify_sandbox import verify
 
-from gecko_pipeline_tests.shopify_fixtures import Receiver, ShopifyClient, ShopifyFactory
+from gecko_pipeline_tests.shopify_fixtures import Receiver, ShopifyClient, ShopifyFactory, order_fixture_path
 
 SUBSCRIBE = """mutation($topic: WebhookSubscriptionTopic!, $uri: String!) { webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
   webhookSubscription { id topic uri format endpoint { ... on WebhookHttpEndpoint { callbackUrl } } } userErrors { field message } } }"""
@@ -33,15 +31,6 @@ def first_variant(client: ShopifyClient) -> str:
         "productVariants"
     ]["nodes"]
     return next(v["id"] for v in nodes if v["inventoryItem"]["tracked"])
-
-
-def fixture_path() -> Path:
-    """shared/ sits beside the project's root (../shared); a worktree or clone may be deeper."""
-    for base in Path(__file__).resolve().parents:
-        candidate = base / "shared" / "shopify-fixtures" / "orders-create.2025-01.json"
-        if candidate.exists():
-            return candidate
-    pytest.skip("shared/shopify-fixtures is not beside this checkout")
 
 
 def test_orders_create_is_signed_with_shopify_headers_and_the_fixture_key_set(
@@ -73,7 +62,7 @@ def test_orders_create_is_signed_with_shopify_headers_and_the_fixture_key_set(
     assert re.fullmatch(r"[0-9a-f-]{36}", got.headers["x-shopify-event-id"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", got.headers["x-shopify-triggered-at"])
     body = json.loads(got.body)
-    fixture = json.loads(fixture_path().read_text())
+    fixture = json.loads(order_fixture_path().read_text())
     assert list(body) == list(fixture)  # same keys, same order (no version-drift keys in this shape)
     assert set(body["line_items"][0]) == set(fixture["line_items"][0])
     assert set(body["customer"]) == set(fixture["customer"])

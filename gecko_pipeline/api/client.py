@@ -43,7 +43,7 @@ from gecko_pipeline.api.stats import ClientStats
 from gecko_pipeline.api.token_store import TokenStore
 
 if TYPE_CHECKING:
-    from gecko_pipeline.settings import Settings
+    from gecko_pipeline.config import Settings
 
 log = logging.getLogger("gecko_pipeline.api")
 T = TypeVar("T")

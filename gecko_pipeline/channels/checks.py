@@ -1,6 +1,6 @@
 """What must hold of the channel tables and feed files after every recompute; each check returns what it found.
 
-Used by the Dagster asset checks (gecko_pipeline/assets/channels.py) and directly by tests and tools.
+Used by the Dagster asset checks (gecko_pipeline/defs/channels.py) and directly by tests and tools.
 """
 
 from __future__ import annotations

@@ -37,7 +37,19 @@ KNOWN_FIELDS = {
     "stock_location",
     "order_tags",
     "create_missing_currencies",
+    "kind",
 }
+# A store channel (`kind: shopify`) also takes these; see docs/channels.md and docs/shopify.md.
+SHOPIFY_FIELDS = {"shop", "access_token_env", "app_secret_env", "api_version", "use_presentment_currency"}
+KNOWN_FIELDS |= SHOPIFY_FIELDS
+# `feed`: the pipeline writes feeds a store importer reads (every channel before store adapters).
+# `shopify`: a Shopify store, connected by its Admin API and webhooks (gecko_pipeline/stores/shopify).
+CHANNEL_KINDS = ("feed", "shopify")
+# The newest stable Admin API version the stored shopify.dev docs cover (and the sandbox's default).
+DEFAULT_SHOPIFY_API_VERSION = "2026-10"
+SHOP_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}\.myshopify\.com$")
+API_VERSION_PATTERN = re.compile(r"^(?:20[0-9]{2}-(?:01|04|07|10)|unstable)$")
+SHOPIFY_LOCATION_GID = re.compile(r"^gid://shopify/Location/([0-9]{1,20})$")
 
 
 class ChannelConfigError(ValueError):
@@ -45,6 +57,40 @@ class ChannelConfigError(ValueError):
 
 
 LocationRef = int | str
+
+
+@dataclass(frozen=True)
+class ShopifyChannel:
+    """What a `kind: shopify` channel adds: the shop, the NAMES of the variables holding its secrets (the
+    caller reads the values), the Admin API version, and which inventory location each Shopify location
+    is (in priority order; the inventory locations are also the channel's `locations`)."""
+
+    shop: str  # the myshopify domain, e.g. acme.myshopify.com
+    access_token_env: str  # NAME of the variable holding the Admin API access token
+    app_secret_env: str  # NAME of the variable holding the app's client secret (signs webhooks)
+    api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    locations: tuple[tuple[str, LocationRef], ...] = ()  # (Shopify location GID, inventory location)
+    use_presentment_currency: bool = False  # True: orders in the customer's currency, not the shop's
+
+    def inventory_location(self, shopify_location: str | int | None) -> LocationRef | None:
+        """The inventory location a Shopify location (GID or number) is mapped to, if any."""
+        gid = shopify_location_gid(shopify_location)
+        return next((ref for key, ref in self.locations if key == gid), None)
+
+
+def shopify_location_gid(value: Any) -> str | None:
+    """A Shopify location as its GID (`gid://shopify/Location/N`), from a GID or a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return f"gid://shopify/Location/{value}"
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and int(text) > 0:
+            return f"gid://shopify/Location/{int(text)}"
+        if SHOPIFY_LOCATION_GID.match(text):
+            return text
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,6 +108,8 @@ class ChannelConfig:
     order_tags: tuple[str, ...] = ()
     description: str | None = None
     create_missing_currencies: bool = False  # may its orders add a currency to the account?
+    kind: str = "feed"  # one of CHANNEL_KINDS
+    shopify: ShopifyChannel | None = None  # set exactly when kind is shopify
 
 
 @dataclass(frozen=True)
@@ -137,7 +185,19 @@ def _parse_channel(entry: Any, index: int, source: str) -> ChannelConfig:
     def fail(field_name: str, problem: str) -> ChannelConfigError:
         return ChannelConfigError(f"{where}: field '{field_name}' {problem}")
 
+    kind = entry.get("kind", "feed")
+    if kind not in CHANNEL_KINDS:
+        raise fail("kind", f"must be one of {', '.join(CHANNEL_KINDS)} (got {kind!r})")
+    shopify = None
     locations = entry.get("locations")
+    if kind == "shopify":
+        shopify = _parse_shopify(entry, fail)
+        # The inventory locations of the mapping, in its order, are the channel's locations.
+        locations = [ref for _, ref in shopify.locations] or None
+    else:
+        misplaced = sorted(SHOPIFY_FIELDS & set(entry))
+        if misplaced:
+            raise fail(misplaced[0], f"is only for channels of kind: shopify (this one is kind: {kind})")
     if locations is not None:
         if not isinstance(locations, list) or not all(_is_location_ref(x) for x in locations):
             raise fail("locations", f"must be a list of location ids or labels (got {locations!r})")
@@ -202,6 +262,56 @@ def _parse_channel(entry: Any, index: int, source: str) -> ChannelConfig:
         order_tags=tuple(tags),
         description=description,
         create_missing_currencies=create_currencies,
+        kind=kind,
+        shopify=shopify,
+    )
+
+
+def _parse_shopify(entry: Mapping[str, Any], fail: Any) -> ShopifyChannel:
+    """The fields of a `kind: shopify` channel (errors through `fail(field, problem)`)."""
+    shop = entry.get("shop")
+    if not isinstance(shop, str) or not SHOP_PATTERN.match(shop.strip().lower()):
+        raise fail("shop", f"must be the shop's myshopify domain, e.g. acme.myshopify.com (got {shop!r})")
+    names = {}
+    for field_name in ("access_token_env", "app_secret_env"):
+        value = entry.get(field_name)
+        if not isinstance(value, str) or not ENV_NAME_PATTERN.match(value):
+            raise fail(field_name, "must be the NAME of an environment variable, not the secret itself")
+        names[field_name] = value
+    version = entry.get("api_version", DEFAULT_SHOPIFY_API_VERSION)
+    if not isinstance(version, str) or not API_VERSION_PATTERN.match(version):
+        raise fail("api_version", f"must be a Shopify API version such as 2026-10 (got {version!r})")
+    presentment = entry.get("use_presentment_currency", False)
+    if not isinstance(presentment, bool):
+        raise fail("use_presentment_currency", f"must be true or false (got {presentment!r})")
+    mapping = entry.get("locations")
+    pairs: list[tuple[str, LocationRef]] = []
+    if mapping is not None:
+        if not isinstance(mapping, Mapping):
+            raise fail(
+                "locations",
+                "must map Shopify location ids (numbers or gid://shopify/Location/N) to inventory "
+                f"locations (ids or labels), e.g. {{12345: Primary Location}} (got {mapping!r})",
+            )
+        for key, ref in mapping.items():
+            gid = shopify_location_gid(key)
+            if gid is None:
+                raise fail(
+                    "locations",
+                    f"key {key!r} is not a Shopify location id (a number or gid://shopify/Location/N)",
+                )
+            if not _is_location_ref(ref):
+                raise fail("locations", f"maps {key!r} to {ref!r}, which is not a location id or label")
+            if gid in (g for g, _ in pairs):
+                raise fail("locations", f"names Shopify location {gid} twice")
+            pairs.append((gid, ref))
+    return ShopifyChannel(
+        shop=shop.strip().lower(),
+        access_token_env=names["access_token_env"],
+        app_secret_env=names["app_secret_env"],
+        api_version=version,
+        locations=tuple(pairs),
+        use_presentment_currency=presentment,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gecko_pipeline.api import GeckoClient
+from gecko_pipeline.channels.config import ChannelConfig
 from gecko_pipeline.orders.ledger import LedgerRow
 from gecko_pipeline.orders.mapping import Catalog, ChannelTarget
 
@@ -54,3 +55,4 @@ class PushContext:
     log: Logger
     stats: PushStats = field(default_factory=PushStats)
     hooks: PushHooks = field(default_factory=PushHooks)
+    channels: dict[str, ChannelConfig] = field(default_factory=dict)  # what a store row's translation reads

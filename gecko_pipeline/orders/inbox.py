@@ -27,9 +27,10 @@ CREATE TABLE IF NOT EXISTS order_inbox (
     channel TEXT,                 -- the channel the order came in for (URL or drop file); may be NULL
     channel_order_id TEXT,        -- as far as it could be read; the payload is the truth
     payload TEXT NOT NULL,        -- the order's JSON exactly as stored (never re-validated here)
-    source TEXT NOT NULL,         -- http | file:<name> | replay:q<id>
+    source TEXT NOT NULL,         -- http | file:<name> | replay:q<id> | shopify-webhook:<topic> | shopify-backfill
     received_at TEXT NOT NULL,
-    handled_at TEXT               -- set once validated into the ledger or quarantined
+    handled_at TEXT,              -- set once validated into the ledger or quarantined
+    format TEXT                   -- NULL: a canonical order; else a store's own shape (orders/formats.py)
 );
 CREATE TABLE IF NOT EXISTS order_quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS order_quarantine (
     quarantined_at TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'open',   -- open | replayed | superseded | resolved
     closed_at TEXT,
-    replay_inbox_id INTEGER
+    replay_inbox_id INTEGER,
+    format TEXT                   -- the payload's shape, as in order_inbox (NULL: canonical)
 );
 CREATE INDEX IF NOT EXISTS order_quarantine_key ON order_quarantine (channel, channel_order_id, status);
 CREATE TABLE IF NOT EXISTS order_drop_files (
@@ -60,7 +62,8 @@ def now_iso() -> str:
 
 def ensure_schema(con: sqlite3.Connection) -> None:
     con.executescript(SCHEMA)
-    add_missing_columns(con, "order_inbox", {"handled_at": "TEXT"})
+    add_missing_columns(con, "order_inbox", {"handled_at": "TEXT", "format": "TEXT"})
+    add_missing_columns(con, "order_quarantine", {"format": "TEXT"})
 
 
 def add_missing_columns(con: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
@@ -154,6 +157,10 @@ class InboxRow:
     payload: str
     source: str
     received_at: str
+    format: str | None = None  # None: a canonical order; else the store shape it is in
+
+
+_INBOX_COLUMNS = "id, channel, channel_order_id, payload, source, received_at, format"
 
 
 def _order_id_of(item: Any) -> str | None:
@@ -194,13 +201,28 @@ def insert_orders(
         item_channel = channel
         if item_channel is None and isinstance(parsed, dict) and isinstance(parsed.get("channel"), str):
             item_channel = parsed["channel"]
-        cur = con.execute(
-            "INSERT INTO order_inbox (channel, channel_order_id, payload, source, received_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (item_channel, _order_id_of(parsed), text, source, received),
-        )
-        ids.append(int(cur.lastrowid or 0))
+        ids.append(insert_row(con, item_channel, _order_id_of(parsed), text, source, received_at=received))
     return ids
+
+
+def insert_row(
+    con: sqlite3.Connection,
+    channel: str | None,
+    channel_order_id: str | None,
+    payload: str,
+    source: str,
+    *,
+    format: str | None = None,
+    received_at: str | None = None,
+) -> int:
+    """Appends one stored payload (inside the caller's transaction) and returns its inbox id. `format`
+    names a store's own shape (e.g. `shopify.rest-order`), translated when the push accepts the row."""
+    cur = con.execute(
+        "INSERT INTO order_inbox (channel, channel_order_id, payload, source, received_at, format) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (channel, channel_order_id, payload, source, received_at or now_iso(), format),
+    )
+    return int(cur.lastrowid or 0)
 
 
 def split_batch(document: Any) -> list[Any]:
@@ -218,8 +240,7 @@ def split_batch(document: Any) -> list[Any]:
 
 def read_inbox(con: sqlite3.Connection, first_id: int, last_id: int) -> list[InboxRow]:
     rows = con.execute(
-        "SELECT id, channel, channel_order_id, payload, source, received_at FROM order_inbox "
-        "WHERE id BETWEEN ? AND ? ORDER BY id",
+        f"SELECT {_INBOX_COLUMNS} FROM order_inbox WHERE id BETWEEN ? AND ? ORDER BY id",  # noqa: S608
         (first_id, last_id),
     ).fetchall()
     return [InboxRow(*tuple(r)) for r in rows]
@@ -233,7 +254,7 @@ def unhandled(con: sqlite3.Connection, received_before: str) -> list[InboxRow]:
     """Rows no run has validated although they arrived before `received_before` (a run that died before
     reading its batch): the retry pass takes them, so nothing in the inbox is ever skipped."""
     rows = con.execute(
-        "SELECT id, channel, channel_order_id, payload, source, received_at FROM order_inbox "
+        f"SELECT {_INBOX_COLUMNS} FROM order_inbox "  # noqa: S608 - our own column list
         "WHERE handled_at IS NULL AND received_at < ? ORDER BY id",
         (received_before,),
     ).fetchall()
@@ -261,11 +282,12 @@ class QuarantineRow:
     status: str
     closed_at: str | None
     replay_inbox_id: int | None
+    format: str | None = None  # the payload's shape (None: a canonical order)
 
 
 _Q_COLUMNS = (
     "id, inbox_id, channel, channel_order_id, payload, field, reason, quarantined_at, status, "
-    "closed_at, replay_inbox_id"
+    "closed_at, replay_inbox_id, format"
 )
 
 
@@ -278,9 +300,11 @@ def quarantine(
     payload: str,
     field: str | None,
     reason: str,
+    format: str | None = None,
 ) -> int:
     """Keeps a bad order where a person can see and replay it. An older open entry for the same order
-    is marked superseded, so the list shows each order's latest problem once."""
+    is marked superseded, so the list shows each order's latest problem once. `format`: the payload's
+    shape (a store's own, replayed through its translation), None for a canonical order."""
     with transaction(con):
         if channel is not None and channel_order_id is not None:
             con.execute(
@@ -290,8 +314,8 @@ def quarantine(
             )
         cur = con.execute(
             "INSERT INTO order_quarantine (inbox_id, channel, channel_order_id, payload, field, reason, "
-            "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (inbox_id, channel, channel_order_id, payload, field, reason, now_iso()),
+            "quarantined_at, format) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (inbox_id, channel, channel_order_id, payload, field, reason, now_iso(), format),
         )
         return int(cur.lastrowid or 0)
 
@@ -330,7 +354,8 @@ class ReplayError(ValueError):
 
 def replay(con: sqlite3.Connection, quarantine_id: int, payload: str | None = None) -> int:
     """Sends a quarantined order back through the inbox: as it was (after fixing the catalog or the
-    channel file) or as `payload` (a corrected copy). Returns the new inbox id."""
+    channel file) or as `payload` (a corrected copy, in the entry's own shape: a store's payload is
+    translated again). Returns the new inbox id."""
     entry = get_quarantine(con, quarantine_id)
     if entry is None:
         raise ReplayError(f"no quarantined order #{quarantine_id}")
@@ -342,18 +367,14 @@ def replay(con: sqlite3.Connection, quarantine_id: int, payload: str | None = No
     except ValueError as exc:
         raise ReplayError(f"the replacement for #{quarantine_id} is not JSON: {exc}") from None
     with transaction(con):
-        cur = con.execute(
-            "INSERT INTO order_inbox (channel, channel_order_id, payload, source, received_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                entry.channel,
-                _order_id_of(parsed) or entry.channel_order_id,
-                text,
-                f"replay:q{quarantine_id}",
-                now_iso(),
-            ),
+        inbox_id = insert_row(
+            con,
+            entry.channel,
+            _order_id_of(parsed) or entry.channel_order_id,
+            text,
+            f"replay:q{quarantine_id}",
+            format=entry.format,
         )
-        inbox_id = int(cur.lastrowid or 0)
         con.execute(
             "UPDATE order_quarantine SET status = 'replayed', closed_at = ?, replay_inbox_id = ? WHERE id = ?",
             (now_iso(), inbox_id, quarantine_id),

@@ -213,6 +213,8 @@ def map_order(
         body["phone_number"] = order.customer.phone_number
     if order.source_url:
         body["source_url"] = order.source_url
+    if order.tax_treatment:
+        body["tax_treatment"] = order.tax_treatment
 
     company_id = find_company(con, catalog, order.customer)
     mapped.company_id = company_id

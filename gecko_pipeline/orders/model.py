@@ -150,6 +150,7 @@ class ChannelOrder:
     updated_at: datetime | None = None
     order_name: str | None = None
     source_url: str | None = None
+    tax_treatment: str | None = None  # inclusive | exclusive; None: the account's default
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -316,6 +317,7 @@ def _convert(payload: Mapping[str, Any]) -> ChannelOrder:
         updated_at=_when(payload.get("updated_at")),
         order_name=_text(payload.get("order_name")),
         source_url=_text(payload.get("source_url")),
+        tax_treatment=payload.get("tax_treatment"),
         raw=payload,
     )
 

@@ -161,8 +161,8 @@ class Policy:
     ) -> None:
         """An inbox row that never became an order (not JSON, or invalid): kept with its reason."""
         self.ctx.stats.quarantined += 1
-        parsed = payload if isinstance(payload, dict) else {}
-        order_id = parsed.get("channel_order_id")
+        parsed = payload if isinstance(payload, dict) and row.format is None else {}
+        order_id = parsed.get("channel_order_id", row.channel_order_id)
         channel = parsed.get("channel")
         inbox.quarantine(
             self.ctx.con,
@@ -172,6 +172,7 @@ class Policy:
             payload=row.payload,
             field=field_name,
             reason=reason,
+            format=row.format,
         )
         inbox.mark_handled(self.ctx.con, row.id)
         self.ctx.log.warning("quarantined %s", reason)

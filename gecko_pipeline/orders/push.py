@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 
 from gecko_pipeline.api import GeckoClient
 from gecko_pipeline.api.errors import AuthenticationError, PaymentRequiredError
-from gecko_pipeline.orders import inbox, ledger
+from gecko_pipeline.channels.config import ChannelConfig
+from gecko_pipeline.orders import formats, inbox, ledger
 from gecko_pipeline.orders.amend import Amender
 from gecko_pipeline.orders.context import Logger, PushContext, PushHooks, PushStats
 from gecko_pipeline.orders.create_once import CreateOnce
@@ -45,6 +46,7 @@ class OrderPusher:
         logger: Logger | None = None,
         catalog_error: str | None = None,
         hooks: PushHooks | None = None,
+        channels: Mapping[str, ChannelConfig] | None = None,
     ) -> None:
         inbox.ensure_schema(con)
         ledger.ensure_schema(con)
@@ -56,6 +58,7 @@ class OrderPusher:
             targets=dict(targets),
             log=logger or log,
             hooks=hooks or PushHooks(),
+            channels=dict(channels or {}),
         )
         self.policy = Policy(self.ctx, options or PushOptions())
         self.create_once = CreateOnce(self.ctx, self.policy)
@@ -70,7 +73,9 @@ class OrderPusher:
 
     def accept_inbox(self, rows: Iterable[inbox.InboxRow]) -> list[ledger.LedgerRow]:
         """Validates inbox rows; a bad one is quarantined (the rest go on), a good one becomes the
-        order's latest state in the ledger. Returns the orders with work left, once per order."""
+        order's latest state in the ledger. A row in a store's own shape is translated first
+        (formats.py); the ledger keeps the canonical order. Returns the orders with work left, once
+        per order."""
         con = self.ctx.con
         keys: dict[tuple[str, str], None] = {}
         for row in rows:
@@ -82,8 +87,12 @@ class OrderPusher:
                 self.policy.quarantine_inbox_row(row, "(body)", f"order {ref}: is not JSON ({exc})")
                 continue
             try:
+                canonical = formats.translate(row, payload, self.ctx.channels)
+                if canonical is None:  # a store notice without an order state of its own
+                    inbox.mark_handled(con, row.id)
+                    continue
                 order = parse_order(
-                    payload, known_channels=self.ctx.targets, default_channel=row.channel, fallback_ref=ref
+                    canonical, known_channels=self.ctx.targets, default_channel=row.channel, fallback_ref=ref
                 )
             except OrderInvalid as exc:
                 self.policy.quarantine_inbox_row(row, exc.field, str(exc), payload=payload)
@@ -93,7 +102,7 @@ class OrderPusher:
                 channel=order.channel,
                 channel_order_id=order.channel_order_id,
                 reference=order.key,
-                payload=row.payload,
+                payload=row.payload if row.format is None else inbox.dumps(canonical),
                 channel_updated_at=order.updated_at,
                 inbox_id=row.id,
                 replayed=row.source.startswith("replay:"),

@@ -72,6 +72,7 @@ def run_push(
             logger,
             catalog_error=error,
             hooks=hooks,
+            channels={c.name: c for c in channels},
         )
         rows: dict[str, ledger.LedgerRow] = {}
         if last_inbox_id >= first_inbox_id > 0:
