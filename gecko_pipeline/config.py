@@ -167,6 +167,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def export(extra: Mapping[str, str]) -> Settings:
+    """Sets `extra` variables in this process's environment (a tool embedding a sandbox does, as a user
+    would export them) and returns the settings that follow."""
+    os.environ.update(extra)
+    return load_settings()
+
+
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a child process of ours starts with: ours, plus `extra`."""
     return {**os.environ, **(extra or {})}

@@ -10,6 +10,7 @@ name, never the value); the embedded sandbox's public demo credentials are plain
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,11 @@ class ChannelConfigResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return channels_file_path(Path(self.channels_file) if self.channels_file else None)
+
+    def settings(self) -> Settings:
+        """The settings a store client needs at run time: the data folder and the secret variables the
+        channel file names (read through gecko_pipeline.config, so never shown in run config)."""
+        return replace(load_settings(), data_dir=self.storage.path)
 
     def load(self) -> list[ChannelConfig]:
         return load_channels(self.path)
