@@ -62,7 +62,7 @@ def test_every_asset_has_a_description_a_group_and_kinds() -> None:
         node = graph.get(key)
         name = key.to_user_string()
         assert node.description, f"{name} has no description"
-        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish"}, (
+        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish", "stores"}, (
             name,
             node.group_name,
         )
@@ -103,11 +103,18 @@ def test_every_warehouse_writer_is_in_the_duckdb_writer_pool() -> None:
 PUSH = dg.AssetKey("channel_orders_pushed")
 
 
-def test_a_sync_is_four_steps_and_checks_run_inside_them() -> None:
+def test_a_sync_is_five_steps_and_checks_run_inside_them() -> None:
     # Each step costs a start-up; the extract is one subsettable step and checks evaluate in bulk in it.
     job = defs.resolve_job_def("incremental_sync_job")
     steps = {node.name for node in job.graph.node_defs}
-    assert steps == {"extract", "channels", "channel_order_sync", "published_warehouse"}, steps
+    expected = {
+        "extract",
+        "channels",
+        "channel_order_sync",
+        "published_warehouse",
+        "shopify_fulfilments_pushed",
+    }
+    assert steps == expected, steps
     # The job holds every check of its assets, yet no step of their own: they run inside these four.
     checks = {key for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key != PUSH}
     assert len(checks) > 60 and checks <= set(job.asset_layer.asset_graph.asset_check_keys)

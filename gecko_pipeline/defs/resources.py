@@ -24,6 +24,7 @@ from gecko_pipeline.channels.config import ChannelConfig, channels_file_path, lo
 from gecko_pipeline.config import SECRET_VARIABLES, Settings, load_settings
 from gecko_pipeline.defs.executor import recovering_in_process_executor
 from gecko_pipeline.orders.policy import RetryPolicy
+from gecko_pipeline.stores.shopify.shops import ShopifyShops
 from gecko_pipeline.warehouse.catalog import ensure_schema
 from gecko_pipeline.warehouse.db import connect
 
@@ -223,6 +224,8 @@ def build_resources(settings: Settings, **api_knobs: Any) -> dict[str, Any]:
             refresh_token=_secret(settings, "refresh_token"),
             **api_knobs,
         ),
+        # The shops of `kind: shopify` channels; each token is read by the name the channel file gives.
+        "shopify_shops": ShopifyShops.from_settings(settings),
     }
 
 
