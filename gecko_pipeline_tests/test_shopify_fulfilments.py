@@ -277,6 +277,24 @@ def test_a_store_side_fulfilment_is_not_echoed_back(shop: ShopWorld) -> None:
     assert push(shop).counts()["sent"] == 0
 
 
+def test_the_same_parcel_fulfilled_in_the_shopify_admin_too_is_already_there(shop: ShopWorld) -> None:
+    world = shop.world
+    placed, order_id = store_order(shop, [1, 1], "admin.too@example.com")
+    fulfillment_id = ship(world, order_id, tracking_number="SAME-1", tracking_company="UPS")
+    # The merchant also marks the order fulfilled in the Shopify admin, with the same tracking number,
+    # before the order push has heard of it.
+    shop.control("POST", f"/orders/{placed['id']}/fulfillments", {"tracking": {"number": "SAME-1"}})
+    refresh(world, [order_id])
+    result = push(shop)
+    assert (result.already_there, result.sent) == (1, 0), result
+    (admin,) = store_fulfilments(shop, placed["id"])
+    row = ledger_row(world, fulfillment_id)
+    assert (row.state, row.shopify_fulfillment_id) == ("already_there", str(admin["id"]))
+    shop.settle()
+    shop.push()
+    assert len(inventory_fulfilments(world, order_id)) == 1
+
+
 # --- exactly once across crashes and lost answers -----------------------------------------------------
 
 
