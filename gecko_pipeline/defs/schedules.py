@@ -4,6 +4,8 @@ One selection serves both: the extract, then channel stock and feeds, the order 
 published copy for analysts (not the order push: channel orders are pushed as they arrive). The sync
 mode travels as a run tag the extract reads, so the two jobs differ only in that tag and their schedule.
 The crons come from the settings (GECKO_SYNC_CRON, GECKO_FULL_REFRESH_CRON), read at load time.
+The `stores` group is in the selection too: new shipments of store orders go back to their store
+(defs/fulfilments.py).
 """
 
 import dagster as dg
@@ -21,7 +23,8 @@ incremental_sync_job = dg.define_asset_job(
     selection=SYNC_SELECTION,
     description=(
         "Fetches what changed since the last sync (updated_at_min with a small overlap), recomputes "
-        "channel stock, listings and feeds, mirrors the order ledger, and publishes published.duckdb."
+        "channel stock, listings and feeds, mirrors the order ledger, sends new shipments of store orders to "
+        "their store, and publishes published.duckdb."
     ),
     tags={SYNC_MODE_TAG: "incremental"},
 )

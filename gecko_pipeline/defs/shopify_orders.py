@@ -16,7 +16,7 @@ from pydantic import Field
 from gecko_pipeline.defs.labels import catalog_labels
 from gecko_pipeline.defs.resources import ChannelConfigResource, OpsStoreResource
 from gecko_pipeline.stores.shopify.backfill import backfill_orders, read_watermark
-from gecko_pipeline.stores.shopify.connect import shopify_channels, shopify_client
+from gecko_pipeline.stores.shopify.shops import ShopifyShops, shopify_channels
 
 # A channel's first automatic backfill (no watermark, no `since`) looks back this far: enough to catch
 # what arrived while the pipeline was being set up; an explicit `since` imports older history.
@@ -50,16 +50,16 @@ def shopify_orders_backfilled(
     config: ShopifyBackfillConfig,
     ops_store: OpsStoreResource,
     channel_config: ChannelConfigResource,
+    shopify_shops: dg.ResourceParam[ShopifyShops],
 ) -> dg.MaterializeResult:
     channels = shopify_channels(channel_config.load())
-    settings = channel_config.settings()
     metadata: dict[str, Any] = {"channels": len(channels), "orders stored": 0, "requests": 0}
     with ops_store.connect() as con:
         for channel in channels:
             since = config.since
             if since is None and read_watermark(con, channel.name).updated_at is None:
                 since = first_since(datetime.now(timezone.utc))
-            with shopify_client(channel, settings) as client:
+            with shopify_shops.client(channel) as client:
                 result = backfill_orders(client, con, channel, since=since)
             context.log.info(
                 f"{channel.name}: {result.stored} orders stored from {result.orders_read} read, "

@@ -4,7 +4,8 @@
 events `webhook_event_sensor` launches it on just the tables the events touch (a stock move: `variants`,
 `variant_locations`, `variant_prices`, then the channel listings, stock levels and feeds), with the ids
 in the run config. So a refresh is a materialization of the same assets a sync materializes, with the
-same metadata and checks, costing one request per 250 records.
+same metadata and checks, costing one request per 250 records. A refresh of `fulfillments` also
+runs `shopify_fulfilments_pushed` (defs/fulfilments.py): a shipment reaches its store at once.
 
 Cursor: the last webhook_events row handed to a run. While a refresh run is queued or going the sensor
 launches nothing, so events coalesce into the next run. A later tick marks the events of finished runs
@@ -22,6 +23,7 @@ import dagster as dg
 from gecko_pipeline.config import load_settings
 from gecko_pipeline.defs.channels import CHANNEL_KEYS
 from gecko_pipeline.defs.extract import EXTRACT_KEYS, tables_of
+from gecko_pipeline.defs.fulfilments import FULFILMENTS_KEY
 from gecko_pipeline.defs.resources import OpsStoreResource
 from gecko_pipeline.webhooks import store
 
@@ -42,12 +44,16 @@ FINISHED = {
 # Resources whose records change what a channel lists: a location (archived?) or a product (status) can
 # change every variant's rows, a variant only its own.
 CHANNEL_WIDE = ("locations", "products")
+# Resources whose records tell a store something: a shipment of one of its orders. (A void has no event:
+# the sync jobs find it.)
+STORE_NEWS = ("fulfillments",)
 
 webhook_refresh_job = dg.define_asset_job(
     name=JOB_NAME,
-    selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS),
+    selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS, FULFILMENTS_KEY),
     description="Targeted refresh from webhook events (launched by webhook_event_sensor on the tables the "
-    "events touch): re-reads the records named by id, then recomputes the affected channel rows and feeds.",
+    "events touch): re-reads the records named by id, then recomputes the affected channel rows and feeds "
+    "(and, when fulfillments were re-read, sends new shipments of store orders to their store).",
     tags={"gecko_pipeline/trigger": "webhooks"},
 )
 
@@ -77,6 +83,8 @@ def refresh_request(ids: Mapping[str, list[int]], first: int, last: int) -> dg.R
     if recompute:
         ops["channels"] = {"config": {"variant_ids": variant_ids}}
         selection += CHANNEL_KEYS
+    if any(ids.get(name) for name in STORE_NEWS):
+        selection.append(FULFILMENTS_KEY)
     return dg.RunRequest(
         run_key=f"webhook-events-{first}-{last}",
         run_config={"ops": ops},

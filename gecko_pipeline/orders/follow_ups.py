@@ -119,8 +119,13 @@ class FollowUps:
                 continue
             if action.kind in (K.SHIP, K.RETURN) and row.line_items is None:
                 self._load_line_items(row, order)
-            # An intent without an outcome: an earlier run sent it and lost the answer (or died).
-            if not (row.action_intent == action.key and self._already_applied(row, order, action)):
+            # An intent without an outcome: an earlier run sent it and lost the answer (or died). A store
+            # channel also reports the shipments the pipeline sent it from the inventory system
+            # (stores/shopify/fulfilments.py): a shipment the sales order already has is not made twice.
+            looks_first = row.action_intent == action.key or (
+                action.kind == K.SHIP and self._store_channel(order.channel)
+            )
+            if not (looks_first and self._already_applied(row, order, action)):
                 ledger.note(self.ctx.con, row, action_intent=action.key, attempts=row.attempts + 1)
                 self._send(row, order, action)
             done.append(action.key)
@@ -141,6 +146,11 @@ class FollowUps:
                 # A problem it had (held, failing, waiting) is over: its open entries are resolved.
                 inbox.resolve_quarantine(self.ctx.con, row.channel, row.channel_order_id)
             self.ctx.stats.completed += 1
+
+    def _store_channel(self, channel: str) -> bool:
+        """A store (any kind but `feed`) is sent the inventory's fulfilments, so its shipments may echo them."""
+        config = self.ctx.channels.get(channel)
+        return config is not None and config.kind != "feed"
 
     def _send(self, row: ledger.LedgerRow, order: ChannelOrder, action: FollowUp) -> None:
         order_id = row.order_id

@@ -1,14 +1,29 @@
-"""`gecko-pipeline shopify-import-orders`: onboard a Shopify store's order history."""
+"""The Shopify commands: `gecko-pipeline shopify-import-orders` (onboard a store's order history);
+`shopify-fulfilments list|retry` and `shopify-voids list|cancel|dismiss` (what a person does with
+fulfilments the push left for them and with sales orders voided while their store order is open;
+docs/shopify.md, "Fulfilments out")."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.channels.config import load_channels
 from gecko_pipeline.config import load_settings
+from gecko_pipeline.stores.shopify import fulfilment_ledger as fl
 from gecko_pipeline.stores.shopify.backfill import backfill_orders
-from gecko_pipeline.stores.shopify.connect import shopify_channels, shopify_client
+from gecko_pipeline.stores.shopify.errors import ShopifyError
+from gecko_pipeline.stores.shopify.fulfilments import (
+    CANCEL_REASONS,
+    CancelRequest,
+    cancel_store_order,
+    dismiss_void,
+)
+from gecko_pipeline.stores.shopify.shops import ShopifyShops, shopify_channels, shopify_client
+
+NEEDS_A_PERSON = ("attention", "failed", "waiting", "sending")
 
 
 def _import_orders(args: argparse.Namespace) -> int:
@@ -32,7 +47,7 @@ def _import_orders(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "shopify-import-orders",
         help="import a Shopify channel's orders updated since a date into the order inbox",
@@ -44,3 +59,126 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--since", default=None, help="ISO date or time, e.g. 2026-09-01 (default: the watermark)"
     )
     parser.set_defaults(func=_import_orders)
+
+    fulfilments = subparsers.add_parser(
+        "shopify-fulfilments", help="fulfilments of Shopify orders the push left for a person"
+    )
+    actions = fulfilments.add_subparsers(dest="fulfilments_command", required=True)
+    listing = actions.add_parser("list", help="fulfilments needing attention, failing or waiting")
+    listing.add_argument("--all", action="store_true", help="every fulfilment the ledger holds")
+    listing.add_argument("--json", action="store_true", help="print JSON lines")
+    listing.set_defaults(func=_list_fulfilments)
+    retry = actions.add_parser("retry", help="plan and send a fulfilment again on the next pass")
+    retry.add_argument("fulfillment_id", type=int, help="the inventory fulfillment id")
+    retry.set_defaults(func=_retry)
+
+    voids = subparsers.add_parser(
+        "shopify-voids", help="sales orders voided in the inventory system while their store order is open"
+    )
+    void_actions = voids.add_subparsers(dest="voids_command", required=True)
+    void_list = void_actions.add_parser("list", help="flagged store orders")
+    void_list.add_argument("--all", action="store_true", help="also cancelled, dismissed and resolved ones")
+    void_list.set_defaults(func=_list_voids)
+    cancel = void_actions.add_parser("cancel", help="cancel the store order in Shopify (once)")
+    cancel.add_argument("channel")
+    cancel.add_argument("order_id", help="the Shopify order id")
+    cancel.add_argument("--reason", default="OTHER", choices=CANCEL_REASONS)
+    cancel.add_argument("--refund", action="store_true", help="refund the payment to its original method")
+    cancel.add_argument(
+        "--no-restock", action="store_true", help="do not put the units back in Shopify stock"
+    )
+    cancel.add_argument("--notify-customer", action="store_true", help="Shopify e-mails the customer")
+    cancel.add_argument("--note", default=None, help="staff note on the cancellation")
+    cancel.set_defaults(func=_cancel)
+    dismiss = void_actions.add_parser("dismiss", help="keep the store order as it is")
+    dismiss.add_argument("channel")
+    dismiss.add_argument("order_id", help="the Shopify order id")
+    dismiss.add_argument("--note", default=None)
+    dismiss.set_defaults(func=_dismiss)
+
+
+def _list_fulfilments(args: argparse.Namespace) -> int:
+    con = ops_db.connect(load_settings().ops_path)
+    try:
+        fl.ensure_schema(con)
+        rows = fl.all_rows(con, None if args.all else NEEDS_A_PERSON)
+    finally:
+        con.close()
+    for row in rows:
+        if args.json:
+            print(json.dumps(row.__dict__))
+        else:
+            why = row.reason or row.last_error or ""
+            print(
+                f"{row.fulfillment_id:<10} {row.state:<14} {row.channel}:{row.channel_order_id}"
+                f" -> {row.shopify_fulfillment_id or '-'}  {why}"
+            )
+    if not args.json:
+        print(f"{len(rows)} fulfilment(s)." + ("" if rows else " Nothing to look at."))
+    return 0
+
+
+def _retry(args: argparse.Namespace) -> int:
+    con = ops_db.connect(load_settings().ops_path)
+    try:
+        fl.ensure_schema(con)
+        fl.reopen(con, args.fulfillment_id)
+    except (KeyError, fl.IllegalTransition) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    print(f"fulfilment {args.fulfillment_id} is pending again: the next pass plans and sends it.")
+    return 0
+
+
+def _list_voids(args: argparse.Namespace) -> int:
+    con = ops_db.connect(load_settings().ops_path)
+    try:
+        fl.ensure_schema(con)
+        rows = fl.voids(con, None if args.all else ("flagged", "cancelling"))
+    finally:
+        con.close()
+    for row in rows:
+        print(f"{row.channel}:{row.channel_order_id:<16} {row.state:<11} {row.flagged_at}\n    {row.reason}")
+    print(f"{len(rows)} store order(s)." + ("" if rows else " Nothing to look at."))
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    channel = next((c for c in load_channels(settings.channels_file) if c.name == args.channel), None)
+    if channel is None or channel.shopify is None:
+        print(f"error: {args.channel!r} is not a kind: shopify channel of the channel file", file=sys.stderr)
+        return 1
+    request = CancelRequest(
+        reason=args.reason,
+        refund=args.refund,
+        restock=not args.no_restock,
+        notify_customer=args.notify_customer,
+        staff_note=args.note,
+    )
+    con = ops_db.connect(settings.ops_path)
+    try:
+        with ShopifyShops.from_settings(settings).client(channel) as client:
+            cancel_store_order(client, con, channel.name, args.order_id, request)
+    except (KeyError, ShopifyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    print(f"store order {args.channel}:{args.order_id} is cancelled in Shopify.")
+    return 0
+
+
+def _dismiss(args: argparse.Namespace) -> int:
+    con = ops_db.connect(load_settings().ops_path)
+    try:
+        dismiss_void(con, args.channel, args.order_id, args.note)
+    except KeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    print(f"store order {args.channel}:{args.order_id} stays as it is (flag dismissed).")
+    return 0

@@ -21,7 +21,7 @@ from gecko_pipeline.channels.config import DEFAULT_CHANNELS_FILE, load_channels
 from gecko_pipeline.config import Settings
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.stores.shopify import subscribe_shopify, webhook_path
-from gecko_pipeline.stores.shopify.connect import shopify_channels, shopify_client
+from gecko_pipeline.stores.shopify.shops import shopify_channels, shopify_client
 from gecko_pipeline.tools.background import run_gateway
 from gecko_pipeline.tools.daemon import launch, run_requests, tick
 from gecko_pipeline.tools.runs import CONSOLE_INFO_RUN_CONFIG

@@ -45,7 +45,7 @@ def subscribe_stores(settings: Settings, address: str) -> None:
     """Each Shopify channel's order webhooks, to the same gateway: <base>/shopify/<channel>/webhooks."""
     from gecko_pipeline.channels.config import load_channels
     from gecko_pipeline.stores.shopify import subscribe_shopify, webhook_path
-    from gecko_pipeline.stores.shopify.connect import shopify_channels, shopify_client
+    from gecko_pipeline.stores.shopify.shops import shopify_channels, shopify_client
 
     base = address.removesuffix(RECEIVER_PATH).rstrip("/")
     for channel in shopify_channels(load_channels(settings.channels_file)):

@@ -11,6 +11,9 @@
 | `webhooks.py` | the gateway route `POST /shopify/{channel}/webhooks` |
 | `subscriptions.py` | `subscribe_shopify`: ensure the webhook subscriptions |
 | `backfill.py` | `backfill_orders`: read orders by `updated_at` into the inbox, with a watermark |
+| `shops.py` | `ShopifyShops`: a client per `kind: shopify` channel, its token read by name |
+| `fulfilments.py` | shipped inventory fulfillments sent to the store once; voids flagged, `cancel_store_order` |
+| `fulfilment_ledger.py` | the fulfilment ledger and void flags in ops.sqlite, with their state machine |
 
 See docs/shopify.md.
 """
