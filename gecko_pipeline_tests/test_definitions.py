@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from gecko_pipeline.definitions import defs
-from gecko_pipeline.defs.labels import DOMAIN_TAG, OWNERS, POOL, catalog_labels
+from gecko_pipeline.defs.labels import DOMAIN_TAG, DOMAINS, OWNERS, POOL, catalog_labels
 from gecko_pipeline.warehouse.catalog import TABLES
 
 # design.md section 10: the table names people and tools rely on.
@@ -62,7 +62,7 @@ def test_every_asset_has_a_description_a_group_and_kinds() -> None:
         node = graph.get(key)
         name = key.to_user_string()
         assert node.description, f"{name} has no description"
-        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish"}, (
+        assert node.group_name in DOMAINS, (
             name,
             node.group_name,
         )

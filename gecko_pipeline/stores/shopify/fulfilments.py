@@ -60,12 +60,18 @@ from gecko_pipeline.stores.shopify.fulfilment_ledger import FulfilmentAction as 
 from gecko_pipeline.stores.shopify.fulfilment_ledger import FulfilmentRow, FulfilmentState
 from gecko_pipeline.stores.shopify.fulfilment_ledger import VoidAction as VA
 from gecko_pipeline.stores.shopify.normalise import numeric_id
-from gecko_pipeline.stores.shopify.shops import ShopifyShops
+from gecko_pipeline.stores.shopify.shops import ShopifyNotConfigured, ShopifyShops
 
 log = logging.getLogger("gecko_pipeline.stores.shopify.fulfilments")
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 # Errors that stop a whole channel (no token, a revoked one, a frozen or locked shop, a missing scope).
-CHANNEL_ERRORS = (ShopifyAuthError, ShopifyPaymentRequired, ShopifyShopLocked, ShopifyForbidden)
+CHANNEL_ERRORS = (
+    ShopifyNotConfigured,
+    ShopifyAuthError,
+    ShopifyPaymentRequired,
+    ShopifyShopLocked,
+    ShopifyForbidden,
+)
 
 ATTEMPTS = 3  # fulfillmentCreate calls per fulfilment and pass; each after the first is preceded by a look
 MAX_FAILURES = 5  # failed passes in a row before a fulfilment is left for a person
