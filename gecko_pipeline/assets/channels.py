@@ -17,6 +17,7 @@ from gecko_pipeline.channels import checks
 from gecko_pipeline.channels.feeds import write_feeds
 from gecko_pipeline.channels.resource import ChannelConfigResource
 from gecko_pipeline.channels.stock import compute_channel_stock, listing_summary, lowest_stock_preview
+from gecko_pipeline.warehouse.counts import table_row_counts
 from gecko_pipeline.warehouse.resource import WarehouseResource
 
 LABELS = catalog_labels("channels")
@@ -39,14 +40,16 @@ untracked), inventory policy (deny / continue), price and currency from the chan
 the reason for the quantity (in_stock, buffer, capped, backorder, out_of_stock, untracked,
 not_sellable). Computed in DuckDB SQL from the channel file (GECKO_CHANNELS_FILE) and the warehouse."""
 
-STOCK_LEVELS_DESCRIPTION = """One row per channel, variant and channel location: on hand, committed,
-available (on hand - committed, a null committed counts 0) and the location's share of the channel's
-published quantity, handed out in the channel's location priority order."""
+STOCK_LEVELS_DESCRIPTION = """For channels that take stock per location (per_location: true) only: one row
+per channel, variant and channel location: on hand, committed, available (on hand - committed, a null
+committed counts 0) and the location's share of the channel's published quantity, handed out in the
+channel's location priority order. A channel without per-location stock publishes one total (its
+channel_listings row) and has no rows here."""
 
 FEEDS_DESCRIPTION = """Per channel, under <GECKO_DATA_DIR>/feeds/<channel>/: listings.csv and
-listings.json (what a store importer reads, replaced atomically) and changes-latest.json (plus a
-timestamped copy when something moved): only the listings whose published fields changed since the
-last feed."""
+listings.json (what a store importer reads: always current, replaced atomically; only the rows that
+moved are re-rendered and spliced in) and changes-latest.json (plus a timestamped copy when something
+moved): only the listings whose published fields changed since the last feed."""
 
 
 @dg.multi_asset(
@@ -78,9 +81,11 @@ def channel_stock(
         result = compute_channel_stock(con, channels)
         summary = listing_summary(con)
         preview = lowest_stock_preview(con)
+        rows = table_row_counts(con, ["channel_listings", "channel_stock_levels"])
     context.log.info(
-        f"channel stock: {result['listings_rows']} listings, {result['stock_level_rows']} stock levels "
-        f"for {', '.join(result['channels'])} in {result['seconds']} s"
+        f"channel stock for {', '.join(result['channels'])}: {result['variants_recomputed']} variants recomputed, "
+        f"{result['listings_changed']} listings and {result['stock_levels_changed']} stock levels changed "
+        f"in {result['seconds']} s"
     )
     totals = {
         key: sum(int(row[key]) for row in summary)
@@ -93,7 +98,8 @@ def channel_stock(
     yield dg.MaterializeResult(
         asset_key="channel_listings",
         metadata={
-            "dagster/row_count": dg.MetadataValue.int(result["listings_rows"]),
+            "dagster/row_count": dg.MetadataValue.int(rows["channel_listings"]),
+            "rows changed": dg.MetadataValue.int(result["listings_changed"]),
             "channels": dg.MetadataValue.int(len(result["channels"])),
             "listed": dg.MetadataValue.int(totals["listed"]),
             "out of stock": dg.MetadataValue.int(totals["out_of_stock"]),
@@ -111,7 +117,8 @@ def channel_stock(
     yield dg.MaterializeResult(
         asset_key="channel_stock_levels",
         metadata={
-            "dagster/row_count": dg.MetadataValue.int(result["stock_level_rows"]),
+            "dagster/row_count": dg.MetadataValue.int(rows["channel_stock_levels"]),
+            "rows changed": dg.MetadataValue.int(result["stock_levels_changed"]),
             "duckdb seconds": dg.MetadataValue.float(float(result["seconds"])),
         },
     )
@@ -153,7 +160,8 @@ def channel_feeds(
     for name, counts in result["channels"].items():
         context.log.info(
             f"feed {name}: {counts['rows']} rows, {counts['changes']} changes "
-            f"({counts['added']} added, {counts['updated']} updated, {counts['removed']} removed)"
+            f"({counts['added']} added, {counts['updated']} updated, {counts['removed']} removed); "
+            f"files {counts['mode']}: {counts['why']}"
         )
         metadata[f"{name} rows"] = dg.MetadataValue.int(counts["rows"])
         metadata[f"{name} changes"] = dg.MetadataValue.int(counts["changes"])

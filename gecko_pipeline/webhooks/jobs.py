@@ -90,8 +90,8 @@ def _refresh(
         totals = table_row_counts(con, ["channel_listings", "channel_stock_levels"])
     scope = "all variants" if variant_ids is None else _ids_text(variant_ids)
     for key, rows in (
-        ("channel_listings", stock["listings_rows"]),
-        ("channel_stock_levels", stock["stock_level_rows"]),
+        ("channel_listings", stock["listings_changed"]),
+        ("channel_stock_levels", stock["stock_levels_changed"]),
     ):
         yield dg.AssetMaterialization(
             asset_key=key,
@@ -105,7 +105,7 @@ def _refresh(
     changes = {name: counts["changes"] for name, counts in feeds["channels"].items()}
     yield dg.AssetMaterialization(
         asset_key="channel_feeds",
-        description="feeds rewritten; changes files list what moved",
+        description="feeds patched where rows moved; changes files list what moved",
         metadata={
             "changes": dg.MetadataValue.int(sum(changes.values())),
             **{f"{name} changes": dg.MetadataValue.int(n) for name, n in changes.items()},
