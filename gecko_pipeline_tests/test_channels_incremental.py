@@ -171,6 +171,23 @@ def test_a_full_recompute_redoes_only_changed_variants_and_equals_one_from_scrat
     assert queued(warehouse) == {key for key in moved if key[0] in ("web", "market")}  # north: not location 1
 
 
+def test_the_webhook_path_recomputes_the_given_variants_and_the_next_full_run_checks_them_again(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    compute_channel_stock(warehouse, CHANNELS)
+    warehouse.execute(
+        "UPDATE variant_locations SET stock_on_hand = stock_on_hand + 5 WHERE variant_id IN (8, 10) AND location_id = 1"
+    )
+    before = {r[1]: r for r in stored(warehouse)["channel_listings"] if r[0] == "web"}
+    targeted = compute_channel_stock(warehouse, CHANNELS, variant_ids=[8])
+    assert targeted["variants_recomputed"] == 1 and targeted["listings_rows"] == len(CHANNELS)
+    after = {r[1]: r for r in stored(warehouse)["channel_listings"] if r[0] == "web"}
+    assert after[8] != before[8] and after[10] == before[10]  # only the given variant moved
+    # The webhook path keeps no fingerprint: the next full run checks that variant again, and the other.
+    assert compute_channel_stock(warehouse, CHANNELS)["variants_recomputed"] == 2
+    assert stored(warehouse) == from_scratch(warehouse, tmp_path)
+
+
 def test_a_changed_channel_setup_recomputes_every_variant(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
@@ -266,7 +283,8 @@ def test_patched_feed_files_are_byte_for_byte_a_full_rewrite(
         assert rows == [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in rows]
         assert len(json.loads((folder / channel.name / "listings.json").read_text())) == len(rows)
     assert checks.feeds_match_listings(warehouse, folder).passed
-    assert not list(folder.rglob(".*"))  # no temp file left behind
+    feeds.wait_for_retired_files()  # old versions are deleted in the background
+    assert not list(folder.rglob(".*"))  # no temp file or old version left behind
 
 
 def test_a_feed_touches_only_the_channels_that_moved(
@@ -346,6 +364,7 @@ def test_a_feed_that_dies_before_saving_lists_its_changes_again(
             feed(warehouse, folder)
     first = read_changes(folder, "north")
     assert [c["variant_id"] for c in first["changes"]] == [12]
+    feeds.wait_for_retired_files()
     assert snapshot(folder) == old and not list(folder.rglob(".*"))  # old files, no temp left
     again = feed(warehouse, folder)
     assert read_changes(folder, "north")["changes"] == first["changes"]
@@ -362,9 +381,70 @@ def test_a_feed_that_dies_before_saving_lists_its_changes_again(
         with pytest.raises(RuntimeError, match="killed"):
             feed(warehouse, folder)
     assert snapshot(folder) == patched  # not moved into place
+    # An old version a dead process had set aside for deletion goes with the next feed of its channel.
+    leftover = folder / "north" / f".listings.csv.1.2{feeds.RETIRED}"
+    leftover.write_bytes(b"old")
     recovered = feed(warehouse, folder)
+    assert not leftover.exists()
     assert recovered["north"]["mode"] == "full" and recovered["north"]["changes"] == 0
     assert recovered["web"]["mode"] == "full"
     settled = snapshot(folder)
     feed(warehouse, folder, full=True)
     assert snapshot(folder) == settled
+
+
+def test_a_short_and_a_long_changes_list_are_written_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to CHANGES_IN_ONE_QUERY changes are rendered by one query, more are streamed by COPY: the
+    same bytes either way (the first feed of two equal warehouses, one each way)."""
+    arrays = []
+    for limit in (feeds.CHANGES_IN_ONE_QUERY, 0):
+        monkeypatch.setattr(feeds, "CHANGES_IN_ONE_QUERY", limit)
+        folder = tmp_path / f"limit-{limit}"
+        folder.mkdir()
+        with duckdb.connect(str(folder / "warehouse.duckdb")) as con:
+            build(con)
+            compute_channel_stock(con, CHANNELS)
+            write_feeds(con, CHANNELS, folder / "feeds")
+        arrays.append(
+            [
+                (folder / "feeds" / c.name / "changes-latest.json").read_bytes().split(b'"changes": ')[1]
+                for c in CHANNELS
+            ]
+        )
+    assert arrays[0] == arrays[1]
+    first = json.loads((tmp_path / "limit-0" / "feeds" / "web" / "changes-latest.json").read_text())
+    assert len(first["changes"]) == VARIANTS and {c["change"] for c in first["changes"]} == {"added"}
+
+
+def test_listing_files_are_what_duckdbs_own_csv_and_json_writers_produce(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """The feed renders rows itself (so a patch can splice them), yet its files are byte for byte what
+    DuckDB's COPY writes for the same rows, as the feed did before: quoting, nulls, exact decimals."""
+    folder = tmp_path / "feeds"
+    compute_channel_stock(warehouse, CHANNELS)
+    feed(warehouse, folder)
+    warehouse.execute(feeds.MACROS[0])
+    whole = "sku, variant_id, product_id, variant_name, listed, _dec_text(quantity) AS quantity, inventory_policy, _dec_text(price) AS price, currency, reason"
+    by_location = "sku, variant_id, product_id, variant_name, location_id, location, listed, _dec_text(quantity) AS quantity, _dec_text(channel_quantity) AS channel_quantity, inventory_policy, _dec_text(price) AS price, currency, reason"
+    for channel in CHANNELS:
+        rows = f"""SELECT {by_location if channel.per_location else whole} FROM (
+                       SELECT l.sku, l.variant_id, l.product_id, l.variant_name, l.listed, l.inventory_policy,
+                              l.price, l.currency, l.reason,
+                              coalesce(s.location_id, 0) AS location_id, coalesce(s.priority, 0) AS priority,
+                              loc.label AS location, l.quantity AS channel_quantity,
+                              CASE WHEN s.channel IS NULL THEN l.quantity ELSE s.quantity END AS quantity
+                       FROM channel_listings l
+                       LEFT JOIN channel_stock_levels s ON s.channel = l.channel AND s.variant_id = l.variant_id
+                       LEFT JOIN locations loc ON loc.id = s.location_id
+                       WHERE l.channel = '{channel.name}')
+                   ORDER BY sku, variant_id, priority"""
+        for name, options in (
+            ("listings.csv", "FORMAT csv, HEADER"),
+            ("listings.json", "FORMAT json, ARRAY true"),
+        ):
+            expected = tmp_path / f"{channel.name}-{name}"
+            warehouse.execute(f"COPY ({rows}) TO '{expected}' ({options})")
+            assert (folder / channel.name / name).read_bytes() == expected.read_bytes(), (channel.name, name)

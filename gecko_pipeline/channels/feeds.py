@@ -37,7 +37,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,8 @@ from gecko_pipeline.channels.stock import QTY, as_resolved, create_missing, dec_
 FORMAT_VERSION = "feed 2"
 # Above this share of a channel's rows queued, one full write is cheaper than splicing them in.
 PATCH_LIMIT = 0.10
+# The suffix of an old version of a listing file waiting to be deleted (see _move_into_place).
+RETIRED = ".retired"
 # Listing files patched at the same time (kernel copies overlap well on two cores).
 SPLICE_THREADS = 2
 # A full write gives its rows positions GAP, 2 GAP, 3 GAP...; an inserted row takes one in between
@@ -191,9 +193,27 @@ WHERE o.channel IS NULL OR n.channel IS NULL
    OR n.price IS DISTINCT FROM o.price OR n.currency IS DISTINCT FROM o.currency
 """
 
-CHANGE_COLUMNS = """change, sku, variant_id, location_id, location, listed, _dec_text(quantity) AS quantity,
-    inventory_policy, _dec_text(price) AS price, currency, reason,
-    _dec_text(previous_quantity) AS previous_quantity, _dec_text(previous_price) AS previous_price"""
+# A change's fields, in order: (name, SQL); decimals as exact text.
+CHANGE_FIELDS = (
+    ("change", "change"), ("sku", "sku"), ("variant_id", "variant_id"), ("location_id", "location_id"),
+    ("location", "location"), ("listed", "listed"), ("quantity", "_dec_text(quantity)"),
+    ("inventory_policy", "inventory_policy"), ("price", "_dec_text(price)"), ("currency", "currency"),
+    ("reason", "reason"), ("previous_quantity", "_dec_text(previous_quantity)"),
+    ("previous_price", "_dec_text(previous_price)"),
+)  # fmt: skip
+CHANGE_COLUMNS = ", ".join(f"{sql} AS {name}" for name, sql in CHANGE_FIELDS)
+# Up to this many changes, a channel's list is rendered in one query; above, DuckDB streams it to a file.
+CHANGES_IN_ONE_QUERY = 20_000
+# The same JSON array DuckDB's COPY writes ("[\n\t{...},\n\t{...}\n]\n"), as one string.
+_CHANGE_OBJECT = (
+    "CAST(to_json(struct_pack(" + ", ".join(f"{n} := {q}" for n, q in CHANGE_FIELDS) + ")) AS VARCHAR)"
+)
+CHANGES_ARRAY_SQL = f"""
+SELECT '[' || chr(10) || chr(9)
+       || coalesce(string_agg({_CHANGE_OBJECT}, ',' || chr(10) || chr(9) ORDER BY {ROW_ORDER}), '')
+       || chr(10) || ']' || chr(10)
+FROM _feed_changes WHERE channel = $1
+"""  # noqa: S608 (fixed fragments)
 
 # How each queued row of a patched channel changes its files: replaced where it is, removed, or
 # inserted (a new row, or one whose SKU moved it; a moved row is also removed from its old place).
@@ -652,18 +672,24 @@ def _write_full(con: duckdb.DuckDBPyConnection, plan: ChannelFeed, folder: Path)
 
 
 def _write_changes(
-    con: duckdb.DuckDBPyConnection, channel: str, header: dict[str, Any], target: Path
+    con: duckdb.DuckDBPyConnection, channel: str, header: dict[str, Any], count: int, target: Path
 ) -> None:
-    """`{header..., "changes": [...]}`: DuckDB writes the array (fast, exact), Python only wraps it."""
-    array = target.with_name(f".{target.name}.{os.getpid()}.array")
+    """`{header..., "changes": [...]}`: DuckDB renders the array (exact decimals), Python wraps it. A
+    short list comes back from one query; a long one (a first feed) is streamed through a file."""
+    head = json.dumps(header)[:-1].encode() + b', "changes": '
     temp = _temp(target)
-    query = f"SELECT {CHANGE_COLUMNS} FROM _feed_changes WHERE channel = $1 ORDER BY {ROW_ORDER}"  # noqa: S608
+    array = target.with_name(f".{target.name}.{os.getpid()}.array")
     try:
-        con.execute(f"COPY ({query}) TO $2 (FORMAT json, ARRAY true)", [channel, str(array)])  # noqa: S608
-        with temp.open("wb") as out, array.open("rb") as changes:
-            out.write(json.dumps(header)[:-1].encode() + b', "changes": ')
-            shutil.copyfileobj(changes, out)
-            out.write(b"}\n")
+        if count <= CHANGES_IN_ONE_QUERY:
+            (rendered,) = con.execute(CHANGES_ARRAY_SQL, [channel]).fetchone() or ("[]",)
+            temp.write_bytes(head + rendered.encode() + b"}\n")
+        else:
+            query = f"SELECT {CHANGE_COLUMNS} FROM _feed_changes WHERE channel = $1 ORDER BY {ROW_ORDER}"  # noqa: S608
+            con.execute(f"COPY ({query}) TO $2 (FORMAT json, ARRAY true)", [channel, str(array)])  # noqa: S608
+            with temp.open("wb") as out, array.open("rb") as changes:
+                out.write(head)
+                shutil.copyfileobj(changes, out)
+                out.write(b"}\n")
         os.replace(temp, target)
     finally:
         array.unlink(missing_ok=True)
@@ -701,7 +727,7 @@ def _publish_changes(
         _write_json(latest, json.dumps({**header, "changes": []}).encode() + b"\n")
         return [latest.name]
     stamped = folder / f"changes-{_stamp(now)}.json"
-    _write_changes(con, plan.channel.name, header, stamped)
+    _write_changes(con, plan.channel.name, header, header["count"], stamped)
     temp = _temp(latest)
     try:
         try:
@@ -766,8 +792,52 @@ def _final_name(temp: Path) -> Path:
     return temp.with_name(temp.name[1:].rsplit(".", 2)[0])
 
 
-def _move_into_place(temp: Path) -> None:
-    os.replace(temp, _final_name(temp))
+def _move_into_place(temp: Path) -> Path | None:
+    """Moves a new listing file onto its name. The old version is kept alive by a second (hidden) name
+    and freed later off the feed's path: freeing a large file's blocks waits on the disk (ext4 with
+    `discard` takes tenths of a second for 100 MB), and nobody needs to wait for that."""
+    target = _final_name(temp)
+    retired: Path | None = target.with_name(f".{target.name}.{os.getpid()}.{time.time_ns()}{RETIRED}")
+    try:
+        os.link(target, retired)  # type: ignore[arg-type]
+    except OSError:  # no old version, or no hard links here: the rename frees it right away
+        retired = None
+    os.replace(temp, target)
+    return retired
+
+
+class _Retirer:
+    """One background thread that deletes old versions of the listing files. Python waits for it at
+    exit; a version left behind by a process that died is deleted by the next feed of its channel."""
+
+    def __init__(self) -> None:
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: dict[Path, Future[None]] = {}
+
+    def retire(self, paths: Sequence[Path]) -> None:
+        self.pool = self.pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-retire")
+        self.pending = {p: f for p, f in self.pending.items() if not f.done()}
+        for path in paths:
+            self.pending[path] = self.pool.submit(path.unlink, missing_ok=True)
+
+    def sweep(self, folder: Path) -> None:
+        """Deletes the old versions in `folder` that are not already on their way out."""
+        for path in folder.glob(f".*{RETIRED}"):
+            if path not in self.pending:
+                path.unlink(missing_ok=True)
+
+    def wait(self) -> None:
+        for future in list(self.pending.values()):
+            future.result()
+        self.pending.clear()
+
+
+RETIRER = _Retirer()
+
+
+def wait_for_retired_files() -> None:
+    """Blocks until the old versions of listing files replaced so far are deleted (tests, benchmarks)."""
+    RETIRER.wait()
 
 
 def _report(
@@ -802,45 +872,48 @@ def write_feeds(
     generated_at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     plans = _plan(con, resolved, Path(feeds_dir), full)
     report: dict[str, Any] = {}
-    written: list[
-        Path
-    ] = []  # temp files, each moved onto the name it lacks its leading "." and ".<pid>.tmp" of
+    written: list[Path] = []  # temp files, moved into place (see _final_name) after the state is saved
+    pool = ThreadPoolExecutor(max_workers=SPLICE_THREADS)
+    spliced: list[tuple[SpliceJob, Future[Path]]] = []
+    finished = False
     try:
         _stage(con, plans)
-        jobs: list[SpliceJob] = []
         for plan in plans:
             if plan.mode == "patch":
                 try:
-                    jobs += _prepare_patch(con, plan, Path(feeds_dir) / plan.channel.name)
+                    jobs = _prepare_patch(con, plan, Path(feeds_dir) / plan.channel.name)
                 except LayoutMismatch as mismatch:  # found before anything is written
                     plan.mode, plan.reason = "full", f"the fed state did not match the files ({mismatch})"
                     _stage(con, plans)
-        with ThreadPoolExecutor(max_workers=SPLICE_THREADS) as pool:
-            # The kernel copies the patched files' unchanged bytes while DuckDB writes the rest.
-            spliced = [(job, pool.submit(_splice_file, job)) for job in jobs]
-            changes = _change_counts(con)
-            for plan in plans:
-                folder = Path(feeds_dir) / plan.channel.name
-                folder.mkdir(parents=True, exist_ok=True)
-                if plan.mode == "full":
-                    written += _write_full(con, plan, folder)
-                counts = changes.get(plan.channel.name, {})
-                files = _publish_changes(con, plan, counts, folder, now, generated_at)
-                report[plan.channel.name] = _report(plan, folder, counts, files)
-            for job, done in spliced:
-                written.append(done.result())
-                job.plan.files[job.file.name] = _identity(written[-1])
-            # The state vouches for the new files before they take the old ones' names: a crash in
-            # between leaves old files the state does not vouch for, so the next feed rewrites them.
-            # (Committing before the renames also keeps ext4 from flushing the new files in the commit.)
-            _save(con, plans, now)
-            list(pool.map(_move_into_place, written))
-        written.clear()
+                    continue
+                # The kernel copies the file's unchanged bytes while DuckDB goes on with the rest.
+                spliced += [(job, pool.submit(_splice_file, job)) for job in jobs]
+        changes = _change_counts(con)
+        for plan in plans:
+            folder = Path(feeds_dir) / plan.channel.name
+            folder.mkdir(parents=True, exist_ok=True)
+            RETIRER.sweep(folder)
+            if plan.mode == "full":
+                written += _write_full(con, plan, folder)
+            counts = changes.get(plan.channel.name, {})
+            files = _publish_changes(con, plan, counts, folder, now, generated_at)
+            report[plan.channel.name] = _report(plan, folder, counts, files)
+        for job, done in spliced:
+            written.append(done.result())
+            job.plan.files[job.file.name] = _identity(written[-1])
+        # The state vouches for the new files before they take the old ones' names: a crash in between
+        # leaves old files the state does not vouch for, so the next feed rewrites them. (Committing
+        # before the renames also keeps ext4 from flushing the new files inside DuckDB's commit.)
+        _save(con, plans, now)
+        RETIRER.retire([r for r in pool.map(_move_into_place, written) if r is not None])
+        finished = True
     finally:
+        pool.shutdown(wait=True)  # splices in flight finish before their files are cleaned up
         for temp in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
-        for path in written:  # something failed: no half-made file stays behind
-            path.unlink(missing_ok=True)
+        if not finished:  # no half-made file stays behind
+            for path in [*written, *(_temp(job.target) for job, _ in spliced)]:
+                path.unlink(missing_ok=True)
     return {
         "generated_at": generated_at,
         "channels": report,

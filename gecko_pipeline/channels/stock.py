@@ -409,17 +409,18 @@ def _choose_scope(
     channels_dropped: bool,
 ) -> tuple[dict[str, str], int | None]:
     """Which variants to recompute: the given ones, else those whose inputs changed (every variant when
-    most did). Leaves `_channel_inputs` (their fingerprints) behind; returns the fragments and how many
-    variants (None: every variant)."""
+    most did). For all variants, leaves `_channel_inputs` (their fingerprints) behind; returns the
+    fragments and how many variants (None: every variant)."""
     signature = [fingerprint["signature"]]
     if variant_ids is not None:
+        # The webhook path does not hash: it drops the given variants' fingerprints (see _recompute),
+        # so the next full recompute checks those few again, and the webhook's latency stays low.
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _channel_scope AS SELECT DISTINCT unnest($1::BIGINT[]) AS id",
             [list(variant_ids)],
         )
-        scope = _scope(True, channels_dropped)
-        con.execute(INPUTS_SQL.format(**scope, **fingerprint), signature)  # noqa: S608 (fixed fragments)
-        return scope, _count(con, "_channel_scope")
+        con.execute("CREATE OR REPLACE TEMP TABLE _channel_inputs (variant_id BIGINT, fingerprint UBIGINT)")
+        return _scope(True, channels_dropped), _count(con, "_channel_scope")
     con.execute(INPUTS_SQL.format(**_scope(False, False), **fingerprint), signature)  # noqa: S608
     con.execute(CHANGED_SQL)
     changed, known = _count(con, "_channel_scope"), _count(con, "channel_variant_inputs")
@@ -461,6 +462,7 @@ def _recompute(con: duckdb.DuckDBPyConnection, scope: dict[str, str], vanished: 
         (queued,) = con.execute(PENDING_SQL).fetchone() or (0,)
     ids = scope["scope_ids"]
     con.execute(f"DELETE FROM channel_variant_inputs WHERE {ids}")  # noqa: S608 (fixed fragment)
+    # The fingerprints of what was just computed (none on the webhook path: see _choose_scope).
     keep = (
         f"INSERT INTO channel_variant_inputs SELECT variant_id, fingerprint FROM _channel_inputs WHERE {ids}"  # noqa: S608
     )
