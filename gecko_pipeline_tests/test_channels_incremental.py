@@ -340,6 +340,28 @@ def test_a_feed_file_changed_outside_the_pipeline_is_rewritten_in_full(
     assert {c["changes"] for c in report.values()} == {0}
 
 
+def test_a_channel_whose_fed_state_does_not_match_its_files_is_rewritten_and_the_others_patched(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    folder = tmp_path / "feeds"
+    compute_channel_stock(warehouse, CHANNELS)
+    feed(warehouse, folder)
+    warehouse.execute(
+        "UPDATE channel_feed_state SET csv_bytes = csv_bytes + 1 WHERE channel = 'north' AND variant_id = 3"
+    )
+    warehouse.execute(
+        "UPDATE variant_locations SET stock_on_hand = stock_on_hand + 5 WHERE variant_id = 10 AND location_id = 3"
+    )
+    compute_channel_stock(warehouse, CHANNELS)
+    report = feed(warehouse, folder)
+    assert report["web"]["mode"] == "patch"  # web comes first: its patch survives north's fallback
+    assert report["north"]["mode"] == "full" and "did not match" in report["north"]["why"]
+    assert report["north"]["changes"] == report["web"]["changes"] == 1
+    files = snapshot(folder)
+    assert {c["changes"] for c in feed(warehouse, folder, full=True).values()} == {0}
+    assert snapshot(folder) == files
+
+
 def test_a_feed_that_dies_before_saving_lists_its_changes_again(
     warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

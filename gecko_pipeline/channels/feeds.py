@@ -23,9 +23,11 @@ last wrote (missing, edited, or replaced before the fed state was saved: inode, 
 or when so much moved that a full write is cheaper. Both ways render each row with the same SQL, so a
 patched file is byte for byte the file a full write gives.
 
-The fed state is saved after the files are in place, in one transaction with the emptied queue and the
-identity of the files written; a crash in between leaves files the state does not vouch for, so the
-next feed rewrites them in full and lists the same changes again (at least once, never skipped).
+A run writes the changes files and the new listing files (as temp files) first, then saves the fed
+state, the emptied queue and the identity of the new files in one transaction, then moves the new files
+into place. Dying before the save lists the same changes again next time (at least once, never
+skipped); dying after it leaves old files the state does not vouch for, which the next feed rewrites in
+full. The replaced versions are deleted by a background thread (freeing a large file waits on the disk).
 Decimals are rendered by DuckDB as exact strings ("12.5", "-3") end to end.
 """
 
@@ -350,8 +352,7 @@ class ChannelFeed:
     reason: str
     since: datetime | None
     rows: int = 0  # rows in the files
-    files: dict[str, str] = field(default_factory=dict)  # name -> identity, as found or as written
-    layout: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    files: dict[str, str | None] = field(default_factory=dict)  # name -> identity, as found or as written
 
 
 def _stamp(moment: datetime) -> str:
@@ -450,7 +451,7 @@ def _stage(con: duckdb.DuckDBPyConnection, plans: Sequence[ChannelFeed]) -> None
            SELECT DISTINCT channel, variant_id FROM channel_feed_pending
            WHERE channel IN (SELECT channel FROM _feed_channels WHERE NOT rewrite)"""
     )
-    for statement in (FEED_NOW_SQL, FED_BEFORE_SQL, CHANGES_SQL, LAYOUT_DDL):
+    for statement in (FEED_NOW_SQL, FED_BEFORE_SQL, CHANGES_SQL):
         con.execute(statement)
 
 
@@ -877,6 +878,7 @@ def write_feeds(
     spliced: list[tuple[SpliceJob, Future[Path]]] = []
     finished = False
     try:
+        con.execute(LAYOUT_DDL)  # once: staging again (a channel falling back to a full write) keeps it
         _stage(con, plans)
         for plan in plans:
             if plan.mode == "patch":
