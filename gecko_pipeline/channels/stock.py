@@ -233,8 +233,8 @@ LEVELS_DIFF_SQL = _diff_sql(
     "channel_stock_levels", "_channel_new_levels", LEVEL_KEY, LEVEL_COLUMNS, LEVEL_FED
 )
 
-# Queue for the feed what moved in a fed field, for the channels still in the file. A listing queued
-# twice (two recomputes before a feed) is read once by the feed; not checking costs nothing here.
+# Queue for the feed what moved in a fed field, for the channels still in the file. A listing may be
+# queued twice (two recomputes before a feed): the feed reads each once, and not checking is free here.
 PENDING_SQL = """
 INSERT INTO channel_feed_pending
 SELECT DISTINCT channel, variant_id FROM (
@@ -245,21 +245,21 @@ SELECT DISTINCT channel, variant_id FROM (
 WHERE channel IN (SELECT channel FROM channel_settings)
 """
 
-# Everything the rule reads for a variant, hashed: its own fields, its product's status, its stock at
-# the channels' locations, its prices in the channels' lists, and `$1` (the channel setup and the rule
-# version, so a changed setup recomputes every variant). A column read by LISTINGS_SQL or
-# STOCK_LEVELS_SQL must be hashed here too (test_channels_recompute.py changes each one).
+# Everything the rule reads for a variant, hashed, for every variant: its own fields, its product's
+# status, its stock at the channels' locations, its prices in the channels' lists, and `$1` (the channel
+# setup and the rule version, so a changed setup recomputes every variant). A column read by
+# LISTINGS_SQL or STOCK_LEVELS_SQL must be hashed here too (test_channels_incremental.py changes each).
 INPUTS_SQL = """
 CREATE OR REPLACE TEMP TABLE _channel_inputs AS
 WITH stock AS (
     SELECT vl.variant_id, bit_xor(hash(vl.location_id, vl.stock_on_hand, vl.committed)) AS h
     FROM variant_locations vl
-    WHERE vl.location_id IN (SELECT location_id FROM channel_locations) AND {scope_vl}
+    WHERE vl.location_id IN (SELECT location_id FROM channel_locations)
     GROUP BY vl.variant_id
 ), prices AS (
     SELECT vp.variant_id, bit_xor(hash(vp.price_list_id, vp.value)) AS h
     FROM variant_prices vp
-    WHERE vp.price_list_id IN (SELECT price_list_id FROM channel_settings) AND {scope_vp}
+    WHERE vp.price_list_id IN (SELECT price_list_id FROM channel_settings)
     GROUP BY vp.variant_id
 )
 SELECT v.id AS variant_id,
@@ -269,7 +269,6 @@ FROM variants v
 LEFT JOIN products p ON p.id = v.product_id
 LEFT JOIN stock s ON s.variant_id = v.id
 LEFT JOIN prices pr ON pr.variant_id = v.id
-WHERE {scope_v}
 """
 
 # The variants whose inputs hash differently from their last computation, new ones, and ones gone.
@@ -362,8 +361,8 @@ def as_resolved(
     return resolve_channels(con, [c.config if isinstance(c, ResolvedChannel) else c for c in channels])
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> int:
-    (n,) = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone() or (0,)  # noqa: S608 (ours)
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    (n,) = con.execute(f"SELECT count(*) FROM {table}").fetchone() or (0,)  # noqa: S608 (our tables)
     return int(n)
 
 
@@ -421,7 +420,7 @@ def _choose_scope(
         )
         con.execute("CREATE OR REPLACE TEMP TABLE _channel_inputs (variant_id BIGINT, fingerprint UBIGINT)")
         return _scope(True, channels_dropped), _count(con, "_channel_scope")
-    con.execute(INPUTS_SQL.format(**_scope(False, False), **fingerprint), signature)  # noqa: S608
+    con.execute(INPUTS_SQL.format(**fingerprint), signature)  # noqa: S608 (fixed fragments)
     con.execute(CHANGED_SQL)
     changed, known = _count(con, "_channel_scope"), _count(con, "channel_variant_inputs")
     if changed >= ALL_AT * _count(con, "_channel_inputs") or _rows_missing(con, known):
@@ -450,11 +449,11 @@ def _recompute(con: duckdb.DuckDBPyConnection, scope: dict[str, str], vanished: 
             strict=True,
         )
     )
-    for table, new, key in (
-        ("channel_listings", "_channel_new_listings", LISTING_KEY),
-        ("channel_stock_levels", "_channel_new_levels", LEVEL_KEY),
+    for table, new, key, changed in (
+        ("channel_listings", "_channel_new_listings", LISTING_KEY, "listings_changed"),
+        ("channel_stock_levels", "_channel_new_levels", LEVEL_KEY, "stock_levels_changed"),
     ):
-        if counts["listings_changed" if table == "channel_listings" else "stock_levels_changed"]:
+        if counts[changed]:
             for statement in _apply_sql(table, new, key):
                 con.execute(statement)
     queued = 0
