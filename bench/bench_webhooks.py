@@ -151,9 +151,12 @@ def bench_latency(root: Path) -> dict[str, Any]:
             candidates = [
                 row
                 for row in con.execute(
+                    # A variant with a stock record at the channel's first location (channel_stock_levels
+                    # holds rows only for channels that take stock per location; web does not).
                     """SELECT l.variant_id, s.location_id FROM channel_listings l
-                   JOIN channel_stock_levels s USING (channel, variant_id)
-                   WHERE l.channel = 'web' AND l.reason = 'in_stock' AND s.stocked AND s.priority = 1
+                   JOIN channel_locations cl ON cl.channel = l.channel AND cl.priority = 1
+                   JOIN variant_locations s ON s.variant_id = l.variant_id AND s.location_id = cl.location_id
+                   WHERE l.channel = 'web' AND l.reason = 'in_stock'
                    ORDER BY l.variant_id"""
                 ).fetchall()
             ]

@@ -21,6 +21,7 @@ import pytest
 from harness import sandbox_resources
 
 from gecko_pipeline.api.client import GeckoClient
+from gecko_pipeline.channels import feeds as feeds_module
 from gecko_pipeline.channels.config import ChannelConfigError, load_channels
 from gecko_pipeline.channels.feeds import read_changes, write_feeds
 from gecko_pipeline.channels.stock import REASONS, compute_channel_stock
@@ -294,10 +295,16 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
             "reason": reason,
         }
         assert got == {k: want[k] for k in got}, key
+    # Per-location shares: only the channel that takes stock per location has them (docs/channels.md).
     levels = stock_levels(setup)
+    per_location = {"market"}
+    assert {key[0] for key in levels} == per_location
     for (channel, variant_id), want in expected.items():
+        if channel not in per_location:
+            continue
         for location_id, share in want["shares"].items():
             assert levels[(channel, variant_id, location_id)][4] == share, (channel, variant_id, location_id)
+    assert len(levels) == sum(len(want["shares"]) for (c, _), want in expected.items() if c in per_location)
 
     # The shaped cases land on their branch, with the published fields the docs promise.
     web = {name: actual[("web", vid)] for name, vid in cases.items()}
@@ -331,10 +338,10 @@ def test_every_branch_of_the_rule_over_extracted_sandbox_data(setup: dict[str, A
         query(setup, "SELECT count(*) FROM channel_stock_levels WHERE NOT stocked AND quantity = 0")[0][0] > 0
     )
     assert query(setup, "SELECT count(*) FROM channel_listings WHERE max_online IS NOT NULL")[0][0] > 0
-    # "north" sells from location 3 only: stock elsewhere never reaches it.
-    assert query(setup, "SELECT DISTINCT location_id FROM channel_stock_levels WHERE channel = 'north'") == [
-        (3,)
-    ]
+    # "north" sells from location 3 only: stock elsewhere never reaches it (its quantities above are
+    # the rule over location 3 alone); it publishes one total, so it has no per-location rows.
+    assert query(setup, "SELECT location_id FROM channel_locations WHERE channel = 'north'") == [(3,)]
+    assert query(setup, "SELECT count(*) FROM channel_stock_levels WHERE channel = 'north'") == [(0,)]
 
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     for name in (
@@ -386,7 +393,7 @@ def test_a_stock_move_changes_exactly_the_affected_rows_and_feed_entries(setup: 
     assert changed == {("web", variant["id"]), ("market", variant["id"])}
     changed_levels = {k for k in after_levels if after_levels[k] != before_levels.get(k)}
     assert changed_levels and {k[1] for k in changed_levels} == {variant["id"]}
-    assert {k[0] for k in changed_levels} == {"web", "market"}
+    assert {k[0] for k in changed_levels} == {"market"}  # the only channel with per-location rows
 
     web, market, north = (read_changes(feeds, name) for name in ("web", "market", "north"))
     assert [(c["variant_id"], c["change"]) for c in web["changes"]] == [(variant["id"], "updated")]
@@ -421,8 +428,8 @@ def test_the_webhook_path_recomputes_only_the_given_variants(setup: dict[str, An
         refresh_ids(client, con, "variants", [variant["id"]])
         counts = compute_channel_stock(con, channels, variant_ids=[variant["id"]])
         fed = write_feeds(con, channels, setup["data_dir"] / "feeds")
-    web_locations = channel_definitions(setup)["web"]["locations"]
-    assert counts["listings_rows"] == 3 and counts["stock_level_rows"] == len(web_locations) + 2 + 1
+    # One listing per channel, stock levels for market's two locations (the per-location channel).
+    assert counts["listings_rows"] == 3 and counts["stock_level_rows"] == 2
     after = listings(setup)
     assert {k for k in after if after[k] != before[k]} == {("web", variant["id"]), ("north", variant["id"])}
     assert fed["channels"]["web"]["changes"] == 1 and fed["channels"]["north"]["changes"] == 1
@@ -519,8 +526,10 @@ def test_a_vanished_variant_is_taken_down_and_a_dropped_location_is_removed(setu
     ]
 
 
-def test_changes_are_repeated_when_the_fed_state_was_not_saved(setup: dict[str, Any]) -> None:
-    """The state is saved after the files: losing that last step repeats the changes, never skips them."""
+def test_changes_are_repeated_when_the_fed_state_was_not_saved(
+    setup: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state is saved after the changes files: dying before that repeats the changes, never skips them."""
     account: Account = setup["account"]
     assert materialize(setup).success
     channels = load_channels(setup["channel_file"])
@@ -543,12 +552,12 @@ def test_changes_are_repeated_when_the_fed_state_was_not_saved(setup: dict[str, 
     ):
         refresh_ids(client, con, "variants", [variant["id"]])
         compute_channel_stock(con, channels, variant_ids=[variant["id"]])
-        con.execute("CREATE TABLE saved_state AS SELECT * FROM channel_feed_state")
-        write_feeds(con, channels, feeds)
-        first = read_changes(feeds, "web")
         # As if the process died after writing the files, before saving what it fed.
-        con.execute("DELETE FROM channel_feed_state")
-        con.execute("INSERT INTO channel_feed_state SELECT * FROM saved_state")
+        with monkeypatch.context() as dying:
+            dying.setattr(feeds_module, "_save", _die)
+            with pytest.raises(RuntimeError, match="killed"):
+                write_feeds(con, channels, feeds)
+        first = read_changes(feeds, "web")
         write_feeds(con, channels, feeds)
         again = read_changes(feeds, "web")
         write_feeds(con, channels, feeds)
@@ -556,3 +565,7 @@ def test_changes_are_repeated_when_the_fed_state_was_not_saved(setup: dict[str, 
     assert [c["variant_id"] for c in first["changes"]] == [variant["id"]]
     assert again["changes"] == first["changes"]
     assert settled["changes"] == []
+
+
+def _die(*args: Any) -> None:
+    raise RuntimeError("killed")

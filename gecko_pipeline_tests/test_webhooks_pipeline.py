@@ -178,11 +178,14 @@ def pipeline(
 
 def listed_variant(pipe: Pipeline, skip: set[int] = frozenset()) -> tuple[int, int, Decimal]:
     """A listed, stock-tracked variant with stock at a location the channel sells from."""
+    # channel_stock_levels holds rows only for channels that take stock per location (web does not):
+    # the channel's locations and the variant's stock records say where it has stock.
     rows = pipe.query(
         """SELECT l.variant_id, s.location_id, l.quantity FROM channel_listings l
-           JOIN channel_stock_levels s USING (channel, variant_id)
-           WHERE l.channel = 'web' AND l.listed AND l.reason = 'in_stock' AND s.stocked
-           ORDER BY l.variant_id, s.priority"""
+           JOIN channel_locations cl ON cl.channel = l.channel
+           JOIN variant_locations s ON s.variant_id = l.variant_id AND s.location_id = cl.location_id
+           WHERE l.channel = 'web' AND l.listed AND l.reason = 'in_stock'
+           ORDER BY l.variant_id, cl.priority"""
     )
     return next((v, loc, q) for v, loc, q in rows if v not in skip)
 
@@ -236,6 +239,12 @@ def test_stock_events_refresh_only_those_variants_and_feed_changes(pipeline: Pip
         for e in run.get_asset_materialization_events()
         if e.asset_key.to_user_string() != "channel_feeds"
     }
+    # channel_stock_levels holds rows only for channels that take stock per location; web does not.
+    assert (
+        row_counts.pop("channel_stock_levels")
+        == pipeline.query("SELECT count(*) FROM channel_stock_levels")[0][0]
+        == 0
+    )
     for table, rows in row_counts.items():
         assert rows == pipeline.query(f"SELECT count(*) FROM {table}")[0][0] > 2, table  # noqa: S608 - asset keys
     # Nothing new: the sensor says why it skips, and marks the finished run's events done.

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from gecko_pipeline.channels.feeds import FEED_NOW_SQL
+from gecko_pipeline.channels.feeds import feed_row_counts
 from gecko_pipeline.channels.stock import ensure_channel_tables
 
 SAMPLE = 10
@@ -22,7 +22,9 @@ DESCRIPTIONS = {
     "no_negative_quantity": "No published quantity (channel total or location share) is negative.",
     "within_max_online": "No published quantity is above the variant's max_online.",
     "prices_present": "Every listed variant has a price in its channel's price list (a missing one is flagged, never invented).",
-    "shares_add_up": "Per-location shares add up to the channel total (and are null together for untracked variants).",
+    "shares_add_up": "For each channel with per_location: true, every listing has a stock level per channel location "
+    "and the shares add up to the channel total (null together for untracked variants); other channels "
+    "have no stock-level rows.",
     "keys_unique": "One listing per channel and variant, one stock level per channel, variant and location.",
     "skus_usable": "Every listed variant has a SKU, and no two listed variants of a channel share one "
     "(a store importer matches listings by SKU).",
@@ -86,15 +88,23 @@ def shares_add_up(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
     return _run(
         con,
         """
-        SELECT l.channel, l.variant_id, l.quantity, s.shares, s.rows
+        WITH shares AS (
+            SELECT channel, variant_id, sum(quantity) AS shares, count(*) AS rows, count(quantity) AS tracked_rows
+            FROM channel_stock_levels GROUP BY channel, variant_id
+        ), slots AS (
+            SELECT channel, count(*) AS locations FROM channel_locations GROUP BY channel
+        )
+        SELECT coalesce(l.channel, s.channel) AS channel, coalesce(l.variant_id, s.variant_id) AS variant_id,
+               l.quantity, s.shares, s.rows, cs.per_location
         FROM channel_listings l
-        LEFT JOIN (SELECT channel, variant_id, sum(quantity) AS shares, count(*) AS rows,
-                          count(quantity) AS tracked_rows
-                   FROM channel_stock_levels GROUP BY channel, variant_id) s
-          ON s.channel = l.channel AND s.variant_id = l.variant_id
-        WHERE s.rows IS NULL
-           OR (l.quantity IS NULL AND s.tracked_rows > 0)
-           OR (l.quantity IS NOT NULL AND s.shares IS DISTINCT FROM l.quantity)""",
+        JOIN channel_settings cs ON cs.channel = l.channel
+        LEFT JOIN slots ON slots.channel = l.channel
+        FULL OUTER JOIN shares s ON s.channel = l.channel AND s.variant_id = l.variant_id
+        WHERE l.channel IS NULL
+           OR (NOT cs.per_location AND s.rows IS NOT NULL)
+           OR (cs.per_location AND (s.rows IS DISTINCT FROM slots.locations
+                                    OR (l.quantity IS NULL AND s.tracked_rows > 0)
+                                    OR (l.quantity IS NOT NULL AND s.shares IS DISTINCT FROM l.quantity)))""",
         DESCRIPTIONS["shares_add_up"],
     )
 
@@ -146,11 +156,7 @@ def feeds_match_listings(con: duckdb.DuckDBPyConnection, feeds_dir: Path) -> Che
     names = [
         row[0] for row in con.execute("SELECT channel FROM channel_settings ORDER BY channel").fetchall()
     ]
-    con.execute(FEED_NOW_SQL, [names])
-    try:
-        expected = dict(con.execute("SELECT channel, count(*) FROM _feed_now GROUP BY channel").fetchall())
-    finally:
-        con.execute("DROP TABLE IF EXISTS _feed_now")
+    expected = feed_row_counts(con, names)
     problems: list[dict[str, Any]] = []
     for name in names:
         want = int(expected.get(name, 0))

@@ -42,14 +42,16 @@ untracked), inventory policy (deny / continue), price and currency from the chan
 the reason for the quantity (in_stock, buffer, capped, backorder, out_of_stock, untracked,
 not_sellable). Computed in DuckDB SQL from the channel file (GECKO_CHANNELS_FILE) and the warehouse."""
 
-STOCK_LEVELS_DESCRIPTION = """One row per channel, variant and channel location: on hand, committed,
-available (on hand - committed, a null committed counts 0) and the location's share of the channel's
-published quantity, handed out in the channel's location priority order."""
+STOCK_LEVELS_DESCRIPTION = """For channels that take stock per location (per_location: true) only: one row
+per channel, variant and channel location: on hand, committed, available (on hand - committed, a null
+committed counts 0) and the location's share of the channel's published quantity, handed out in the
+channel's location priority order. A channel without per-location stock publishes one total (its
+channel_listings row) and has no rows here."""
 
 FEEDS_DESCRIPTION = """Per channel, under <GECKO_DATA_DIR>/feeds/<channel>/: listings.csv and
-listings.json (what a store importer reads, replaced atomically) and changes-latest.json (plus a
-timestamped copy when something moved): only the listings whose published fields changed since the
-last feed."""
+listings.json (what a store importer reads: always current, replaced atomically; only the rows that
+moved are re-rendered and spliced in) and changes-latest.json (plus a timestamped copy when something
+moved): only the listings whose published fields changed since the last feed."""
 
 # check name -> (asset, the query, severity). A failed ERROR check stops the feeds being written.
 CHECKS = {
@@ -68,6 +70,11 @@ FEED_CHECK = "feeds_match_listings"
 class ChannelScopeConfig(dg.Config):
     variant_ids: list[int] | None = Field(
         default=None, description="Recompute only these variants' rows (the webhook refresh); None: all."
+    )
+    full_feed: bool = Field(
+        default=False,
+        description="Rewrite every feed file from all rows instead of splicing in the rows that moved "
+        "(the files are the same bytes either way; for an operator who wants them rebuilt).",
     )
 
 
@@ -124,7 +131,9 @@ def listings_metadata(
         **per_channel,
         "per channel": dg.MetadataValue.md(_summary_markdown(summary)),
         "lowest stock": dg.MetadataValue.md(preview),
-        "rows written": dg.MetadataValue.int(result["listings_rows"]),
+        "rows recomputed": dg.MetadataValue.int(result["listings_rows"]),
+        "rows changed": dg.MetadataValue.int(result["listings_changed"]),
+        "variants recomputed": dg.MetadataValue.text(str(result["variants_recomputed"])),
         "duckdb seconds": dg.MetadataValue.float(float(result["seconds"])),
         "channel file": dg.MetadataValue.path(channel_file),
     }
@@ -195,12 +204,15 @@ def channels(
         outcomes = {name: (asset, fn(con), severity) for name, (asset, fn, severity) in CHECKS.items()}
         broken = [n for n, (_, o, s) in outcomes.items() if s == dg.AssetCheckSeverity.ERROR and not o.passed]
         write = "channel_feeds" in selected and not broken
-        feeds = write_feeds(con, configured, channel_config.feeds_path) if write else None
+        feeds = (
+            write_feeds(con, configured, channel_config.feeds_path, full=config.full_feed) if write else None
+        )
         feed_outcome = checks.feeds_match_listings(con, channel_config.feeds_path)
     scope = "all variants" if config.variant_ids is None else f"{len(config.variant_ids)} variants"
     context.log.info(
-        f"channel stock for {scope}: {result['listings_rows']} listings, {result['stock_level_rows']} stock "
-        f"levels written for {', '.join(result['channels'])} in {result['seconds']} s"
+        f"channel stock for {scope} of {', '.join(result['channels'])}: {result['variants_recomputed']} variants "
+        f"recomputed, {result['listings_changed']} listings and {result['stock_levels_changed']} stock levels "
+        f"changed in {result['seconds']} s"
     )
     if "channel_listings" in selected:
         yield dg.MaterializeResult(
@@ -212,7 +224,8 @@ def channels(
             asset_key="channel_stock_levels",
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(result["stock_level_rows_total"]),
-                "rows written": dg.MetadataValue.int(result["stock_level_rows"]),
+                "rows recomputed": dg.MetadataValue.int(result["stock_level_rows"]),
+                "rows changed": dg.MetadataValue.int(result["stock_levels_changed"]),
                 "duckdb seconds": dg.MetadataValue.float(float(result["seconds"])),
             },
         )
@@ -235,7 +248,8 @@ def channels(
     for name, counts in feeds["channels"].items():
         context.log.info(
             f"feed {name}: {counts['rows']} rows, {counts['changes']} changes "
-            f"({counts['added']} added, {counts['updated']} updated, {counts['removed']} removed)"
+            f"({counts['added']} added, {counts['updated']} updated, {counts['removed']} removed); "
+            f"files {counts['mode']}: {counts['why']}"
         )
         feed_metadata[f"{name} rows"] = dg.MetadataValue.int(counts["rows"])
         feed_metadata[f"{name} changes"] = dg.MetadataValue.int(counts["changes"])

@@ -40,9 +40,12 @@ def _pick_listing(settings: Settings) -> tuple[str, int, int, str | None]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         row = con.execute(
+            # Stocked at the channel's first location (channel_stock_levels has rows only for
+            # channels that take stock per location, so ask the stock records).
             """SELECT l.channel, l.variant_id, s.location_id, l.sku FROM channel_listings l
-               JOIN channel_stock_levels s USING (channel, variant_id)
-               WHERE l.listed AND l.reason = 'in_stock' AND s.stocked AND s.priority = 1
+               JOIN channel_locations cl ON cl.channel = l.channel AND cl.priority = 1
+               JOIN variant_locations s ON s.variant_id = l.variant_id AND s.location_id = cl.location_id
+               WHERE l.listed AND l.reason = 'in_stock'
                ORDER BY l.channel, l.variant_id LIMIT 1"""
         ).fetchone()
     finally:
