@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -153,3 +158,24 @@ def test_a_schedule_description_stays_true_when_the_cron_is_overridden() -> None
     assert "on cron `0 * * * *` in UTC (from GECKO_SYNC_CRON; default every 15 minutes)" in (
         hourly.description or ""
     )
+
+
+def test_dagster_validates_the_workspace_as_a_deployment_loads_it(tmp_path: Path) -> None:
+    """`dagster definitions validate` on workspace.yaml; the dg project names the same code location."""
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
+    dagster = Path(sys.executable).with_name("dagster")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "GECKO_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "All code locations passed validation" in output
+    assert "does not match the name" not in output, output
