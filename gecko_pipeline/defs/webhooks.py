@@ -13,7 +13,7 @@ done (or failed: the periodic sync covers the change meanwhile; `gecko-pipeline 
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +23,7 @@ from gecko_pipeline.config import load_settings
 from gecko_pipeline.defs.channels import CHANNEL_KEYS
 from gecko_pipeline.defs.extract import EXTRACT_KEYS, tables_of
 from gecko_pipeline.defs.resources import OpsStoreResource
+from gecko_pipeline.defs.stores import PUSH_TAG, STORE_OP, push_keys, shopify_channels
 from gecko_pipeline.webhooks import store
 
 MAX_EVENTS_PER_RUN = 10_000  # bounds one run's config and one evaluation's work; the rest goes next tick
@@ -45,7 +46,9 @@ CHANNEL_WIDE = ("locations", "products")
 
 webhook_refresh_job = dg.define_asset_job(
     name=JOB_NAME,
-    selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS),
+    # Plus each Shopify channel's stock push (defs/stores.py), when the channel file has such channels.
+    selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS)
+    | dg.AssetSelection.tag(PUSH_TAG, "stock"),
     description="Targeted refresh from webhook events (launched by webhook_event_sensor on the tables the "
     "events touch): re-reads the records named by id, then recomputes the affected channel rows and feeds.",
     tags={"gecko_pipeline/trigger": "webhooks"},
@@ -69,14 +72,20 @@ def channel_scope(ids: Mapping[str, list[int]]) -> tuple[bool, list[int] | None]
     return bool(variants), variants
 
 
-def refresh_request(ids: Mapping[str, list[int]], first: int, last: int) -> dg.RunRequest:
-    """The run that refreshes `ids` (resource -> record ids) for events #first-#last."""
+def refresh_request(
+    ids: Mapping[str, list[int]], first: int, last: int, store_push: Sequence[dg.AssetKey] = ()
+) -> dg.RunRequest:
+    """The run that refreshes `ids` (resource -> record ids) for events #first-#last; with `store_push`
+    (the Shopify channels' stock push assets) the same variants are pushed to the stores."""
     recompute, variant_ids = channel_scope(ids)
     ops: dict[str, Any] = {"extract": {"config": {"ids": {name: list(v) for name, v in ids.items()}}}}
     selection = tables_of(ids)
     if recompute:
         ops["channels"] = {"config": {"variant_ids": variant_ids}}
         selection += CHANNEL_KEYS
+        if store_push:
+            ops[STORE_OP] = {"config": {"variant_ids": variant_ids}}
+            selection += list(store_push)
     return dg.RunRequest(
         run_key=f"webhook-events-{first}-{last}",
         run_config={"ops": ops},
@@ -144,6 +153,7 @@ def _sensor_interval() -> int:
 @dg.definitions
 def webhook_definitions() -> dg.Definitions:
     interval = _sensor_interval()
+    store_push = push_keys(shopify_channels(load_settings()))
 
     @dg.sensor(
         name="webhook_event_sensor",
@@ -161,13 +171,15 @@ def webhook_definitions() -> dg.Definitions:
     def webhook_event_sensor(
         context: dg.SensorEvaluationContext, ops_store: OpsStoreResource
     ) -> dg.SensorResult:
-        return evaluate_webhook_sensor(context, ops_store)
+        return evaluate_webhook_sensor(context, ops_store, store_push)
 
     return dg.Definitions(sensors=[webhook_event_sensor])
 
 
 def evaluate_webhook_sensor(
-    context: dg.SensorEvaluationContext, ops_store: OpsStoreResource
+    context: dg.SensorEvaluationContext,
+    ops_store: OpsStoreResource,
+    store_push: Sequence[dg.AssetKey] = (),
 ) -> dg.SensorResult:
     after, checked = _read_cursor(context.cursor)
     with ops_store.connect() as con:
@@ -200,4 +212,4 @@ def evaluate_webhook_sensor(
         )
     summary = ", ".join(f"{len(v)} {k}" for k, v in ids.items())
     context.log.info(f"events #{first}-#{last}: refreshing {summary}")
-    return dg.SensorResult(run_requests=[refresh_request(ids, first, last)], cursor=cursor)
+    return dg.SensorResult(run_requests=[refresh_request(ids, first, last, store_push)], cursor=cursor)
