@@ -64,6 +64,7 @@ WITH lk AS (
     SELECT variant_id, any_value(store_variant_id) AS store_variant_id, any_value(store_product_id) AS product
     FROM channel_product_links
     WHERE channel = $1 AND status = 'linked' AND variant_id IS NOT NULL AND store_product_id IS NOT NULL
+      AND {scope}
     GROUP BY variant_id HAVING count(*) = 1
 )
 SELECT lk.product, lk.store_variant_id, lk.variant_id, li.sku, li.listed,
@@ -79,7 +80,6 @@ FROM lk
 JOIN channel_listings li ON li.channel = $1 AND li.variant_id = lk.variant_id
 LEFT JOIN shopify_catalogue c ON c.channel = $1 AND c.store_variant_id = lk.store_variant_id
 LEFT JOIN shopify_variant_pushed p ON p.channel = $1 AND p.store_variant_id = lk.store_variant_id
-WHERE {scope}
 ORDER BY lk.product, lk.store_variant_id
 """
 
@@ -148,7 +148,7 @@ def push_variant_fields(
     scope = "true"
     params: list[Any] = [channel.name]
     if variant_ids is not None:
-        scope = "lk.variant_id IN (SELECT unnest($2::BIGINT[]))"
+        scope = "variant_id IN (SELECT unnest($2::BIGINT[]))"
         params.append(list(variant_ids))
     rows = con.execute(PLAN_SQL.format(scope=scope), params).fetchall()  # noqa: S608 - fixed fragment
     result.variants = len(rows)

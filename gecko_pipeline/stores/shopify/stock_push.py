@@ -159,6 +159,7 @@ WITH lk AS (
     SELECT variant_id, any_value(store_inventory_item_id) AS item, any_value(sku) AS sku
     FROM channel_product_links
     WHERE channel = $1 AND status = 'linked' AND variant_id IS NOT NULL AND store_inventory_item_id IS NOT NULL
+      AND {scope}
     GROUP BY variant_id HAVING count(*) = 1
 ), want AS (
     SELECT lk.variant_id, lk.item, coalesce(lk.sku, li.sku) AS sku, t.location,
@@ -170,7 +171,6 @@ WITH lk AS (
     CROSS JOIN _stock_targets t
     LEFT JOIN channel_stock_levels sl
            ON sl.channel = $1 AND sl.variant_id = lk.variant_id AND sl.location_id = t.inventory_location_id
-    WHERE {scope}
 )
 SELECT w.*, coalesce(s.writes, 0) AS writes, s.pushed_quantity,
        s.store_seen_at IS NOT NULL AND (lv.read_at IS NULL OR s.store_seen_at >= lv.read_at) AS state_newer,
@@ -281,7 +281,7 @@ def plan_stock(
             "CREATE OR REPLACE TEMP TABLE _stock_scope AS SELECT DISTINCT unnest($1::BIGINT[]) AS id",
             [list(variant_ids)],
         )
-        scope = "lk.variant_id IN (SELECT id FROM _stock_scope)"
+        scope = "variant_id IN (SELECT id FROM _stock_scope)"
     con.execute(PLAN_SQL.format(scope=scope), [channel.name])  # noqa: S608 - fixed fragment
 
 
