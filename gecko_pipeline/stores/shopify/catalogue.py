@@ -359,6 +359,13 @@ def shop_facts(con: duckdb.DuckDBPyConnection, channel: str) -> tuple[str | None
     return (row[0], row[1]) if row else (None, None)
 
 
+def served_version(con: duckdb.DuckDBPyConnection, channel: str) -> str | None:
+    """The Admin API version the channel's shop answered as at its last read."""
+    ensure_catalogue_tables(con)
+    row = con.execute("SELECT api_version FROM shopify_shop WHERE channel = $1", [channel]).fetchone()
+    return row[0] if row else None
+
+
 LEVELS_BY_ID_QUERY = """query StoreLevelsById($ids: [ID!]!, {params}) {{
   nodes(ids: $ids) {{ ... on InventoryItem {{ id {fields} }} }}
 }}"""

@@ -62,6 +62,7 @@ from gecko_pipeline.stores.shopify.catalogue import (
     expected_store_size,
     read_levels,
     read_store,
+    served_version,
     shop_facts,
     utc_now,
     write_store_read,
@@ -384,13 +385,18 @@ def push_stock(
 
     `variant_ids`: only these inventory variants (the webhook path). `full`: trust nothing remembered:
     re-read every item's levels from the store first (`refresh_levels`, as the drift check does), then
-    write every level that differs from what the store holds. Needs `channel_listings` / `channel_stock_levels` computed and the channel's
-    links (a catalogue read) in place."""
+    write every level that differs from what the store holds. Needs `channel_listings` /
+    `channel_stock_levels` computed and the channel's links (a catalogue read) in place.
+
+    The mutations take the shape of the version the shop serves (the catalogue read records it: Shopify
+    answers a version it no longer supports as a newer one), else the channel's `api_version`."""
     started = time.perf_counter()
     before = client.stats.snapshot()
-    api = InventoryApi.for_version(client.api_version)
-    result = StockPushResult(channel=channel.name, full=full)
     ensure_stock_tables(con)
+    api = InventoryApi.for_version(
+        client.served_version or served_version(con, channel.name) or client.api_version
+    )
+    result = StockPushResult(channel=channel.name, full=full)
     _currency, primary = shop_facts(con, channel.name)
     targets = channel_targets(channel, primary)
     if not targets:
