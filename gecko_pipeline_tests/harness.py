@@ -56,12 +56,21 @@ def code_location() -> dg.Definitions:
 
 
 @functools.cache
-def _template() -> dg.Definitions:
-    return code_location()
+def code_location_for(channels_file: str | None) -> dg.Definitions:
+    """The code location loaded for this channel file (None: the packaged demo file, no stores): the
+    channel file decides which store assets exist (defs/stores.py)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if channels_file is None:
+            patch.delenv("GECKO_CHANNELS_FILE", raising=False)
+        else:
+            patch.setenv("GECKO_CHANNELS_FILE", channels_file)
+        return code_location()
 
 
 def pipeline(resources: dict[str, Any]) -> dg.Definitions:
-    """The whole code location (every asset, check, job, sensor, schedule) with these resources."""
+    """The whole code location (every asset, check, job, sensor, schedule) with these resources, loaded
+    for the channel file they name."""
     from gecko_pipeline.definitions import definitions_with  # noqa: PLC0415
 
-    return definitions_with(resources, _template())
+    channels_file = resources["channel_config"].channels_file
+    return definitions_with(resources, code_location_for(channels_file))

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from harness import code_location_for
 
-from gecko_pipeline.definitions import defs
 from gecko_pipeline.defs.labels import DOMAIN_TAG, DOMAINS, OWNERS, POOL, catalog_labels
 from gecko_pipeline.warehouse.catalog import TABLES
+
+# Every asset a deployment can have: a channel file with a Shopify store (store assets exist only then).
+WITH_A_STORE = Path(__file__).parent / "fixtures" / "channels_with_a_store.yaml"
+defs = code_location_for(str(WITH_A_STORE))
 
 # design.md section 10: the table names people and tools rely on.
 WAREHOUSE_TABLES = {
@@ -110,11 +114,13 @@ PUSH = dg.AssetKey("channel_orders_pushed")
 
 def test_a_sync_is_a_few_steps_and_checks_run_inside_them() -> None:
     # Each step costs a start-up; the extract is one subsettable step and checks evaluate in bulk in it.
+    core = {"extract", "channels", "channel_order_sync", "published_warehouse"}
+    feeds_only = code_location_for(None).resolve_job_def("incremental_sync_job")
+    assert {node.name for node in feeds_only.graph.node_defs} == core
+    # A store adds the steps that cross to it: orders in, stock, prices and fulfilments out.
     job = defs.resolve_job_def("incremental_sync_job")
     steps = {node.name for node in job.graph.node_defs}
-    core = {"extract", "channels", "channel_order_sync", "published_warehouse"}
-    # Store channels add a step each for what crosses to the store (orders in; stock, fulfilments out).
-    assert core <= steps and all(step.startswith("shopify") for step in steps - core), steps
+    assert steps - core == {"shopify_stores", "shopify_fulfilments_pushed", "shopify_orders_backfilled"}
     # The job holds every check of its assets, yet no step of their own: they run inside these four.
     checks = {key for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key != PUSH}
     assert len(checks) > 60 and checks <= set(job.asset_layer.asset_graph.asset_check_keys)

@@ -26,7 +26,8 @@ from harness import pipeline
 from orders_world import World
 from shopify_world import TOKEN_ENV, ShopWorld, open_shopify_world
 
-from gecko_pipeline.defs.fulfilments import ATTENTION_CHECK, FULFILMENTS_KEY, shopify_fulfilments_pushed
+from gecko_pipeline.defs.fulfilments import ATTENTION_CHECK, FULFILMENTS_KEY, build_fulfilments_asset
+from gecko_pipeline.defs.stores import NO_STORES, StoreRefresh
 from gecko_pipeline.defs.webhooks import refresh_request
 from gecko_pipeline.stores.shopify import fulfilment_ledger as fl
 from gecko_pipeline.stores.shopify.fulfilments import (
@@ -64,6 +65,10 @@ def shop(worlds: tuple[World, ShopWorld, ShopWorld]) -> Iterator[ShopWorld]:
 
 
 _skus = iter(range(10**6))
+
+
+# What the webhook sensor adds to a refresh for a code location with one Shopify channel.
+STORES = StoreRefresh(fulfilments=True)
 
 
 def shops_of(shop: ShopWorld, **options: Any) -> ShopifyShops:
@@ -171,7 +176,7 @@ def test_a_shipment_reaches_the_store_once_through_the_webhook_refresh(shop: Sho
 
     def webhook_run(first: int) -> dict[str, Any]:
         ids = {"fulfillments": [f["id"] for f in world.dump("fulfillments") if f["order_id"] == order_id]}
-        request = refresh_request({**ids, "orders": [order_id]}, first, first)
+        request = refresh_request({**ids, "orders": [order_id]}, first, first, STORES)
         assert FULFILMENTS_KEY in (request.asset_selection or [])
         result = launch(defs, instance, "webhook_refresh_job", request)
         (materialization,) = result.asset_materializations_for_node("shopify_fulfilments_pushed")
@@ -208,12 +213,14 @@ def test_a_shipment_reaches_the_store_once_through_the_webhook_refresh(shop: Sho
     assert shop.ledger_row(placed["id"]).state == "done"
 
 
-def test_the_sync_jobs_and_the_webhook_refresh_select_the_push() -> None:
-    from gecko_pipeline.definitions import defs
-
+def test_the_sync_jobs_and_the_webhook_refresh_select_the_push(shop: ShopWorld) -> None:
+    defs = pipeline(shop.world.resources())
     for job in ("incremental_sync_job", "full_refresh_job", "webhook_refresh_job"):
         assert FULFILMENTS_KEY in defs.resolve_job_def(job).asset_layer.asset_graph.get_all_asset_keys()
-    assert FULFILMENTS_KEY not in (refresh_request({"variants": [1]}, 1, 1).asset_selection or [])
+    assert FULFILMENTS_KEY not in (refresh_request({"variants": [1]}, 1, 1, STORES).asset_selection or [])
+    # Without Shopify channels there is no push to select.
+    news = {"fulfillments": [1], "orders": [1]}
+    assert FULFILMENTS_KEY not in (refresh_request(news, 1, 1, NO_STORES).asset_selection or [])
 
 
 # --- partial shipments, store-side fulfilments --------------------------------------------------------
@@ -416,7 +423,7 @@ def test_a_void_in_the_inventory_is_flagged_for_a_person_who_may_cancel_the_stor
     assert not _store_order(shop, placed["id"]).get("cancelled_at")
     # The asset says so: its check warns, naming the store orders; a person lists them.
     run = dg.materialize(
-        [shopify_fulfilments_pushed],
+        [build_fulfilments_asset()],
         resources={**world.resources(), "shopify_shops": shops_of(shop)},
         instance=dg.DagsterInstance.ephemeral(),
     )

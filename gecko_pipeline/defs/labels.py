@@ -11,7 +11,8 @@ from typing import TypedDict
 
 from gecko_pipeline.warehouse.catalog import GROUPS
 
-# The asset groups, which are also the `domain` tag values (docs/architecture.md, "Fixed names").
+# The asset groups, which are also the `domain` tag values (docs/architecture.md, "Fixed names"); `stores`
+# holds the Shopify channels' assets (defs/stores.py), present when the channel file has such channels.
 DOMAINS = (*GROUPS, "channels", "orders", "publish", "stores")
 DOMAIN_TAG = "domain"
 # Every step that opens warehouse.duckdb: DuckDB takes one writing process per file, and while one holds

@@ -25,6 +25,14 @@ from gecko_pipeline.defs.channels import CHANNEL_KEYS
 from gecko_pipeline.defs.extract import EXTRACT_KEYS, tables_of
 from gecko_pipeline.defs.fulfilments import FULFILMENTS_KEY
 from gecko_pipeline.defs.resources import OpsStoreResource
+from gecko_pipeline.defs.stores import (
+    NO_STORES,
+    PUSH_TAG,
+    STORE_OP,
+    StoreRefresh,
+    store_channels,
+    store_refresh,
+)
 from gecko_pipeline.webhooks import store
 
 MAX_EVENTS_PER_RUN = 10_000  # bounds one run's config and one evaluation's work; the rest goes next tick
@@ -50,7 +58,10 @@ STORE_NEWS = ("fulfillments",)
 
 webhook_refresh_job = dg.define_asset_job(
     name=JOB_NAME,
-    selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS, FULFILMENTS_KEY),
+    # Plus each Shopify channel's stock push (defs/stores.py), when the channel file has such channels.
+    selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS)
+    | dg.AssetSelection.tag(PUSH_TAG, "stock")
+    | dg.AssetSelection.tag(PUSH_TAG, "fulfilments"),
     description="Targeted refresh from webhook events (launched by webhook_event_sensor on the tables the "
     "events touch): re-reads the records named by id, then recomputes the affected channel rows and feeds "
     "(and, when fulfillments were re-read, sends new shipments of store orders to their store).",
@@ -75,15 +86,21 @@ def channel_scope(ids: Mapping[str, list[int]]) -> tuple[bool, list[int] | None]
     return bool(variants), variants
 
 
-def refresh_request(ids: Mapping[str, list[int]], first: int, last: int) -> dg.RunRequest:
-    """The run that refreshes `ids` (resource -> record ids) for events #first-#last."""
+def refresh_request(
+    ids: Mapping[str, list[int]], first: int, last: int, stores: StoreRefresh = NO_STORES
+) -> dg.RunRequest:
+    """The run that refreshes `ids` (resource -> record ids) for events #first-#last; with `stores` (the
+    Shopify channels' assets) the same variants are pushed to the stores, and re-read fulfillments sent."""
     recompute, variant_ids = channel_scope(ids)
     ops: dict[str, Any] = {"extract": {"config": {"ids": {name: list(v) for name, v in ids.items()}}}}
     selection = tables_of(ids)
     if recompute:
         ops["channels"] = {"config": {"variant_ids": variant_ids}}
         selection += CHANNEL_KEYS
-    if any(ids.get(name) for name in STORE_NEWS):
+        if stores.stock:
+            ops[STORE_OP] = {"config": {"variant_ids": variant_ids}}
+            selection += list(stores.stock)
+    if stores.fulfilments and any(ids.get(name) for name in STORE_NEWS):
         selection.append(FULFILMENTS_KEY)
     return dg.RunRequest(
         run_key=f"webhook-events-{first}-{last}",
@@ -152,6 +169,7 @@ def _sensor_interval() -> int:
 @dg.definitions
 def webhook_definitions() -> dg.Definitions:
     interval = _sensor_interval()
+    stores = store_refresh(store_channels(load_settings()))
 
     @dg.sensor(
         name="webhook_event_sensor",
@@ -169,13 +187,15 @@ def webhook_definitions() -> dg.Definitions:
     def webhook_event_sensor(
         context: dg.SensorEvaluationContext, ops_store: OpsStoreResource
     ) -> dg.SensorResult:
-        return evaluate_webhook_sensor(context, ops_store)
+        return evaluate_webhook_sensor(context, ops_store, stores)
 
     return dg.Definitions(sensors=[webhook_event_sensor])
 
 
 def evaluate_webhook_sensor(
-    context: dg.SensorEvaluationContext, ops_store: OpsStoreResource
+    context: dg.SensorEvaluationContext,
+    ops_store: OpsStoreResource,
+    stores: StoreRefresh = NO_STORES,
 ) -> dg.SensorResult:
     after, checked = _read_cursor(context.cursor)
     with ops_store.connect() as con:
@@ -208,4 +228,4 @@ def evaluate_webhook_sensor(
         )
     summary = ", ".join(f"{len(v)} {k}" for k, v in ids.items())
     context.log.info(f"events #{first}-#{last}: refreshing {summary}")
-    return dg.SensorResult(run_requests=[refresh_request(ids, first, last)], cursor=cursor)
+    return dg.SensorResult(run_requests=[refresh_request(ids, first, last, stores)], cursor=cursor)
