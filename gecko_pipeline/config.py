@@ -64,8 +64,10 @@ class Settings:
     orders_stale_after_seconds: float = 300.0
     # published.duckdb is refreshed after order pushes and webhook refreshes at most this often.
     publish_min_interval_seconds: float = 60.0
-    # Secrets read from variables that only the channel file names (order intake secrets), by name.
+    # Secrets read from variables that only the channel file names (order intake secrets, store tokens),
+    # by name; `named_secrets_from_env`: they are the environment's (resources then name, never hold, them).
     named_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    named_secrets_from_env: bool = False
     # Which secret fields came from the environment (their variables back the resources' EnvVars).
     secrets_from_env: frozenset[str] = frozenset()
     # Dagster's instance folder (DAGSTER_HOME), by default under the data folder.
@@ -161,10 +163,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         # Any variable may hold a channel's secret (the channel file names it); keep them all, read-only.
         named_secrets=MappingProxyType({k: v for k, v in env.items() if v}),
+        named_secrets_from_env=True,
         secrets_from_env=from_env,
         dagster_home=Path(home) if (home := _clean(env.get("DAGSTER_HOME"))) else None,
         **secrets,
     )
+
+
+def export(extra: Mapping[str, str]) -> Settings:
+    """Sets `extra` variables in this process's environment (a tool embedding a sandbox does, as a user
+    would export them) and returns the settings that follow."""
+    os.environ.update(extra)
+    return load_settings()
 
 
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -4,7 +4,9 @@ defs-folder loader (the project is described by `[tool.dg]` in pyproject.toml)."
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -17,6 +19,20 @@ warnings.filterwarnings(
 
 def build_definitions() -> dg.Definitions:
     return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+
+
+def definitions_with(resources: Mapping[str, Any], template: dg.Definitions | None = None) -> dg.Definitions:
+    """The same code location with other resources (a tool's own Settings, a test's sandbox)."""
+    base = template or build_definitions()
+    return dg.Definitions(
+        assets=base.assets,
+        asset_checks=base.asset_checks,
+        jobs=base.jobs,
+        schedules=base.schedules,
+        sensors=base.sensors,
+        executor=base.executor,
+        resources=resources,
+    )
 
 
 defs = build_definitions()

@@ -62,13 +62,6 @@ def _template() -> dg.Definitions:
 
 def pipeline(resources: dict[str, Any]) -> dg.Definitions:
     """The whole code location (every asset, check, job, sensor, schedule) with these resources."""
-    template = _template()
-    return dg.Definitions(
-        assets=template.assets,
-        asset_checks=template.asset_checks,
-        jobs=template.jobs,
-        schedules=template.schedules,
-        sensors=template.sensors,
-        executor=template.executor,
-        resources=resources,
-    )
+    from gecko_pipeline.definitions import definitions_with  # noqa: PLC0415
+
+    return definitions_with(resources, _template())

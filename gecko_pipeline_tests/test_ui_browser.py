@@ -99,7 +99,12 @@ class Stack:
     def __init__(self, root: Path) -> None:
         self.data_dir = root / "data"
         self.dagster_home = root / "dagster_home"
-        self.ports = {"ui": free_port(), "sandbox": free_port(), "gateway": free_port()}
+        self.ports = {
+            "ui": free_port(),
+            "sandbox": free_port(),
+            "shopify": free_port(),
+            "gateway": free_port(),
+        }
         self.ui_url = f"http://127.0.0.1:{self.ports['ui']}"
         self.output = root / "dev-command.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -135,6 +140,8 @@ class Stack:
                     str(self.ports["ui"]),
                     "--sandbox-port",
                     str(self.ports["sandbox"]),
+                    "--shopify-port",
+                    str(self.ports["shopify"]),
                     "--gateway-port",
                     str(self.ports["gateway"]),
                     "--scale",
@@ -233,6 +240,8 @@ def test_dev_refuses_a_taken_port_before_starting_anything(tmp_path: Path) -> No
                 "--port",
                 str(port),
                 "--sandbox-port",
+                str(free_port()),
+                "--shopify-port",
                 str(free_port()),
                 "--gateway-port",
                 str(free_port()),

@@ -40,7 +40,14 @@ KNOWN_FIELDS = {
     "kind",
 }
 # A store channel (`kind: shopify`) also takes these; see docs/channels.md and docs/shopify.md.
-SHOPIFY_FIELDS = {"shop", "access_token_env", "app_secret_env", "api_version", "use_presentment_currency"}
+SHOPIFY_FIELDS = {
+    "shop",
+    "access_token_env",
+    "app_secret_env",
+    "api_version",
+    "use_presentment_currency",
+    "admin_url",
+}
 KNOWN_FIELDS |= SHOPIFY_FIELDS
 # `feed`: the pipeline writes feeds a store importer reads (every channel before store adapters).
 # `shopify`: a Shopify store, connected by its Admin API and webhooks (gecko_pipeline/stores/shopify).
@@ -71,6 +78,8 @@ class ShopifyChannel:
     api_version: str = DEFAULT_SHOPIFY_API_VERSION
     locations: tuple[tuple[str, LocationRef], ...] = ()  # (Shopify location GID, inventory location)
     use_presentment_currency: bool = False  # True: orders in the customer's currency, not the shop's
+    # Where the Admin API answers; None: https://<shop>. Set for a local Shopify sandbox or a proxy.
+    admin_url: str | None = None
 
     def inventory_location(self, shopify_location: str | int | None) -> LocationRef | None:
         """The inventory location a Shopify location (GID or number) is mapped to, if any."""
@@ -284,6 +293,12 @@ def _parse_shopify(entry: Mapping[str, Any], fail: Any) -> ShopifyChannel:
     presentment = entry.get("use_presentment_currency", False)
     if not isinstance(presentment, bool):
         raise fail("use_presentment_currency", f"must be true or false (got {presentment!r})")
+    admin_url = entry.get("admin_url")
+    if admin_url is not None and (
+        not isinstance(admin_url, str)
+        or not admin_url.startswith(("https://", "http://127.0.0.1", "http://localhost"))
+    ):
+        raise fail("admin_url", f"must be an https:// URL (or http:// on this machine) (got {admin_url!r})")
     mapping = entry.get("locations")
     pairs: list[tuple[str, LocationRef]] = []
     if mapping is not None:
@@ -312,6 +327,7 @@ def _parse_shopify(entry: Mapping[str, Any], fail: Any) -> ShopifyChannel:
         api_version=version,
         locations=tuple(pairs),
         use_presentment_currency=presentment,
+        admin_url=admin_url.rstrip("/") if admin_url else None,
     )
 
 

@@ -20,7 +20,12 @@ from pydantic import Field
 from gecko_pipeline import ops_db
 from gecko_pipeline.api.client import DEFAULT_MAX_RATE_LIMIT_WAIT, MAX_PAGE_SIZE, GeckoClient
 from gecko_pipeline.api.shared_pacing import STATE_FILE_NAME
-from gecko_pipeline.channels.config import ChannelConfig, channels_file_path, load_channels
+from gecko_pipeline.channels.config import (
+    ChannelConfig,
+    ChannelConfigError,
+    channels_file_path,
+    load_channels,
+)
 from gecko_pipeline.config import SECRET_VARIABLES, Settings, load_settings
 from gecko_pipeline.defs.executor import recovering_in_process_executor
 from gecko_pipeline.orders.policy import RetryPolicy
@@ -119,6 +124,11 @@ class ChannelConfigResource(dg.ConfigurableResource):
 
     storage: dg.ResourceDependency[StorageResource]
     channels_file: str | None = None
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="The variables the channel file names (store tokens, app and intake secrets), each an "
+        "EnvVar: the UI shows the names, never the values.",
+    )
 
     @property
     def path(self) -> Path:
@@ -130,6 +140,10 @@ class ChannelConfigResource(dg.ConfigurableResource):
     @property
     def feeds_path(self) -> Path:
         return self.storage.path / "feeds"
+
+    def settings(self) -> Settings:
+        """What a store client needs at run time: the data folder and the secrets the channel file names."""
+        return Settings(data_dir=self.storage.path, channels_file=self.path, named_secrets=dict(self.secrets))
 
 
 class GeckoApiResource(dg.ConfigurableResource):
@@ -196,6 +210,26 @@ def _secret(settings: Settings, name: str) -> str | None:
     return getattr(settings, name)
 
 
+def channel_secrets(settings: Settings) -> dict[str, str]:
+    """Each secret variable the channel file names: an EnvVar when the settings came from the environment,
+    else its value (tests, tools that build Settings themselves). A channel file that does not load
+    names nothing here; the channels step reports what is wrong with it."""
+    try:
+        channels = load_channels(channels_file_path(settings.channels_file))
+    except (ChannelConfigError, OSError):
+        return {}
+    names = {c.order_secret_env for c in channels if c.order_secret_env}
+    names |= {
+        n for c in channels if c.shopify for n in (c.shopify.access_token_env, c.shopify.app_secret_env)
+    }
+    found = {name: settings.secret(name) for name in sorted(names)}
+    return {
+        name: dg.EnvVar(name) if settings.named_secrets_from_env else value
+        for name, value in found.items()
+        if value
+    }
+
+
 def build_resources(settings: Settings, **api_knobs: Any) -> dict[str, Any]:
     """Every resource of the code location, from one Settings (`api_knobs`: GeckoApiResource's
     non-secret fields, e.g. page_size)."""
@@ -212,7 +246,9 @@ def build_resources(settings: Settings, **api_knobs: Any) -> dict[str, Any]:
         ),
         "ops_store": OpsStoreResource(storage=storage),
         "channel_config": ChannelConfigResource(
-            storage=storage, channels_file=str(settings.channels_file) if settings.channels_file else None
+            storage=storage,
+            channels_file=str(settings.channels_file) if settings.channels_file else None,
+            secrets=channel_secrets(settings),
         ),
         "gecko_api": GeckoApiResource(
             storage=storage,

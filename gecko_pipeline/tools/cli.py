@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "gecko_pipeline.tools.dev",
     "gecko_pipeline.tools.orders_cli",
     "gecko_pipeline.tools.webhooks_cli",
+    "gecko_pipeline.tools.shopify_cli",
 ]
 
 

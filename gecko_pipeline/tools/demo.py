@@ -17,8 +17,11 @@ import dagster as dg
 import duckdb
 
 from gecko_pipeline.channels.stock import listing_summary
-from gecko_pipeline.config import SANDBOX_HOST, SANDBOX_PORT, Settings, load_settings
+from gecko_pipeline.config import SANDBOX_HOST, SANDBOX_PORT, Settings, export, load_settings
+from gecko_pipeline.definitions import definitions_with
+from gecko_pipeline.defs.resources import build_resources
 from gecko_pipeline.defs.runs import reap_dead_runs
+from gecko_pipeline.tools import shopify_demo
 from gecko_pipeline.tools.daemon import launch
 from gecko_pipeline.tools.orders_demo import run_order_demo
 from gecko_pipeline.tools.processes import Services, gecko_command, port_in_use
@@ -109,6 +112,15 @@ def run_job(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg
 
 def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings()
+    # On the embedded sandboxes (and the packaged channel file) the demo adds a Shopify store channel.
+    with_store = settings.uses_sandbox and settings.channels_file is None
+    if with_store:
+        if port_in_use(SANDBOX_HOST, shopify_demo.SHOPIFY_PORT):
+            print(f"Port {shopify_demo.SHOPIFY_PORT} is taken: stop whatever runs there and retry.")
+            return 2
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        shop_url = f"http://{SANDBOX_HOST}:{shopify_demo.SHOPIFY_PORT}"
+        settings = export(shopify_demo.environment(settings.data_dir, shop_url))
     # One line per HTTP request is the client's job (DEBUG); httpx's and alembic's own INFO lines are noise here.
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -129,8 +141,16 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         else:
             _heading(f"Using the account at {settings.api_url}")
+        if with_store:
+            _heading(f"Starting the Shopify sandbox on {shop_url} (channel `shopify`)")
+            services.start(
+                "shopify-sandbox",
+                shopify_demo.sandbox_command(),
+                ready_url=f"{shop_url}/_sandbox/health",
+                log_path=settings.data_dir / "shopify-sandbox.log",
+            )
 
-        from gecko_pipeline.definitions import defs  # after the environment is settled
+        defs = definitions_with(build_resources(settings))
 
         instance = _instance()
         for dead in reap_dead_runs(instance, by="gecko-pipeline demo"):  # e.g. a demo killed last time
@@ -146,6 +166,10 @@ def run_demo(args: argparse.Namespace) -> int:
         if settings.uses_sandbox:  # the stock move is made through the sandbox's control plane
             _heading("A stock move reaches the channel feed through a webhook, without a full sync")
             demonstrate_webhooks(settings, defs, instance)
+
+        if with_store:
+            _heading("Shopify store orders become sales orders (webhooks, inbox sensor, order push job)")
+            shopify_demo.ShopifyDemo(settings, defs, instance).run()
 
         # Under the daemon, publish_sensor republishes after pushes and refreshes (at most once a
         # minute); the demo ends now, so it runs that publish itself.

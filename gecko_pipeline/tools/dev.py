@@ -40,6 +40,7 @@ from gecko_pipeline.config import (
     load_settings,
 )
 from gecko_pipeline.config import child_environment as config_child_environment
+from gecko_pipeline.tools import shopify_demo
 from gecko_pipeline.tools.processes import Service, Services, gecko_command, port_in_use, start_service
 from gecko_pipeline.webhooks.receiver import RECEIVER_PATH
 
@@ -66,10 +67,15 @@ class DevConfig:
     scale: int = DEV_SCALE
     rate_limit_quota: int = DEV_RATE_LIMIT_QUOTA
     rate_limit_window: int = DEV_RATE_LIMIT_WINDOW
+    shopify_port: int = shopify_demo.SHOPIFY_PORT
 
     @property
     def api_url(self) -> str:
         return f"http://{HOST}:{self.sandbox_port}"
+
+    @property
+    def shopify_url(self) -> str:
+        return f"http://{HOST}:{self.shopify_port}"
 
     @property
     def gateway_url(self) -> str:
@@ -110,6 +116,8 @@ def child_environment(config: DevConfig) -> dict[str, str]:
         "GECKO_CLIENT_SECRET": SANDBOX_APP_SECRET,
         "GECKO_DATA_DIR": str(config.data_dir),
         "DAGSTER_HOME": str(config.dagster_home),
+        # The Shopify sandbox as channel `shopify`: the channel file and the variables it names.
+        **shopify_demo.environment(config.data_dir, config.shopify_url),
     }
 
 
@@ -276,6 +284,17 @@ def start_stack(services: Services, config: DevConfig, *, ui_timeout: float = 18
         _start(
             services,
             config,
+            "shopify-sandbox",
+            shopify_demo.sandbox_command(config.shopify_port),
+            ready_url=f"{config.shopify_url}/_sandbox/health",
+            timeout=120.0,
+        )
+    )
+
+    started.append(
+        _start(
+            services,
+            config,
             "gateway",
             gecko_command(
                 "gateway",
@@ -333,12 +352,13 @@ def banner(stack: DevStack) -> str:
             f"  Dagster UI        {config.ui_url}   (Lineage > Materialize all; Automation: schedules, sensors)",
             f"  API sandbox       {config.api_url}   ({config.scale:,} variants; "
             f"{config.rate_limit_quota} requests / {config.rate_limit_window} s; stats at /_sandbox/stats)",
+            f"  Shopify sandbox   {config.shopify_url}   (channel `shopify`; shop control plane at /_sandbox)",
             f"  Gateway           {config.gateway_url}   (webhooks at {RECEIVER_PATH}, "
-            "channel orders at /channels/<channel>/orders)",
+            "channel orders at /channels/<channel>/orders, Shopify at /shopify/<channel>/webhooks)",
             f"  Webhooks          {stack.subscriptions}",
             f"  Data              {config.data_dir}   (warehouse.duckdb, published.duckdb, ops.sqlite, feeds/)",
             f"  Dagster home      {config.dagster_home}",
-            f"  Logs              {config.logs_dir}/{{sandbox,gateway,dagster}}.log",
+            f"  Logs              {config.logs_dir}/{{sandbox,shopify-sandbox,gateway,dagster}}.log",
             "Press Ctrl-C to stop everything.",
         ]
     )
@@ -390,6 +410,7 @@ _STOP = _StopRequests()
 def _check_ports_free(config: DevConfig) -> str | None:
     for name, port in (
         ("sandbox", config.sandbox_port),
+        ("Shopify sandbox", config.shopify_port),
         ("gateway", config.gateway_port),
         ("Dagster UI", config.ui_port),
     ):
@@ -411,6 +432,7 @@ def config_from_args(args: argparse.Namespace, settings: Settings | None = None)
         scale=args.scale,
         rate_limit_quota=args.rate_limit_quota,
         rate_limit_window=args.rate_limit_window,
+        shopify_port=args.shopify_port,
     )
 
 
@@ -425,7 +447,7 @@ def run_dev(args: argparse.Namespace) -> int:
         try:
             with Services() as services:
                 print(
-                    f"Starting the sandbox, the gateway and dagster dev (logs in {config.logs_dir}) ...",
+                    f"Starting the sandboxes, the gateway and dagster dev (logs in {config.logs_dir}) ...",
                     flush=True,
                 )
                 stack = start_stack(services, config)
@@ -440,7 +462,7 @@ def run_dev(args: argparse.Namespace) -> int:
                 )
                 return 1
         except KeyboardInterrupt:
-            print("\nStopped: sandbox, gateway and dagster dev are down.", flush=True)
+            print("\nStopped: sandboxes, gateway and dagster dev are down.", flush=True)
             return 0
         except DevError as exc:
             print(f"make dev could not start: {exc}", file=sys.stderr)
@@ -454,6 +476,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=UI_PORT, help=f"Dagster UI port (default {UI_PORT})")
     parser.add_argument(
         "--sandbox-port", type=int, default=SANDBOX_PORT, help=f"API sandbox port (default {SANDBOX_PORT})"
+    )
+    parser.add_argument(
+        "--shopify-port",
+        type=int,
+        default=shopify_demo.SHOPIFY_PORT,
+        help=f"Shopify sandbox port (default {shopify_demo.SHOPIFY_PORT})",
     )
     parser.add_argument(
         "--gateway-port",

@@ -208,7 +208,8 @@ def run_order_demo(
 ) -> None:
     """`make run`'s order step: demo orders into the drop folder, order_push_job over them, then a
     second delivery with newer states, and what became of each order."""
-    channels = load_channels(settings.channels_file)
+    # The canonical-JSON channels; a store channel's orders come from its store (shopify_demo.py).
+    channels = [c for c in load_channels(settings.channels_file) if c.kind == "feed"]
     orders = make_orders(settings.published_path, channels, count)
     con = ops_db.connect(settings.ops_path)
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 
-from gecko_pipeline.config import GATEWAY_PORT, load_settings
+from gecko_pipeline.config import GATEWAY_PORT, Settings, load_settings
 from gecko_pipeline.webhooks.events import DEFAULT_EVENTS
+from gecko_pipeline.webhooks.receiver import RECEIVER_PATH
 
 log = logging.getLogger("gecko_pipeline.webhooks")
 
@@ -30,12 +31,30 @@ def _subscribe(args: argparse.Namespace) -> int:
     from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
     events = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else list(DEFAULT_EVENTS)
-    with GeckoClient.from_settings(load_settings()) as client:
+    settings = load_settings()
+    with GeckoClient.from_settings(settings) as client:
         existing, created = ensure_subscriptions(client, args.address, events)
     print(f"{len(existing)} subscription(s) already there, {len(created)} created for {args.address}")
     for hook in created:
         print(f"  created #{hook.get('id')} {hook.get('event')}")
+    subscribe_stores(settings, args.address)
     return 0
+
+
+def subscribe_stores(settings: Settings, address: str) -> None:
+    """Each Shopify channel's order webhooks, to the same gateway: <base>/shopify/<channel>/webhooks."""
+    from gecko_pipeline.channels.config import load_channels
+    from gecko_pipeline.stores.shopify import subscribe_shopify, webhook_path
+    from gecko_pipeline.stores.shopify.connect import shopify_channels, shopify_client
+
+    base = address.removesuffix(RECEIVER_PATH).rstrip("/")
+    for channel in shopify_channels(load_channels(settings.channels_file)):
+        target = base + webhook_path(channel.name)
+        with shopify_client(channel, settings) as client:
+            result = subscribe_shopify(client, target)
+        print(
+            f"{channel.name}: {len(result.existing)} Shopify subscription(s) already there, {len(result.created)} created for {target}"
+        )
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -202,6 +202,7 @@ class ShopifyClient:
         """A client for a `kind: shopify` channel; `token` is the value of its `access_token_env`."""
         kwargs.setdefault("api_version", channel.api_version)
         kwargs.setdefault("token_hint", channel.access_token_env)
+        kwargs.setdefault("base_url", channel.admin_url)
         return cls(channel.shop, token, **kwargs)
 
     @property
