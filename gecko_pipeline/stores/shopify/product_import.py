@@ -41,6 +41,7 @@ warehouse's inventory variants by the SKU pass's rules; nothing is written anywh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -48,7 +49,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -59,12 +59,7 @@ from gecko_pipeline.channels.config import ResolvedChannel
 from gecko_pipeline.orders.lookup_first import post_looking_first
 from gecko_pipeline.stores.shopify.catalogue import utc_now
 from gecko_pipeline.stores.shopify.client import ShopifyClient
-from gecko_pipeline.stores.shopify.links import (
-    LinkConflict,
-    add_link,
-    ensure_links_table,
-    refresh_catalogue,
-)
+from gecko_pipeline.stores.shopify.links import NewLink, add_links, ensure_links_table, refresh_catalogue
 
 log = logging.getLogger("gecko_pipeline.stores.shopify.product_import")
 
@@ -276,7 +271,7 @@ def _inventory_skus(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[int,
         r[0]
         for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'variants'"
-        )
+        ).fetchall()
     }
     if not columns:
         return {}
@@ -390,13 +385,13 @@ class LedgerRow:
     detail: str | None
 
 
-def ledger_row(con: duckdb.DuckDBPyConnection, channel: str, store_id: str) -> LedgerRow | None:
-    row = con.execute(
+def ledger_rows(con: duckdb.DuckDBPyConnection, channel: str, store_ids: list[str]) -> dict[str, LedgerRow]:
+    rows = con.execute(
         """SELECT store_id, kind, idempotency_key, body, attempts, outcome, inventory_id, detail
-           FROM shopify_import_ledger WHERE channel = $1 AND store_id = $2""",
-        [channel, store_id],
-    ).fetchone()
-    return LedgerRow(*row) if row else None
+           FROM shopify_import_ledger WHERE channel = $1 AND store_id IN (SELECT unnest($2::VARCHAR[]))""",
+        [channel, store_ids],
+    ).fetchall()
+    return {str(r[0]): LedgerRow(*r) for r in rows}
 
 
 def _body_text(body: dict[str, Any]) -> str:
@@ -409,38 +404,65 @@ def idempotency_key(channel: str, kind: str, store_id: str, body_text: str) -> s
     return f"shopify-import-{kind}-{digest}"
 
 
-def _write_intent(
-    con: duckdb.DuckDBPyConnection,
-    channel: str,
-    *,
-    store_id: str,
-    kind: str,
-    store_product_id: str,
-    sku: str | None,
-    key: str,
-    body_text: str,
-    attempts: int,
-    now: datetime,
-) -> None:
+@dataclass
+class Create:
+    """One create request of the import: what it is, and how to find it again."""
+
+    kind: str  # product | variant
+    store_id: str
+    store_product_id: str
+    sku: str | None
+    path: str
+    root: str
+    body: dict[str, Any]
+    lookup: Callable[[], int | None]
+    key: str = ""
+    body_text: str = ""
+    attempts: int = 1
+
+
+def _write_intents(con: duckdb.DuckDBPyConnection, channel: str, creates: list[Create]) -> None:
+    """Commits the intents of a chunk of creates in one transaction, before any of them is sent."""
+    if not creates:
+        return
     con.execute(
         """INSERT OR REPLACE INTO shopify_import_ledger
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, NULL, NULL)""",
-        [channel, store_id, kind, store_product_id, sku, key, body_text, attempts, now],
+           SELECT $1, unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::VARCHAR[]), unnest($5::VARCHAR[]),
+                  unnest($6::VARCHAR[]), unnest($7::VARCHAR[]), unnest($8::INTEGER[]), $9, NULL, NULL, NULL, NULL""",
+        [
+            channel,
+            [c.store_id for c in creates],
+            [c.kind for c in creates],
+            [c.store_product_id for c in creates],
+            [c.sku for c in creates],
+            [c.key for c in creates],
+            [c.body_text for c in creates],
+            [c.attempts for c in creates],
+            utc_now(),
+        ],
     )
 
 
 def _record(
-    con: duckdb.DuckDBPyConnection,
-    channel: str,
-    store_id: str,
-    outcome: str,
-    inventory_id: int | None,
-    detail: str | None,
+    con: duckdb.DuckDBPyConnection, channel: str, outcomes: list[tuple[str, str, int | None, str | None]]
 ) -> None:
+    """Commits (store id, outcome, inventory id, refusal) of answered creates in one statement."""
+    if not outcomes:
+        return
     con.execute(
-        """UPDATE shopify_import_ledger SET outcome = $3, inventory_id = $4, detail = $5, done_at = $6
-           WHERE channel = $1 AND store_id = $2""",
-        [channel, store_id, outcome, inventory_id, detail, utc_now()],
+        """UPDATE shopify_import_ledger SET outcome = o.outcome, inventory_id = o.inventory_id, detail = o.detail,
+               done_at = $6
+           FROM (SELECT unnest($2::VARCHAR[]) AS store_id, unnest($3::VARCHAR[]) AS outcome,
+                        unnest($4::BIGINT[]) AS inventory_id, unnest($5::VARCHAR[]) AS detail) AS o
+           WHERE shopify_import_ledger.channel = $1 AND shopify_import_ledger.store_id = o.store_id""",
+        [
+            channel,
+            [o[0] for o in outcomes],
+            [o[1] for o in outcomes],
+            [o[2] for o in outcomes],
+            [o[3] for o in outcomes],
+            utc_now(),
+        ],
     )
 
 
@@ -510,6 +532,10 @@ def variant_body(
 
 # --- the import ----------------------------------------------------------------------------------
 
+# Creates whose intents are committed together (and outcomes after them): a kill -9 mid-chunk leaves at
+# most this many intents to look up; a commit per create would cost tens of milliseconds each.
+CHUNK = 50
+
 
 class _Importer:
     def __init__(
@@ -523,75 +549,79 @@ class _Importer:
         self.gecko, self.con, self.channel, self.result = gecko, con, channel, result
         self.hooks = hooks or ImportHooks()
 
-    def create_once(
-        self,
-        *,
-        kind: str,
-        store_id: str,
-        store_product_id: str,
-        sku: str | None,
-        path: str,
-        root: str,
-        body: dict[str, Any],
-        lookup: Callable[[], int | None],
-    ) -> tuple[str, int | None, str | None]:
-        """(outcome, inventory id, refusal) of one create, made at most once (module docstring). The
-        outcome is `created` (posted and answered now), `found` (an earlier attempt was applied), `done`
-        (recorded by an earlier run) or `refused`."""
+    def create_all(self, creates: list[Create]) -> dict[str, tuple[str, int | None, str | None]]:
+        """store id -> (outcome, inventory id, refusal) for each create, made at most once (module
+        docstring). Outcomes: `created` (posted and answered now), `found` (an earlier attempt was
+        applied), `done` (recorded by an earlier run) or `refused`."""
+        found: dict[str, tuple[str, int | None, str | None]] = {}
+        for start in range(0, len(creates), CHUNK):
+            found.update(self._chunk(creates[start : start + CHUNK]))
+        return found
+
+    def _chunk(self, creates: list[Create]) -> dict[str, tuple[str, int | None, str | None]]:
         channel = self.channel.name
-        body_text = _body_text(body)
-        row = ledger_row(self.con, channel, store_id)
-        if row is not None and row.outcome in ("created", "found"):
-            return "done", row.inventory_id, None
-        if row is not None and row.outcome == "refused" and row.body == body_text:
-            return "refused", None, row.detail  # the same request was refused: not sent again
-        if row is not None and row.outcome is None:
-            # An earlier attempt may have been applied: look before posting again.
-            self.result.lookups += 1
-            found = lookup()
-            if found is not None:
-                _record(self.con, channel, store_id, "found", found, None)
-                self.result.recovered += 1
-                return "found", found, None
-            key, body_text, attempts = row.idempotency_key, row.body, row.attempts + 1
-            body = json.loads(body_text)
-        else:
-            key, attempts = idempotency_key(channel, kind, store_id, body_text), 1
-        _write_intent(
-            self.con,
-            channel,
-            store_id=store_id,
-            kind=kind,
-            store_product_id=store_product_id,
-            sku=sku,
-            key=key,
-            body_text=body_text,
-            attempts=attempts,
-            now=utc_now(),
-        )
+        rows = ledger_rows(self.con, channel, [c.store_id for c in creates])
+        answers: dict[str, tuple[str, int | None, str | None]] = {}
+        recorded: list[tuple[str, str, int | None, str | None]] = []
+        to_post: list[Create] = []
+        for create in creates:
+            create.body_text = _body_text(create.body)
+            row = rows.get(create.store_id)
+            if row is not None and row.outcome in ("created", "found"):
+                answers[create.store_id] = ("done", row.inventory_id, None)
+                continue
+            if row is not None and row.outcome == "refused" and row.body == create.body_text:
+                answers[create.store_id] = ("refused", None, row.detail)  # the same request: not sent again
+                continue
+            if row is not None and row.outcome is None:
+                # An earlier attempt may have been applied: look before posting again.
+                self.result.lookups += 1
+                inventory_id = create.lookup()
+                if inventory_id is not None:
+                    answers[create.store_id] = ("found", inventory_id, None)
+                    recorded.append((create.store_id, "found", inventory_id, None))
+                    self.result.recovered += 1
+                    continue
+                create.key, create.body_text, create.attempts = (
+                    row.idempotency_key,
+                    row.body,
+                    row.attempts + 1,
+                )
+                create.body = json.loads(row.body)
+            else:
+                create.key = idempotency_key(channel, create.kind, create.store_id, create.body_text)
+            to_post.append(create)
+        _record(self.con, channel, recorded)
+        _write_intents(self.con, channel, to_post)
+        recorded = []
+        try:
+            for create in to_post:
+                answers[create.store_id] = self._post(create)
+                outcome, inventory_id, refusal = answers[create.store_id]
+                recorded.append((create.store_id, outcome, inventory_id, refusal))
+        finally:
+            _record(self.con, channel, recorded)  # what was answered before an error is kept
+        return answers
+
+    def _post(self, create: Create) -> tuple[str, int | None, str | None]:
         seen: dict[str, int | None] = {}
 
         def applied() -> bool:
             self.result.lookups += 1
-            seen["id"] = lookup()
+            seen["id"] = create.lookup()
             return seen["id"] is not None
 
         self.result.posts += 1
         try:
-            answer = post_looking_first(self.gecko, path, body, key, applied)
+            answer = post_looking_first(self.gecko, create.path, create.body, create.key, applied)
         except ValidationError as exc:
-            reason = refusal_text(exc)
-            _record(self.con, channel, store_id, "refused", None, reason)
-            return "refused", None, reason
+            return "refused", None, refusal_text(exc)
         if self.hooks.after_post is not None:
-            self.hooks.after_post(kind, store_id)
+            self.hooks.after_post(create.kind, create.store_id)
         if answer is None:
-            _record(self.con, channel, store_id, "found", seen.get("id"), None)
             self.result.recovered += 1
             return "found", seen.get("id"), None
-        created = int((answer.get(root) or {})["id"])
-        _record(self.con, channel, store_id, "created", created, None)
-        return "created", created, None
+        return "created", int((answer.get(create.root) or {})["id"]), None
 
     def find_product(self, marker: str) -> int | None:
         answer = self.gecko.get(
@@ -653,17 +683,17 @@ def import_products(
     try:
         products = read_store_products(shopify, poll_interval=bulk_poll_interval)
         currency = (shopify.execute(SHOP_CURRENCY_QUERY).get("shop") or {}).get("currencyCode")
+        result.store_products = len(products)
+        result.store_variants = sum(len(p.variants) for p in products)
         if dry_run:
             plan = _classify_offline(con, channel.name, products)
         else:
-            refresh_catalogue(shopify, con, channel, mode=read_mode)
+            # auto: bulk. An import reads the whole store, and a page read costs ~10 points a variant
+            # (40 s of a Standard bucket for 400 variants) where a bulk operation costs 10 in all.
+            refresh_catalogue(shopify, con, channel, mode="bulk" if read_mode == "auto" else read_mode)
             plan = _classify_from_links(con, channel.name, products)
         send_price = not (channel.currency and currency and channel.currency != currency)
-        importer = _Importer(gecko, con, channel, result, hooks)
-        result.store_products = len(products)
-        for product in products:
-            result.store_variants += len(product.variants)
-            _import_product(importer, product, plan, dry_run, send_price)
+        _run(_Importer(gecko, con, channel, result, hooks), products, plan, dry_run, send_price)
     finally:
         shop_after = shopify.stats.snapshot()
         result.shopify_requests = int(shop_after["requests"] - shop_before["requests"])
@@ -673,106 +703,118 @@ def import_products(
     return result
 
 
-def _import_product(
+def _run(
     importer: _Importer,
-    product: StoreProduct,
+    products: list[StoreProduct],
     plan: dict[str, tuple[str, int | None, str | None]],
     dry_run: bool,
     send_price: bool,
 ) -> None:
     result, con, channel = importer.result, importer.con, importer.channel
-    new: list[StoreVariant] = []
-    for variant in product.variants:
-        action, variant_id, detail = plan[variant.id]
-        item = ImportItem(product.id, variant.id, variant.sku, product.title, action, variant_id, detail)
-        if action == "sku_unknown":
-            if product.status == "ARCHIVED":
+    # 1. What each store variant is, and which store products need inventory variants made.
+    groups: list[tuple[StoreProduct, list[StoreVariant], int | None]] = []
+    for product in products:
+        new: list[StoreVariant] = []
+        for variant in product.variants:
+            action, variant_id, detail = plan[variant.id]
+            item = ImportItem(product.id, variant.id, variant.sku, product.title, action, variant_id, detail)
+            if action == "sku_unknown":
+                if product.status != "ARCHIVED":
+                    new.append(variant)
+                    continue
                 item.action, item.detail = "archived_in_store", "the store product is archived: not imported"
-            else:
-                new.append(variant)
-                continue
-        result.note(item)
-    if not new:
-        return
-    target = _sibling_product(con, product, plan)
-    ledger = ledger_row(con, channel.name, product.id) if target is None else None
-    if target is None and not (ledger and ledger.outcome in ("created", "found")):
-        result.products_to_create += 1
-    result.variants_to_create += len(new)
+            result.note(item)
+        if new:
+            groups.append((product, new, _sibling_product(con, product, plan)))
+    done = ledger_rows(con, channel.name, [p.id for p, _, target in groups if target is None])
+    for product, new, target in groups:
+        row = done.get(product.id)
+        if target is None and not (row and row.outcome in ("created", "found")):
+            result.products_to_create += 1
+        result.variants_to_create += len(new)
     if dry_run:
-        for variant in new:
-            result.note(ImportItem(product.id, variant.id, variant.sku, product.title, CREATE))
-        return
-    if target is None:
-        outcome, target, refusal = importer.create_once(
-            kind="product",
-            store_id=product.id,
-            store_product_id=product.id,
-            sku=None,
-            path="/products",
-            root="product",
-            body=product_body(channel.name, product),
-            lookup=lambda: importer.find_product(marker_tag(channel.name, product)),
-        )
-        if outcome == "created":
-            result.products_created += 1
-        if target is None:
+        for product, new, _ in groups:
             for variant in new:
-                detail = f"product refused by the inventory system: {refusal}"
-                result.note(
-                    ImportItem(product.id, variant.id, variant.sku, product.title, "refused", None, detail)
-                )
-            return
-    for variant in new:
-        _import_variant(importer, product, variant, target, send_price)
+                result.note(ImportItem(product.id, variant.id, variant.sku, product.title, CREATE))
+        return
+    # 2. The inventory products, then 3. their variants, each made at most once; 4. the links.
+    made = importer.create_all(
+        [
+            Create(
+                kind="product",
+                store_id=product.id,
+                store_product_id=product.id,
+                sku=None,
+                path="/products",
+                root="product",
+                body=product_body(channel.name, product),
+                lookup=functools.partial(importer.find_product, marker_tag(channel.name, product)),
+            )
+            for product, _, target in groups
+            if target is None
+        ]
+    )
+    result.products_created += sum(1 for outcome, _, _ in made.values() if outcome == "created")
+    variants: list[tuple[StoreProduct, StoreVariant, Create]] = []
+    for product, new, target in groups:
+        if target is None:
+            outcome, target, refusal = made[product.id]
+            if target is None:
+                for variant in new:
+                    detail = f"product refused by the inventory system: {refusal}"
+                    result.note(
+                        ImportItem(
+                            product.id, variant.id, variant.sku, product.title, "refused", None, detail
+                        )
+                    )
+                continue
+        for variant in new:
+            assert variant.sku is not None
+            create = Create(
+                kind="variant",
+                store_id=variant.id,
+                store_product_id=product.id,
+                sku=variant.sku,
+                path="/variants",
+                root="variant",
+                body=variant_body(product, variant, target, channel.price_list_id, send_price),
+                lookup=functools.partial(importer.find_variant, variant.sku, target),
+            )
+            variants.append((product, variant, create))
+    for start in range(0, len(variants), CHUNK):
+        _variants(importer, variants[start : start + CHUNK], send_price)
 
 
-def _import_variant(
-    importer: _Importer, product: StoreProduct, variant: StoreVariant, product_id: int, send_price: bool
+def _variants(
+    importer: _Importer, chunk: list[tuple[StoreProduct, StoreVariant, Create]], send_price: bool
 ) -> None:
     result, channel = importer.result, importer.channel
-    assert variant.sku is not None
-    sku = variant.sku
-    outcome, variant_id, refusal = importer.create_once(
-        kind="variant",
-        store_id=variant.id,
-        store_product_id=product.id,
-        sku=sku,
-        path="/variants",
-        root="variant",
-        body=variant_body(product, variant, product_id, channel.price_list_id, send_price),
-        lookup=lambda: importer.find_variant(sku, product_id),
-    )
-    if variant_id is None:
-        result.note(
-            ImportItem(
-                product.id, variant.id, sku, product.title, "refused", None, f"variant refused: {refusal}"
+    answers = importer.create_all([create for _, _, create in chunk])
+    links: list[NewLink] = []
+    for product, variant, _ in chunk:
+        outcome, variant_id, refusal = answers[variant.id]
+        if variant_id is None:
+            detail = f"variant refused: {refusal}"
+            result.note(
+                ImportItem(product.id, variant.id, variant.sku, product.title, "refused", None, detail)
             )
-        )
-        return
-    if outcome == "created":
-        result.variants_created += 1
-    if variant.price is not None and not send_price:
-        result.prices_skipped_currency += 1
-    try:
-        add_link(
-            importer.con,
-            channel.name,
-            store_variant_id=variant.id,
-            variant_id=variant_id,
-            linked_by="created",
-            store_product_id=product.id,
-            store_inventory_item_id=variant.inventory_item_id,
-            sku=sku,
-        )
-    except LinkConflict as exc:
-        result.note(
-            ImportItem(
-                product.id, variant.id, sku, product.title, "variant_linked_elsewhere", variant_id, str(exc)
-            )
-        )
-        return
-    result.note(ImportItem(product.id, variant.id, sku, product.title, CREATED, variant_id))
+            continue
+        if outcome == "created":
+            result.variants_created += 1
+        if variant.price is not None and not send_price:
+            result.prices_skipped_currency += 1
+        links.append(NewLink(variant.id, variant_id, product.id, variant.inventory_item_id, variant.sku))
+    refused = add_links(importer.con, channel.name, links, linked_by="created")
+    for product, variant, _ in chunk:
+        _, variant_id, _ = answers[variant.id]
+        if variant_id is None:
+            continue
+        if variant.id in refused:
+            item = ImportItem(product.id, variant.id, variant.sku, product.title, "variant_linked_elsewhere")
+            item.variant_id, item.detail = variant_id, refused[variant.id]
+        else:
+            item = ImportItem(product.id, variant.id, variant.sku, product.title, CREATED, variant_id)
+        result.note(item)
 
 
 def ledger_counts(con: duckdb.DuckDBPyConnection, channel: str) -> dict[str, int]:
