@@ -23,6 +23,9 @@ from gecko_pipeline.config import load_settings
 from gecko_pipeline.defs.channels import CHANNEL_KEYS
 from gecko_pipeline.defs.extract import EXTRACT_KEYS, tables_of
 from gecko_pipeline.defs.resources import OpsStoreResource
+from gecko_pipeline.defs.store_products import OP_NAME as PRODUCTS_OP
+from gecko_pipeline.defs.store_products import TAG as PRODUCTS_TAG
+from gecko_pipeline.defs.store_products import publish_keys
 from gecko_pipeline.defs.stores import PUSH_TAG, STORE_OP, push_keys, shopify_channels
 from gecko_pipeline.webhooks import store
 
@@ -47,8 +50,10 @@ CHANNEL_WIDE = ("locations", "products")
 webhook_refresh_job = dg.define_asset_job(
     name=JOB_NAME,
     # Plus each Shopify channel's stock push (defs/stores.py), when the channel file has such channels.
+    # and the publish of new products of the channels that publish (defs/store_products.py).
     selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS)
-    | dg.AssetSelection.tag(PUSH_TAG, "stock"),
+    | dg.AssetSelection.tag(PUSH_TAG, "stock")
+    | dg.AssetSelection.tag(PRODUCTS_TAG, "publish"),
     description="Targeted refresh from webhook events (launched by webhook_event_sensor on the tables the "
     "events touch): re-reads the records named by id, then recomputes the affected channel rows and feeds.",
     tags={"gecko_pipeline/trigger": "webhooks"},
@@ -73,10 +78,15 @@ def channel_scope(ids: Mapping[str, list[int]]) -> tuple[bool, list[int] | None]
 
 
 def refresh_request(
-    ids: Mapping[str, list[int]], first: int, last: int, store_push: Sequence[dg.AssetKey] = ()
+    ids: Mapping[str, list[int]],
+    first: int,
+    last: int,
+    store_push: Sequence[dg.AssetKey] = (),
+    store_publish: Sequence[dg.AssetKey] = (),
 ) -> dg.RunRequest:
     """The run that refreshes `ids` (resource -> record ids) for events #first-#last; with `store_push`
-    (the Shopify channels' stock push assets) the same variants are pushed to the stores."""
+    (the Shopify channels' stock push assets) the same variants are pushed to the stores; with
+    `store_publish` (the publish assets) new products and variants among them are published."""
     recompute, variant_ids = channel_scope(ids)
     ops: dict[str, Any] = {"extract": {"config": {"ids": {name: list(v) for name, v in ids.items()}}}}
     selection = tables_of(ids)
@@ -86,6 +96,9 @@ def refresh_request(
         if store_push:
             ops[STORE_OP] = {"config": {"variant_ids": variant_ids}}
             selection += list(store_push)
+        if store_publish:
+            ops[PRODUCTS_OP] = {"config": {"variant_ids": variant_ids}}
+            selection += list(store_publish)
     return dg.RunRequest(
         run_key=f"webhook-events-{first}-{last}",
         run_config={"ops": ops},
@@ -153,7 +166,9 @@ def _sensor_interval() -> int:
 @dg.definitions
 def webhook_definitions() -> dg.Definitions:
     interval = _sensor_interval()
-    store_push = push_keys(shopify_channels(load_settings()))
+    settings = load_settings()
+    store_push = push_keys(shopify_channels(settings))
+    store_publish = publish_keys(shopify_channels(settings))
 
     @dg.sensor(
         name="webhook_event_sensor",
@@ -171,7 +186,7 @@ def webhook_definitions() -> dg.Definitions:
     def webhook_event_sensor(
         context: dg.SensorEvaluationContext, ops_store: OpsStoreResource
     ) -> dg.SensorResult:
-        return evaluate_webhook_sensor(context, ops_store, store_push)
+        return evaluate_webhook_sensor(context, ops_store, store_push, store_publish)
 
     return dg.Definitions(sensors=[webhook_event_sensor])
 
@@ -180,6 +195,7 @@ def evaluate_webhook_sensor(
     context: dg.SensorEvaluationContext,
     ops_store: OpsStoreResource,
     store_push: Sequence[dg.AssetKey] = (),
+    store_publish: Sequence[dg.AssetKey] = (),
 ) -> dg.SensorResult:
     after, checked = _read_cursor(context.cursor)
     with ops_store.connect() as con:
@@ -212,4 +228,6 @@ def evaluate_webhook_sensor(
         )
     summary = ", ".join(f"{len(v)} {k}" for k, v in ids.items())
     context.log.info(f"events #{first}-#{last}: refreshing {summary}")
-    return dg.SensorResult(run_requests=[refresh_request(ids, first, last, store_push)], cursor=cursor)
+    return dg.SensorResult(
+        run_requests=[refresh_request(ids, first, last, store_push, store_publish)], cursor=cursor
+    )

@@ -491,6 +491,19 @@ def add_links(
     return refused
 
 
+def links_by_kind(con: duckdb.DuckDBPyConnection, channel: str) -> dict[str, int]:
+    """The channel's linked rows by how they were made (`sku`, `created`, `published`), and its problems."""
+    ensure_links_table(con)
+    rows = con.execute(
+        """SELECT CASE WHEN status = 'linked' THEN linked_by ELSE 'problem' END, count(*)
+           FROM channel_product_links WHERE channel = $1 GROUP BY 1""",
+        [channel],
+    ).fetchall()
+    counts = {**dict.fromkeys(LINKED_BY, 0), "problem": 0}
+    counts.update({str(kind): int(n) for kind, n in rows})
+    return counts
+
+
 def double_links(con: duckdb.DuckDBPyConnection, channel: str) -> list[dict[str, Any]]:
     """Inventory variants linked to more than one store variant of the channel (should be none)."""
     ensure_links_table(con)

@@ -767,16 +767,3 @@ def publish_products(
         result.cost_actual = after["cost_actual"] - before["cost_actual"]
         result.seconds = round(time.perf_counter() - started, 3)
     return result
-
-
-def link_counts_by_kind(con: duckdb.DuckDBPyConnection, channel: str) -> dict[str, int]:
-    """The channel's linked rows by how they were made (`sku`, `created`, `published`) and its problems."""
-    ensure_links_table(con)
-    rows = con.execute(
-        """SELECT CASE WHEN status = 'linked' THEN linked_by ELSE 'problem' END, count(*)
-           FROM channel_product_links WHERE channel = $1 GROUP BY 1""",
-        [channel],
-    ).fetchall()
-    counts = {"sku": 0, "created": 0, "published": 0, "problem": 0}
-    counts.update({str(k): int(n) for k, n in rows})
-    return counts
