@@ -62,7 +62,7 @@ def test_every_asset_has_a_description_a_group_and_kinds() -> None:
         node = graph.get(key)
         name = key.to_user_string()
         assert node.description, f"{name} has no description"
-        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish"}, (
+        assert node.group_name in {"inventory", "sales", "channels", "orders", "publish", "stores"}, (
             name,
             node.group_name,
         )
