@@ -15,8 +15,6 @@ counts by `linked_by` and its one-store-variant-per-variant check are on `shopif
 (defs/stores.py). The store client comes from `connect.shopify_client(channel, channel_config.settings())`.
 """
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
