@@ -17,7 +17,7 @@ from shopify_products_world import (
     run_import,
     store_products,
 )
-from shopify_stock_world import StockWorld, stock_world
+from shopify_stock_world import TOKEN_ENV, StockWorld, stock_world
 
 from gecko_pipeline.stores.shopify.links import double_links
 from gecko_pipeline.stores.shopify.product_import import (
@@ -27,6 +27,7 @@ from gecko_pipeline.stores.shopify.product_import import (
     ImportResult,
     ledger_counts,
 )
+from gecko_pipeline.tools.cli import main
 
 
 def store_truth(world: StockWorld) -> dict[str, dict[str, Any]]:
@@ -250,3 +251,33 @@ def test_each_problem_is_reported_per_item_and_the_rest_goes_on(tmp_path: Path) 
         again = run_import(world)
         assert inventory_writes(world) == {}
         assert {(i.sku, i.action) for i in again.items} >= {("BLANK-1", "refused"), ("GOLD-KG", "refused")}
+
+
+def test_the_command_lists_with_dry_run_then_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with stock_world(tmp_path, scale=100, shop_scale=40) as world:
+        text = world.channels_path.read_text()
+        world.channels_path.write_text(
+            text.replace(
+                "    price_list: retail\n", f"    price_list: retail\n    admin_url: {world.shop.url}\n"
+            )
+        )
+        for name, value in {
+            "GECKO_API_URL": world.inventory.url,
+            "GECKO_ACCESS_TOKEN": world.inventory.token,
+            "GECKO_DATA_DIR": str(world.data_dir),
+            "GECKO_CHANNELS_FILE": str(world.channels_path),
+            TOKEN_ENV: world.shop.token,
+        }.items():
+            monkeypatch.setenv(name, value)
+        assert main(["shopify-import-products", "--channel", "nope"]) == 2
+        assert main(["shopify-import-products", "--channel", "shop", "--dry-run"]) == 0
+        listed = capsys.readouterr().out
+        assert "would create" in listed and "\n  create  GK-" in listed
+        assert inventory_writes(world) == {}
+        assert main(["shopify-import-products", "--channel", "shop"]) == 0
+        done = capsys.readouterr().out
+        assert " created " in done and inventory_writes(world)["POST /variants"] == listed.count(
+            "\n  create  "
+        )
