@@ -92,6 +92,8 @@ def test_a_store_of_2000_variants_imports_each_once_and_a_second_run_writes_noth
         assert dry.store_variants == 2000 and dry.variants_created == 0 and dry.posts == 0
         planned = [i for i in dry.items if i.action == CREATE]
         assert len(planned) == dry.variants_to_create > 1000
+        would_link = {i.store_variant_id: i.variant_id for i in dry.items if i.action == "linked_by_sku"}
+        assert len(would_link) == dry.linked_by_sku
 
         store = store_truth(world)
         expected = expected_sku_links(world, store)  # from the account before anything is created
@@ -112,6 +114,7 @@ def test_a_store_of_2000_variants_imports_each_once_and_a_second_run_writes_noth
         assert result.linked_by_sku + result.variants_created + result.problem_total == 2000
         assert {s for s, (_, b, st) in rows.items() if b == "sku" and st == "linked"} == set(expected)
         assert all(rows[s][0] == v for s, v in expected.items())
+        assert would_link == expected  # the dry run listed exactly these links
         created = {s: v for s, (v, b, st) in rows.items() if b == "created" and st == "linked"}
         assert len(created) == result.variants_created
         # What was created holds the store's data: name, SKU, barcode, options, price in the channel's list.
@@ -274,7 +277,7 @@ def test_the_command_lists_with_dry_run_then_imports(
         assert main(["shopify-import-products", "--channel", "nope"]) == 2
         assert main(["shopify-import-products", "--channel", "shop", "--dry-run"]) == 0
         listed = capsys.readouterr().out
-        assert "would create" in listed and "\n  create  GK-" in listed
+        assert "would create" in listed and "\n  create  GK-" in listed and "\n  link    GK-" in listed
         assert inventory_writes(world) == {}
         assert main(["shopify-import-products", "--channel", "shop"]) == 0
         done = capsys.readouterr().out

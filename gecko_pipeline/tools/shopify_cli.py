@@ -78,6 +78,10 @@ def _import_products(args: argparse.Namespace) -> int:
         for item in result.items:
             if item.action == "create":
                 print(f"  create  {item.sku}  ({item.title}; store variant {item.store_variant_id})")
+            elif item.action == "linked_by_sku":
+                print(
+                    f"  link    {item.sku}  -> inventory variant {item.variant_id} ({item.store_variant_id})"
+                )
     for row in problem_items(result):
         print(
             f"  {row['action']}  {row['sku'] or '-'}  ({row['title']}; {row['store_variant_id']}): {row['detail']}"

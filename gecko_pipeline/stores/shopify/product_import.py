@@ -87,6 +87,7 @@ PROBLEMS = (
     "variant_linked_elsewhere",
     "archived_in_store",
     "refused",
+    "not_in_catalogue",
 )
 
 LEDGER_DDL = """CREATE TABLE IF NOT EXISTS shopify_import_ledger (
@@ -229,7 +230,8 @@ class ImportResult:
     posts: int = 0  # create requests this run sent (first tries and re-posts)
     prices_skipped_currency: int = 0
     problems: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROBLEMS, 0))
-    items: list[ImportItem] = field(default_factory=list)  # creates and problems (not the plain links)
+    # Creates and problems (a dry run: its SKU links too; a run: not the thousands of plain links).
+    items: list[ImportItem] = field(default_factory=list)
     gecko_requests: int = 0
     shopify_requests: int = 0
     shopify_cost: float = 0.0
@@ -248,6 +250,8 @@ class ImportResult:
     def note(self, item: ImportItem) -> None:
         if item.action == LINKED_BY_SKU:
             self.linked_by_sku += 1
+            if self.dry_run:  # a dry run lists what it would link too
+                self.items.append(item)
             return
         if item.action == ALREADY_LINKED:
             self.already_linked += 1
@@ -358,8 +362,12 @@ def _classify_from_links(
     for product in products:
         for variant in product.variants:
             row = links.get(variant.id)
-            if row is None:  # the catalogue read did not see it (created meanwhile): next run
-                plan[variant.id] = ("sku_unknown", None, None)
+            if row is None:  # created between the two reads: its SKU was not matched, so wait
+                plan[variant.id] = (
+                    "not_in_catalogue",
+                    None,
+                    "not in the catalogue read yet: the next run takes it",
+                )
                 continue
             linked_by, status, problem, detail, variant_id = row
             vid = int(variant_id) if variant_id is not None else None
