@@ -137,6 +137,7 @@ class DaemonLoop:
         self.cursor: str | None = None
         self.stop = threading.Event()
         self.done: list[tuple[float, float, list[int]]] = []  # (run start, run end, variant ids)
+        self.steps: dict[str, list[float]] = {}  # step -> seconds, over the runs
         self.failures = 0
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -167,6 +168,9 @@ class DaemonLoop:
                     with self.lock:
                         self.done.append((started, time.monotonic(), ids))
                         self.failures += not run.success
+                    for stat in self.instance.get_run_step_stats(run.run_id):
+                        if stat.end_time and stat.start_time:
+                            self.steps.setdefault(stat.step_key, []).append(stat.end_time - stat.start_time)
             now = time.monotonic()
             while next_tick <= now:  # the next tick of the cadence
                 next_tick += self.interval
@@ -247,8 +251,10 @@ def main() -> None:
 
         # 3. first push
         shop.reset()
+        paced = client.stats.snapshot()
         with warehouse.connect() as con:
             first = push_stock(client, con, channel)
+        paced = {k: v - paced[k] for k, v in client.stats.snapshot().items()}
         budget_line(
             "first push",
             first.cost_actual,
@@ -259,7 +265,7 @@ def main() -> None:
         )
         print(
             f"  {first.levels:,} levels in scope, {first.unchanged:,} already right, {first.stale_retried} stale; "
-            f"client paced {client.stats.pacing_waits} times ({client.stats.waited_seconds:.1f} s), "
+            f"the client held {paced['pacing_waits']:,.0f} requests back for the bucket ({paced['waited_seconds']:.1f} s), "
             f"{first.sent / max(first.seconds, 1e-9):,.0f} levels/s",
             flush=True,
         )
@@ -279,7 +285,7 @@ def main() -> None:
                 """SELECT s.variant_id, s.location_id FROM channel_stock_levels s
                    JOIN channel_product_links l ON l.channel = s.channel AND l.variant_id = s.variant_id
                    JOIN channel_listings li ON li.channel = s.channel AND li.variant_id = s.variant_id
-                   WHERE s.channel = 'shop' AND l.status = 'linked' AND li.listed AND li.quantity IS NOT NULL
+                   WHERE s.channel = 'shop' AND l.status = 'linked' AND li.reason = 'in_stock'
                      AND s.available >= 3 AND s.quantity >= 3"""
             ).fetchall()
         rng = random.Random(7)
@@ -406,7 +412,12 @@ def latency(
             ended = loop.run_with(variant, moved_at)
             seconds.append(ended - moved_at)
             after = read_levels(client, [(gid_of[variant], shop_location)])[(gid_of[variant], shop_location)]
-            wrong += after != (before or 0) - 1
+            if after != (before or 0) - 1:
+                wrong += 1
+                print(
+                    f"  variant {variant} at {shop_location}: {before} before, {after} after the move",
+                    flush=True,
+                )
         stats = shop.stats()
         print(
             f"latency, stock move -> Shopify quantity through receiver, sensor (every {interval:.0f} s) and one run, "
@@ -416,10 +427,11 @@ def latency(
             flush=True,
         )
         runs = [end - start for start, end, _ in loop.done]
+        steps = ", ".join(f"{step} {statistics.median(v):.2f} s" for step, v in loop.steps.items())
         print(
             f"  refresh run (extract by id, targeted channel recompute, targeted push) p50 "
-            f"{statistics.median(runs):.2f} s, max {max(runs):.2f} s; a deployment's run worker also loads the "
-            f"code location first: {load_seconds:.1f} s here",
+            f"{statistics.median(runs):.2f} s, max {max(runs):.2f} s (step p50: {steps}); a deployment's run "
+            f"worker also loads the code location first: {load_seconds:.1f} s here",
             flush=True,
         )
     finally:

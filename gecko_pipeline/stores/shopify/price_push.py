@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 
 from gecko_pipeline.channels.config import ResolvedChannel
+from gecko_pipeline.channels.stock import ensure_channel_tables
 from gecko_pipeline.stores.shopify.catalogue import ensure_catalogue_tables, shop_facts, utc_now
 from gecko_pipeline.stores.shopify.client import ShopifyClient
 from gecko_pipeline.stores.shopify.errors import ShopifyError
@@ -109,6 +110,7 @@ class VariantPushResult:
 
 
 def ensure_variant_tables(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_channel_tables(con)
     ensure_catalogue_tables(con)
     ensure_links_table(con)
     con.execute(DDL)

@@ -53,6 +53,7 @@ from typing import Any
 import duckdb
 
 from gecko_pipeline.channels.config import ResolvedChannel
+from gecko_pipeline.channels.stock import ensure_channel_tables
 from gecko_pipeline.stores.shopify.catalogue import (
     StoreRead,
     Target,
@@ -86,6 +87,7 @@ DDL = """CREATE TABLE IF NOT EXISTS shopify_stock_pushed (
 
 
 def ensure_stock_tables(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_channel_tables(con)
     ensure_catalogue_tables(con)
     ensure_links_table(con)
     con.execute(DDL)
@@ -433,8 +435,9 @@ def push_stock(
             todo = _activate(
                 client, api, channel.name, [e for e in todo if e.belief is None], todo, state, result
             )
-        for index, start in enumerate(range(0, len(todo), max(1, min(batch_size, MAX_ENTRIES)))):
-            _send_batch(client, api, channel.name, todo[start : start + batch_size], state, result, hooks)
+        size = max(1, min(batch_size, MAX_ENTRIES))
+        for index, start in enumerate(range(0, len(todo), size)):
+            _send_batch(client, api, channel.name, todo[start : start + size], state, result, hooks)
             if (index + 1) % FLUSH_EVERY == 0:
                 state.flush()
     finally:
