@@ -284,3 +284,27 @@ def test_the_command_lists_with_dry_run_then_imports(
         assert " created " in done and inventory_writes(world)["POST /variants"] == listed.count(
             "\n  create  "
         )
+
+
+def test_answers_lost_behind_500s_are_found_by_a_look_up_not_posted_twice(tmp_path: Path) -> None:
+    with stock_world(tmp_path, scale=100, shop_scale=120) as world:
+        # The inventory sandbox applies a third of the POSTs, then answers 500 and forgets their keys.
+        faults = {"error_after_write_rate": 0.3, "error_after_write_forgets_key": True}
+        world.inv_http.put("/faults", json=faults).raise_for_status()
+        result = run_import(world)
+        world.inv_http.put("/faults", json={"error_after_write_rate": 0.0}).raise_for_status()
+        assert (
+            result.recovered > 0 and result.problem_total - result.problems["refused"] == result.problem_total
+        )
+        created = [s for s, (_, b, st) in link_rows(world).items() if b == "created" and st == "linked"]
+        assert len(created) == result.variants_to_create - result.problems["refused"]
+        skus = Counter(v["sku"] for v in inventory_dump(world, "variants") if v["sku"])
+        store = store_truth(world)
+        assert all(skus[store[s]["sku"].strip()] == 1 for s in created)  # none twice
+        tags = Counter(
+            t
+            for p in inventory_dump(world, "products")
+            for t in (p.get("tags") or "").split(",")
+            if t.startswith("shopify:")
+        )
+        assert all(n == 1 for n in tags.values())

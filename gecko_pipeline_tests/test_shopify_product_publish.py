@@ -168,3 +168,25 @@ def test_nothing_is_published_without_the_option(tmp_path: Path) -> None:
         assert world.query(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'shopify_publish_state'"
         ) == [(0,)]
+
+
+def test_on_2025_01_the_new_levels_are_activated_and_the_variant_cap_is_100(tmp_path: Path) -> None:
+    channels = publishing_channels(api_version="2025-01")
+    with stock_world(
+        tmp_path, scale=120, shop_scale=40, channels=channels, shop_config={"api_version": "2025-01"}
+    ) as world:
+        world.catalogue()
+        run_publish(world)
+        product_id, variant_ids = new_product(world, 2, "Old API Mug")
+        big_id, _ = new_product(world, 101, "Too Many Sizes")
+        world.sync()
+        result = run_publish(world)
+        assert (result.products_published, result.variants_published) == (1, 2)
+        assert result.problems["over_variant_limit"] == 101
+        assert result.stock is not None and result.stock.activated > 0
+        links = published_links(world)
+        assert sorted(links) == sorted(variant_ids)
+        levels = world.levels()
+        assert all(levels[(item, MAIN)] == 10 for _, item in links.values())
+        assert not [p for p in store_products(world) if p["handle"] == handle_for("Too Many Sizes", big_id)]
+        assert store_product(world, handle_for("Old API Mug", product_id))["status"] == "active"
