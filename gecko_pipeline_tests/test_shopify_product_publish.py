@@ -190,3 +190,20 @@ def test_on_2025_01_the_new_levels_are_activated_and_the_variant_cap_is_100(tmp_
         assert all(levels[(item, MAIN)] == 10 for _, item in links.values())
         assert not [p for p in store_products(world) if p["handle"] == handle_for("Too Many Sizes", big_id)]
         assert store_product(world, handle_for("Old API Mug", product_id))["status"] == "active"
+
+
+def test_a_refusal_is_reported_and_not_resent_until_the_product_changes(world: StockWorld) -> None:
+    _, (variant_id,) = new_product(world, 1, "Negative Deal")
+    world.edit_variant(variant_id, {"retail_price": "-5.00"})  # planted: the store refuses a negative price
+    world.sync()
+    refused = run_publish(world)
+    assert refused.problems["refused"] == 1 and refused.mutations == 1
+    [item] = [i for i in refused.items if i.action == "refused"]
+    assert "Price must be greater than or equal to 0" in str(item.detail)
+    again = run_publish(world)
+    assert again.problems["refused"] == 1 and again.mutations == 0  # reported, not sent again
+    world.edit_variant(variant_id, {"retail_price": "5.00"})
+    world.sync()
+    fixed = run_publish(world)
+    assert (fixed.variants_published, fixed.problem_total) == (1, 0)
+    assert variant_id in published_links(world)

@@ -45,12 +45,13 @@ left as they are (their stock push still lowers them as the channel's quantities
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -75,7 +76,7 @@ LEDGER_DDL = """CREATE TABLE IF NOT EXISTS shopify_publish_ledger (
     channel VARCHAR NOT NULL, variant_id BIGINT NOT NULL, product_id BIGINT NOT NULL, sku VARCHAR NOT NULL,
     handle VARCHAR, operation VARCHAR NOT NULL, attempts INTEGER NOT NULL, intent_at TIMESTAMP NOT NULL,
     outcome VARCHAR, store_product_id VARCHAR, store_variant_id VARCHAR, store_inventory_item_id VARCHAR,
-    detail VARCHAR, done_at TIMESTAMP, PRIMARY KEY (channel, variant_id))"""
+    detail VARCHAR, done_at TIMESTAMP, digest VARCHAR, PRIMARY KEY (channel, variant_id))"""
 PRODUCTS_DDL = """CREATE TABLE IF NOT EXISTS shopify_published_products (
     channel VARCHAR NOT NULL, product_id BIGINT NOT NULL, store_product_id VARCHAR NOT NULL, handle VARCHAR,
     store_status VARCHAR NOT NULL, changed_at TIMESTAMP NOT NULL, PRIMARY KEY (channel, product_id))"""
@@ -178,6 +179,11 @@ class Candidate:
     inventory_policy: str | None
     tracked: bool
     sku_count: int
+
+    def digest(self) -> str:
+        """What the store would be sent for this variant and its product: a refusal is not resent
+        until something of it changes."""
+        return hashlib.sha256(repr(astuple(self)).encode()).hexdigest()[:32]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -375,12 +381,13 @@ def _write_intents(
         for v in variants:
             con.execute(
                 """INSERT INTO shopify_publish_ledger
-                   VALUES ($1, $2, $3, $4, $5, $6, 1, $7, NULL, NULL, NULL, NULL, NULL, NULL)
+                   VALUES ($1, $2, $3, $4, $5, $6, 1, $7, NULL, NULL, NULL, NULL, NULL, NULL, $8)
                    ON CONFLICT (channel, variant_id) DO UPDATE SET
                        product_id = EXCLUDED.product_id, sku = EXCLUDED.sku, handle = EXCLUDED.handle,
                        operation = EXCLUDED.operation, attempts = shopify_publish_ledger.attempts + 1,
-                       intent_at = EXCLUDED.intent_at, outcome = NULL, detail = NULL, done_at = NULL""",
-                [channel, v.variant_id, v.product_id, v.sku, handle, operation, now],
+                       intent_at = EXCLUDED.intent_at, outcome = NULL, detail = NULL, done_at = NULL,
+                       digest = EXCLUDED.digest""",
+                [channel, v.variant_id, v.product_id, v.sku, handle, operation, now, v.digest()],
             )
         con.execute("COMMIT")
     except BaseException:
@@ -553,6 +560,14 @@ class _Publisher:
         ).fetchone()
         return str(row[0]) if row and row[0] else None
 
+    def refused_before(self, variant_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+        rows = self.con.execute(
+            """SELECT variant_id, digest, detail FROM shopify_publish_ledger
+               WHERE channel = $1 AND outcome = 'refused' AND variant_id IN (SELECT unnest($2::BIGINT[]))""",
+            [self.name, variant_ids],
+        ).fetchall()
+        return {int(v): (str(d), detail) for v, d, detail in rows}
+
     def publish_product(self, variants: list[Candidate]) -> None:
         product_id = variants[0].product_id
         store_product = self.store_product_of(product_id)
@@ -576,6 +591,12 @@ class _Publisher:
                 )
             else:
                 ok.append(v)
+        refused = self.refused_before([v.variant_id for v in ok])
+        for v in [v for v in ok if refused.get(v.variant_id, ("",))[0] == v.digest()]:
+            ok.remove(v)  # refused as it is: reported, not sent again
+            self.result.problem(
+                PublishItem(v.variant_id, product_id, v.sku, "refused", None, refused[v.variant_id][1])
+            )
         if not ok:
             return
         limit = variant_limit(self.client.api_version)
