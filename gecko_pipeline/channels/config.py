@@ -47,6 +47,7 @@ SHOPIFY_FIELDS = {
     "api_version",
     "use_presentment_currency",
     "admin_url",
+    "publish_new_products",
 }
 KNOWN_FIELDS |= SHOPIFY_FIELDS
 # `feed`: the pipeline writes feeds a store importer reads (every channel before store adapters).
@@ -80,6 +81,8 @@ class ShopifyChannel:
     use_presentment_currency: bool = False  # True: orders in the customer's currency, not the shop's
     # Where the Admin API answers; None: https://<shop>. Set for a local Shopify sandbox or a proxy.
     admin_url: str | None = None
+    # True: new inventory products and variants are created in the store (stores/shopify/product_publish.py).
+    publish_new_products: bool = False
 
     def inventory_location(self, shopify_location: str | int | None) -> LocationRef | None:
         """The inventory location a Shopify location (GID or number) is mapped to, if any."""
@@ -299,6 +302,9 @@ def _parse_shopify(entry: Mapping[str, Any], fail: Any) -> ShopifyChannel:
         or not admin_url.startswith(("https://", "http://127.0.0.1", "http://localhost"))
     ):
         raise fail("admin_url", f"must be an https:// URL (or http:// on this machine) (got {admin_url!r})")
+    publish = entry.get("publish_new_products", False)
+    if not isinstance(publish, bool):
+        raise fail("publish_new_products", f"must be true or false (got {publish!r})")
     mapping = entry.get("locations")
     pairs: list[tuple[str, LocationRef]] = []
     if mapping is not None:
@@ -328,6 +334,7 @@ def _parse_shopify(entry: Mapping[str, Any], fail: Any) -> ShopifyChannel:
         locations=tuple(pairs),
         use_presentment_currency=presentment,
         admin_url=admin_url.rstrip("/") if admin_url else None,
+        publish_new_products=publish,
     )
 
 

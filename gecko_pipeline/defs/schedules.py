@@ -14,9 +14,16 @@ from gecko_pipeline.config import Settings, load_settings
 from gecko_pipeline.defs.extract import SYNC_MODE_TAG
 from gecko_pipeline.defs.labels import DOMAINS
 from gecko_pipeline.defs.orders import PUSH_KEY
+from gecko_pipeline.defs.store_products import TAG as STORE_PRODUCTS_TAG
 
 TIMEZONE = "UTC"
-SYNC_SELECTION = dg.AssetSelection.groups(*DOMAINS) - dg.AssetSelection.assets(PUSH_KEY)
+# Not the order push (orders are pushed as they arrive), nor a Shopify store's catalogue import
+# (onboarding, materialized on purpose); the publish of new products is in.
+SYNC_SELECTION = (
+    dg.AssetSelection.groups(*DOMAINS)
+    - dg.AssetSelection.assets(PUSH_KEY)
+    - dg.AssetSelection.tag(STORE_PRODUCTS_TAG, "import")
+)
 
 incremental_sync_job = dg.define_asset_job(
     name="incremental_sync_job",

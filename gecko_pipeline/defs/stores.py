@@ -32,7 +32,7 @@ from gecko_pipeline.defs.labels import POOL, catalog_labels
 from gecko_pipeline.stores.shopify.catalogue import channel_targets, shop_facts
 from gecko_pipeline.stores.shopify.client import ShopifyClient
 from gecko_pipeline.stores.shopify.drift import DriftReport, check_drift, ensure_drift_table
-from gecko_pipeline.stores.shopify.links import double_links, problem_sample, refresh_catalogue
+from gecko_pipeline.stores.shopify.links import double_links, links_by_kind, problem_sample, refresh_catalogue
 from gecko_pipeline.stores.shopify.price_push import VariantPushResult, push_variant_fields
 from gecko_pipeline.stores.shopify.shops import ShopifyShops, shopify_channels
 from gecko_pipeline.stores.shopify.stock_push import MAX_ENTRIES, StockPushResult, plan_stock, push_stock
@@ -100,11 +100,18 @@ def push_keys(channels: Sequence[ChannelConfig]) -> list[dg.AssetKey]:
     return [asset_key(c.name, "stock") for c in channels]
 
 
+def publish_keys(channels: Sequence[ChannelConfig]) -> list[dg.AssetKey]:
+    """The publish asset of each channel that publishes new products (defs/store_products.py)."""
+    return [asset_key(c.name, "publish") for c in channels if c.shopify and c.shopify.publish_new_products]
+
+
 class StoreRefresh(NamedTuple):
-    """What a webhook refresh adds for the stores: each channel's stock push (when variants moved) and the
-    fulfilments push (when fulfillments were re-read); empty without Shopify channels."""
+    """What a webhook refresh adds for the stores: each channel's stock push and the publish of new
+    products (when variants moved), and the fulfilments push (when fulfillments were re-read); empty
+    without Shopify channels."""
 
     stock: tuple[dg.AssetKey, ...] = ()
+    publish: tuple[dg.AssetKey, ...] = ()
     fulfilments: bool = False
 
 
@@ -112,7 +119,9 @@ NO_STORES = StoreRefresh()
 
 
 def store_refresh(channels: Sequence[ChannelConfig]) -> StoreRefresh:
-    return StoreRefresh(stock=tuple(push_keys(channels)), fulfilments=bool(channels))
+    return StoreRefresh(
+        stock=tuple(push_keys(channels)), publish=tuple(publish_keys(channels)), fulfilments=bool(channels)
+    )
 
 
 # --- the assets ----------------------------------------------------------------------------------------
@@ -267,6 +276,12 @@ def _channel(
                 "store variants": dg.MetadataValue.int(read.variants),
                 "linked by sku": dg.MetadataValue.int(counts.linked_by_sku),
                 "linked other ways": dg.MetadataValue.int(counts.linked_other),
+                # How each link was made: by SKU, created by the import, published (store_products.py).
+                **{
+                    f"linked by {kind}": dg.MetadataValue.int(n)
+                    for kind, n in links_by_kind(con, channel.name).items()
+                    if kind not in ("sku", "problem")
+                },
                 "problems": dg.MetadataValue.int(counts.problem_total),
                 **{f"problem {k}": dg.MetadataValue.int(v) for k, v in problems.items()},
                 "new links": dg.MetadataValue.int(counts.new),

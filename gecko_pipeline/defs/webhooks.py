@@ -25,6 +25,8 @@ from gecko_pipeline.defs.channels import CHANNEL_KEYS
 from gecko_pipeline.defs.extract import EXTRACT_KEYS, tables_of
 from gecko_pipeline.defs.fulfilments import FULFILMENTS_KEY
 from gecko_pipeline.defs.resources import OpsStoreResource
+from gecko_pipeline.defs.store_products import OP_NAME as PRODUCTS_OP
+from gecko_pipeline.defs.store_products import TAG as PRODUCTS_TAG
 from gecko_pipeline.defs.stores import (
     NO_STORES,
     PUSH_TAG,
@@ -58,10 +60,12 @@ STORE_NEWS = ("fulfillments",)
 
 webhook_refresh_job = dg.define_asset_job(
     name=JOB_NAME,
-    # Plus each Shopify channel's stock push (defs/stores.py), when the channel file has such channels.
+    # Plus, when the channel file has Shopify channels, each one's stock push (defs/stores.py), the
+    # fulfilments push (defs/fulfilments.py) and the publish of new products (defs/store_products.py).
     selection=dg.AssetSelection.assets(*EXTRACT_KEYS, *CHANNEL_KEYS)
     | dg.AssetSelection.tag(PUSH_TAG, "stock")
-    | dg.AssetSelection.tag(PUSH_TAG, "fulfilments"),
+    | dg.AssetSelection.tag(PUSH_TAG, "fulfilments")
+    | dg.AssetSelection.tag(PRODUCTS_TAG, "publish"),
     description="Targeted refresh from webhook events (launched by webhook_event_sensor on the tables the "
     "events touch): re-reads the records named by id, then recomputes the affected channel rows and feeds "
     "(and, when fulfillments were re-read, sends new shipments of store orders to their store).",
@@ -100,6 +104,9 @@ def refresh_request(
         if stores.stock:
             ops[STORE_OP] = {"config": {"variant_ids": variant_ids}}
             selection += list(stores.stock)
+        if stores.publish:
+            ops[PRODUCTS_OP] = {"config": {"variant_ids": variant_ids}}
+            selection += list(stores.publish)
     if stores.fulfilments and any(ids.get(name) for name in STORE_NEWS):
         selection.append(FULFILMENTS_KEY)
     return dg.RunRequest(

@@ -1,7 +1,8 @@
 """The Shopify commands: `gecko-pipeline shopify-import-orders` (onboard a store's order history);
-`shopify-fulfilments list|retry` and `shopify-voids list|cancel|dismiss` (what a person does with
-fulfilments the push left for them and with sales orders voided while their store order is open;
-docs/shopify.md, "Fulfilments out")."""
+`shopify-import-products` (its catalogue, linked by SKU or created in the inventory system) and
+`shopify-publish-products` (new inventory products out to the store now); `shopify-fulfilments
+list|retry` and `shopify-voids list|cancel|dismiss` (what a person does with fulfilments the push left for
+them and with sales orders voided while their store order is open; docs/shopify.md, "Fulfilments out")."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import json
 import sys
 
 from gecko_pipeline import ops_db
-from gecko_pipeline.channels.config import load_channels
-from gecko_pipeline.config import load_settings
+from gecko_pipeline.api import GeckoClient
+from gecko_pipeline.channels.config import ChannelConfig, load_channels
+from gecko_pipeline.channels.stock import as_resolved
+from gecko_pipeline.config import Settings, load_settings
 from gecko_pipeline.stores.shopify import fulfilment_ledger as fl
 from gecko_pipeline.stores.shopify.backfill import backfill_orders
 from gecko_pipeline.stores.shopify.errors import ShopifyError
@@ -21,7 +24,10 @@ from gecko_pipeline.stores.shopify.fulfilments import (
     cancel_store_order,
     dismiss_void,
 )
+from gecko_pipeline.stores.shopify.product_import import import_products, problem_items
+from gecko_pipeline.stores.shopify.product_publish import publish_products
 from gecko_pipeline.stores.shopify.shops import ShopifyShops, shopify_channels, shopify_client
+from gecko_pipeline.warehouse import db
 
 NEEDS_A_PERSON = ("attention", "failed", "waiting", "sending")
 
@@ -47,7 +53,88 @@ def _import_orders(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def _channel(name: str, settings: Settings) -> ChannelConfig | None:
+    channels = {c.name: c for c in shopify_channels(load_channels(settings.channels_file))}
+    if name not in channels:
+        known = ", ".join(sorted(channels)) or "none"
+        print(f"no kind: shopify channel {name!r} in the channel file (Shopify channels: {known})")
+        return None
+    return channels[name]
+
+
+def _import_products(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    channel = _channel(args.channel, settings)
+    if channel is None:
+        return 2
+    # The warehouse allows one writing process: run this while no sync step holds it.
+    con = db.connect(settings.warehouse_path)
+    try:
+        (resolved,) = as_resolved(con, [channel])
+        with shopify_client(channel, settings) as client, GeckoClient.from_settings(settings) as gecko:
+            result = import_products(client, gecko, con, resolved, dry_run=args.dry_run)
+    finally:
+        con.close()
+    verb = "would create" if result.dry_run else "created"
+    made = (
+        (result.products_to_create, result.variants_to_create)
+        if result.dry_run
+        else (result.products_created, result.variants_created)
+    )
+    print(
+        f"{args.channel}: {result.store_variants} store variants in {result.store_products} products; "
+        f"{result.linked_by_sku} linked by SKU, {result.already_linked} linked before; {verb} {made[0]} products "
+        f"and {made[1]} variants; {result.recovered} found after an interrupted run; "
+        f"{result.problem_total} problems ({result.gecko_requests} inventory API requests, "
+        f"{result.shopify_requests} Shopify requests, {float(result.shopify_cost):g} cost points, {result.seconds} s)"
+    )
+    if args.dry_run:
+        for item in result.items:
+            if item.action == "create":
+                print(f"  create  {item.sku}  ({item.title}; store variant {item.store_variant_id})")
+            elif item.action == "linked_by_sku":
+                print(
+                    f"  link    {item.sku}  -> inventory variant {item.variant_id} ({item.store_variant_id})"
+                )
+    for row in problem_items(result):
+        print(
+            f"  {row['action']}  {row['sku'] or '-'}  ({row['title']}; {row['store_variant_id']}): {row['detail']}"
+        )
+    return 0
+
+
+def _publish_products(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    channel = _channel(args.channel, settings)
+    if channel is None:
+        return 2
+    con = db.connect(settings.warehouse_path)
+    try:
+        (resolved,) = as_resolved(con, [channel])
+        with shopify_client(channel, settings) as client:
+            result = publish_products(client, con, resolved)
+    finally:
+        con.close()
+    if not result.enabled:
+        print(f"{args.channel}: publish_new_products is not true in the channel file: nothing published")
+        return 0
+    print(
+        f"{args.channel}: {result.candidates} new variants; {result.products_published} products and "
+        f"{result.variants_published} variants published, {result.recovered} found after an interrupted run, "
+        f"{result.unpublished} archived, {result.republished} back on sale; {result.problem_total} problems"
+        + (
+            " (baseline recorded now: only products created from now on are published)"
+            if result.baseline_set
+            else ""
+        )
+    )
+    for item in result.items:
+        if item.action in result.problems:
+            print(f"  {item.action}  {item.sku}  (variant {item.variant_id}): {item.detail}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "shopify-import-orders",
         help="import a Shopify channel's orders updated since a date into the order inbox",
@@ -95,6 +182,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dismiss.add_argument("order_id", help="the Shopify order id")
     dismiss.add_argument("--note", default=None)
     dismiss.set_defaults(func=_dismiss)
+
+    products = subparsers.add_parser(
+        "shopify-import-products",
+        help="import a Shopify channel's catalogue: link each store variant by SKU or create it in the inventory system",
+        description="Onboarding a store: reads its catalogue, links every store variant to the inventory variant "
+        "with its SKU, or creates the product and its variants in the inventory system exactly once; no SKU, "
+        "a SKU twice in the store and refusals are listed. Needs an extract in the warehouse (run it while no "
+        "sync holds warehouse.duckdb).",
+    )
+    products.add_argument("--channel", required=True, help="the kind: shopify channel's name")
+    products.add_argument(
+        "--dry-run", action="store_true", help="list what would be created and linked, write nothing"
+    )
+    products.set_defaults(func=_import_products)
+    publish = subparsers.add_parser(
+        "shopify-publish-products",
+        help="publish a Shopify channel's new inventory products now (publish_new_products: true)",
+        description="What the sync's publish asset does, at once: new inventory products and variants created "
+        "in the store, linked and stocked; archived ones archived in the store.",
+    )
+    publish.add_argument("--channel", required=True, help="the kind: shopify channel's name")
+    publish.set_defaults(func=_publish_products)
 
 
 def _list_fulfilments(args: argparse.Namespace) -> int:

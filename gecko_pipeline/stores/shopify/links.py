@@ -395,6 +395,115 @@ def add_link(
     return link
 
 
+@dataclass(frozen=True)
+class NewLink:
+    """One link for `add_links` (the arguments of `add_link`)."""
+
+    store_variant_id: str
+    variant_id: int
+    store_product_id: str | None = None
+    store_inventory_item_id: str | None = None
+    sku: str | None = None
+
+
+def add_links(
+    con: duckdb.DuckDBPyConnection,
+    channel: str,
+    links: list[NewLink],
+    *,
+    linked_by: str,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """`add_link` for many store variants in one transaction (the import and the publish make thousands;
+    one transaction each costs tens of milliseconds). Same rules: SKU links of the same inventory
+    variants give way; a link whose inventory variant is already linked another way to another store
+    variant (or that appears twice in `links`) is not written. Returns those refused: store variant ->
+    why."""
+    if linked_by == "sku" or linked_by not in LINKED_BY:
+        raise ValueError(
+            f"linked_by must be one of {', '.join(LINKED_BY[1:])} (sku links come from the catalogue)"
+        )
+    ensure_catalogue_tables(con)
+    ensure_links_table(con)
+    now = now or utc_now()
+    refused: dict[str, str] = {}
+    held = dict(
+        con.execute(
+            """SELECT variant_id, min(store_variant_id) FROM channel_product_links
+               WHERE channel = $1 AND status = 'linked' AND linked_by <> 'sku'
+                 AND variant_id IN (SELECT unnest($2::BIGINT[])) GROUP BY variant_id""",
+            [channel, [link.variant_id for link in links]],
+        ).fetchall()
+    )
+    chosen: dict[int, NewLink] = {}
+    for link in links:
+        other = held.get(link.variant_id)
+        if other is not None and other != link.store_variant_id:
+            refused[link.store_variant_id] = (
+                f"channel {channel!r}: inventory variant {link.variant_id} is already linked to store variant {other}"
+            )
+        elif link.variant_id in chosen and chosen[link.variant_id].store_variant_id != link.store_variant_id:
+            refused[link.store_variant_id] = (
+                f"channel {channel!r}: inventory variant {link.variant_id} is given to two store variants"
+            )
+        else:
+            chosen[link.variant_id] = link
+    rows = list(chosen.values())
+    if not rows:
+        return refused
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            """UPDATE channel_product_links
+               SET status = 'problem', problem = 'variant_linked_elsewhere', updated_at = $4, linked_at = $4,
+                   detail = 'inventory variant ' || variant_id || ' is already linked to another store variant'
+               WHERE channel = $1 AND status = 'linked' AND linked_by = 'sku'
+                 AND variant_id IN (SELECT unnest($2::BIGINT[]))
+                 AND store_variant_id NOT IN (SELECT unnest($3::VARCHAR[]))""",
+            [channel, [r.variant_id for r in rows], [r.store_variant_id for r in rows], now],
+        )
+        con.execute(
+            """INSERT OR REPLACE INTO channel_product_links
+               SELECT $1, coalesce(n.store_product_id, c.store_product_id, l.store_product_id), n.store_variant_id,
+                      coalesce(n.item, c.store_inventory_item_id, l.store_inventory_item_id),
+                      coalesce(n.sku, nullif(trim(c.sku), ''), l.sku), n.variant_id, $2, 'linked', NULL, NULL,
+                      $3, $3, $3
+               FROM (SELECT unnest($4::VARCHAR[]) AS store_variant_id, unnest($5::BIGINT[]) AS variant_id,
+                            unnest($6::VARCHAR[]) AS store_product_id, unnest($7::VARCHAR[]) AS item,
+                            unnest($8::VARCHAR[]) AS sku) AS n
+               LEFT JOIN shopify_catalogue c ON c.channel = $1 AND c.store_variant_id = n.store_variant_id
+               LEFT JOIN channel_product_links l ON l.channel = $1 AND l.store_variant_id = n.store_variant_id""",
+            [
+                channel,
+                linked_by,
+                now,
+                [r.store_variant_id for r in rows],
+                [r.variant_id for r in rows],
+                [r.store_product_id for r in rows],
+                [r.store_inventory_item_id for r in rows],
+                [r.sku for r in rows],
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return refused
+
+
+def links_by_kind(con: duckdb.DuckDBPyConnection, channel: str) -> dict[str, int]:
+    """The channel's linked rows by how they were made (`sku`, `created`, `published`), and its problems."""
+    ensure_links_table(con)
+    rows = con.execute(
+        """SELECT CASE WHEN status = 'linked' THEN linked_by ELSE 'problem' END, count(*)
+           FROM channel_product_links WHERE channel = $1 GROUP BY 1""",
+        [channel],
+    ).fetchall()
+    counts = {**dict.fromkeys(LINKED_BY, 0), "problem": 0}
+    counts.update({str(kind): int(n) for kind, n in rows})
+    return counts
+
+
 def double_links(con: duckdb.DuckDBPyConnection, channel: str) -> list[dict[str, Any]]:
     """Inventory variants linked to more than one store variant of the channel (should be none)."""
     ensure_links_table(con)
