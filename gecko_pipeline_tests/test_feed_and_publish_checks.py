@@ -120,6 +120,14 @@ def test_feeds_check_passes_then_fails_on_a_short_or_missing_feed_file(world: di
     assert evaluation(again, "feeds_match_listings").passed
     assert len(json.loads((feeds / "market" / "listings.json").read_text())) == market_levels
 
+    # A JSON feed cut mid-record (a disk filled up) is not a feed: the check says it cannot be read.
+    web_json = feeds / "web" / "listings.json"
+    web_json.write_text(web_json.read_text()[:-40])
+    broken = evaluation(run(world, only_check), "feeds_match_listings")
+    (problem,) = sample(broken)
+    assert not broken.passed and problem["channel"] == "web"
+    assert problem["listings.json"].startswith("unreadable:") and problem["listings.csv"] == str(web_rows)
+
 
 def test_published_copy_check_passes_then_fails_on_a_changed_missing_or_broken_copy(
     world: dict[str, Any],

@@ -5,8 +5,6 @@ Used by the Dagster asset checks (gecko_pipeline/defs/channels.py) and directly 
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,19 +133,34 @@ def skus_usable(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
     )
 
 
-def _csv_rows(path: Path) -> int | None:
-    """Data rows of a CSV with a header (quoted newlines count once); None when the file is missing."""
+# DuckDB's readers count a feed's rows (multi-threaded, no Python objects per row): several times faster
+# than csv/json in Python on a 500,000-row per-location feed, which this check reads after every refresh.
+def _csv_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int | str | None:
+    """Data rows of a CSV with a header (quoted newlines count once); None when the file is missing,
+    the reader's complaint when it cannot be read."""
     if not path.is_file():
         return None
-    with path.open(newline="", encoding="utf-8") as handle:
-        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
+    try:
+        row = con.execute(
+            "SELECT count(*) FROM read_csv(?, header = true, all_varchar = true, quote = '\"', escape = '\"')",
+            [str(path)],
+        ).fetchone()
+    except duckdb.Error as exc:
+        return f"unreadable: {str(exc).splitlines()[0][:200]}"
+    return int(row[0]) if row else 0
 
 
-def _json_rows(path: Path) -> int | None:
+def _json_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int | str | None:
+    """Records of a JSON array; None when the file is missing, the complaint when it is not an array."""
     if not path.is_file():
         return None
-    records = json.loads(path.read_text(encoding="utf-8"))
-    return len(records) if isinstance(records, list) else None
+    try:
+        row = con.execute(
+            "SELECT count(*) FROM read_json(?, format = 'array', columns = {sku: 'VARCHAR'})", [str(path)]
+        ).fetchone()
+    except duckdb.Error as exc:
+        return f"unreadable: {str(exc).splitlines()[0][:200]}"
+    return int(row[0]) if row else 0
 
 
 def feeds_match_listings(con: duckdb.DuckDBPyConnection, feeds_dir: Path) -> CheckOutcome:
@@ -161,7 +174,7 @@ def feeds_match_listings(con: duckdb.DuckDBPyConnection, feeds_dir: Path) -> Che
     for name in names:
         want = int(expected.get(name, 0))
         found = {
-            file: count(Path(feeds_dir) / name / file)
+            file: count(con, Path(feeds_dir) / name / file)
             for file, count in (("listings.csv", _csv_rows), ("listings.json", _json_rows))
         }
         if any(rows != want for rows in found.values()):
