@@ -169,7 +169,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
         if with_store:
             _heading("Shopify store orders become sales orders (webhooks, inbox sensor, order push job)")
-            shopify_demo.ShopifyDemo(settings, defs, instance).run()
+            store = shopify_demo.ShopifyDemo(settings, defs, instance)
+            orders = store.run()
+            _heading(
+                "Stock, shipments and products reach the Shopify store (webhook refresh, import, publish)"
+            )
+            store.outbound(orders)
 
         # Under the daemon, publish_sensor republishes after pushes and refreshes (at most once a
         # minute); the demo ends now, so it runs that publish itself.

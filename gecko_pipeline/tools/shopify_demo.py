@@ -1,6 +1,9 @@
-"""The Shopify store of `make run` and `make dev`: a local Shopify sandbox as a `kind: shopify` channel,
-and the demo's store orders becoming sales orders (one fulfilled then refunded with restock, one
-cancelled), through the signed webhook route, the inbox sensor and the order push job."""
+"""The Shopify store of `make run` and `make dev`: a local Shopify sandbox as a `kind: shopify` channel.
+
+`make run` shows both directions: the demo's store orders becoming sales orders (one fulfilled then
+refunded with restock, one cancelled) through the signed webhook route, the inbox sensor and the order
+push job; then a stock move and a shipment made in the inventory system reaching the store through the
+webhook refresh, the store's catalogue imported, and a new inventory product published to the store."""
 
 from __future__ import annotations
 
@@ -17,14 +20,19 @@ import httpx
 import yaml
 
 from gecko_pipeline import ops_db
+from gecko_pipeline.api import GeckoClient
 from gecko_pipeline.channels.config import DEFAULT_CHANNELS_FILE, load_channels
 from gecko_pipeline.config import Settings
+from gecko_pipeline.defs.store_products import OP_NAME as PRODUCTS_OP
+from gecko_pipeline.defs.stores import asset_key as store_asset_key
 from gecko_pipeline.orders import inbox, ledger
 from gecko_pipeline.stores.shopify import subscribe_shopify, webhook_path
 from gecko_pipeline.stores.shopify.shops import shopify_channels, shopify_client
 from gecko_pipeline.tools.background import run_gateway
 from gecko_pipeline.tools.daemon import launch, run_requests, tick
 from gecko_pipeline.tools.runs import CONSOLE_INFO_RUN_CONFIG
+from gecko_pipeline.tools.webhooks_demo import last_event_id, refresh_after
+from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
 SHOPIFY_PORT = 8767
 SHOP = "gecko-demo"
@@ -32,6 +40,11 @@ SHOP = "gecko-demo"
 TOKEN_ENV, SECRET_ENV = "GECKO_DEMO_SHOPIFY_TOKEN", "GECKO_DEMO_SHOPIFY_APP_SECRET"
 TOKEN, APP_SECRET = "shpat_demo_token", "shpss_demo_app_secret"
 FIRST_LOCATION = 71000000001  # the Shopify sandbox's first location (its seed numbers them)
+TRACKING = {
+    "tracking_number": "NZP-DEMO-1",
+    "tracking_url": "https://track.example/NZP-DEMO-1",
+    "tracking_company": "NZ Post",
+}
 
 
 def sandbox_command(port: int = SHOPIFY_PORT) -> list[str]:
@@ -73,6 +86,7 @@ def write_channel_file(data_dir: Path, admin_url: str) -> Path:
             "price_list": "retail",
             "locations": {FIRST_LOCATION: "Primary Location"},
             "order_tags": ["shopify"],
+            "publish_new_products": True,
         }
     )
     path = data_dir / "demo_channels.yaml"
@@ -109,6 +123,16 @@ def _last_inbox(settings: Settings) -> int:
         return inbox.last_inbox_id(con)
     finally:
         con.close()
+
+
+ASSET_JOB = "__ASSET_JOB"  # Dagster's job over every asset: how the UI materializes an asset on its own
+IMPORT_KEY = store_asset_key("shopify", "import")
+PUBLISH_KEY = store_asset_key("shopify", "publish")
+
+
+def _metadata(run: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict[str, Any]:
+    (event,) = [e for e in run.get_asset_materialization_events() if e.asset_key == key]
+    return {name: value.value for name, value in event.materialization.metadata.items()}
 
 
 class ShopifyDemo:
@@ -238,5 +262,112 @@ class ShopifyDemo:
             )
             if row.last_error and row.state != "done":
                 out(f"        why: {row.last_error}")
-        self.control.close()
         return rows
+
+    # --- the other direction: what the inventory system does reaches the store -----------------------
+
+    def _levels(self) -> dict[str, int | None]:
+        """Store inventory item GID -> available at the channel's Shopify location."""
+        levels = self.control.get("/dump/inventory_levels").raise_for_status().json()["inventory_levels"]
+        return {
+            f"gid://shopify/InventoryItem/{r['inventory_item_id']}": r["available"]
+            for r in levels
+            if int(r["location_id"]) == FIRST_LOCATION
+        }
+
+    def _linked_in_stock(self) -> tuple[int, int, str, str]:
+        """(variant, its inventory location, SKU, store item) of a linked, in-stock listing of the store."""
+        with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
+            row = con.execute(
+                """SELECT l.variant_id, cl.location_id, k.sku, k.store_inventory_item_id
+                   FROM channel_listings l
+                   JOIN channel_product_links k ON k.channel = l.channel AND k.variant_id = l.variant_id
+                   JOIN channel_locations cl ON cl.channel = l.channel AND cl.priority = 1
+                   JOIN variant_locations s ON s.variant_id = l.variant_id AND s.location_id = cl.location_id
+                   WHERE l.channel = ? AND l.reason = 'in_stock' AND k.status = 'linked'
+                   ORDER BY l.variant_id LIMIT 1""",
+                [self.channel.name],
+            ).fetchone()
+        if row is None:
+            raise RuntimeError("no store variant is linked to an in-stock listing: nothing to move")
+        return int(row[0]), int(row[1]), str(row[2]), str(row[3])
+
+    def outbound(self, orders: dict[str, ledger.LedgerRow], out: Callable[[str], None] = print) -> None:
+        """A stock move and a shipment in the inventory system reach the store through the webhook
+        refresh; then the store's catalogue is imported and a new inventory product published."""
+        with (
+            run_gateway(self.settings) as gateway,
+            GeckoClient.from_settings(self.settings) as gecko,
+            httpx.Client(base_url=f"{self.settings.api_url}/_sandbox", timeout=30) as inventory,
+        ):
+            ensure_subscriptions(gecko, gateway.webhook_url)
+            variant_id, location_id, sku, item = self._linked_in_stock()
+            before = self._levels().get(item)
+            cursor = last_event_id(self.settings)
+            inventory.post(
+                "/activity/stock_move",
+                json={"variant_id": variant_id, "location_id": location_id, "quantity": "-2"},
+            ).raise_for_status()
+            run = refresh_after(self.settings, self.defs, self.instance, cursor)
+            out(
+                f"  stock move in the inventory system: {sku} -2 -> webhook_refresh_job run {run.run_id} -> "
+                f"Shopify available at the store location: {before} -> {self._levels().get(item)}"
+            )
+
+            # A store order that is paid, not yet shipped and not cancelled.
+            shipped = next(
+                (
+                    r
+                    for r in orders.values()
+                    if r.state == "done" and r.order_id and not {"fulfil", "void"} & set(r.done)
+                ),
+                None,
+            )
+            if shipped is not None:
+                cursor = last_event_id(self.settings)
+                gecko.post(f"/orders/{shipped.order_id}/actions/fulfil", {"fulfillment": TRACKING})
+                run = refresh_after(self.settings, self.defs, self.instance, cursor)
+                store_order = next(
+                    o
+                    for o in self.control.get("/dump/orders").raise_for_status().json()["orders"]
+                    if str(o["id"]) == shipped.channel_order_id
+                )
+                sent = [
+                    f"{f.get('tracking_company')} {f.get('tracking_number')}"
+                    for f in store_order.get("fulfillments") or []
+                ]
+                out(
+                    f"  sales order {shipped.order_number} shipped with tracking {TRACKING['tracking_number']} -> "
+                    f"run {run.run_id} -> store order {store_order['name']} fulfilments: {', '.join(sent) or 'none'}"
+                )
+
+            for dry_run in (True, False):
+                run = launch(
+                    self.defs,
+                    self.instance,
+                    ASSET_JOB,
+                    dg.RunRequest(
+                        asset_selection=[IMPORT_KEY],
+                        run_config={"ops": {PRODUCTS_OP: {"config": {"dry_run": dry_run}}}},
+                    ),
+                )
+                figures = _metadata(run, IMPORT_KEY)
+                verb = "would create" if dry_run else "created"
+                made = figures["variants to create" if dry_run else "variants created"]
+                out(
+                    f"  catalogue import{' (dry run)' if dry_run else ''}: {figures['store variants']} store variants, "
+                    f"{figures['linked by sku']} linked by SKU, {verb} {made} variants in the inventory system, "
+                    f"{figures['problems']} problems"
+                )
+
+            cursor = last_event_id(self.settings)
+            answer = inventory.post("/activity/new_product", json={"variants": 2, "name": "Demo Rain Hat"})
+            product_id = int(answer.raise_for_status().json()["product_id"])
+            run = refresh_after(self.settings, self.defs, self.instance, cursor, events=3)
+            figures = _metadata(run, PUBLISH_KEY)
+            out(
+                f"  new inventory product {product_id} (2 variants) -> run {run.run_id} -> "
+                f"{figures['products published']} product and {figures['variants published']} variants published "
+                f"to the store, {figures['stock levels sent']} stock levels sent"
+            )
+        self.control.close()

@@ -26,7 +26,7 @@ from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 JOB = "webhook_refresh_job"
 
 
-def _last_event_id(settings: Settings) -> int:
+def last_event_id(settings: Settings) -> int:
     con = ops_db.connect(settings.ops_path)
     try:
         store.ensure_schema(con)
@@ -34,6 +34,26 @@ def _last_event_id(settings: Settings) -> int:
         return int(last)
     finally:
         con.close()
+
+
+def refresh_after(
+    settings: Settings,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    cursor: int,
+    events: int = 1,
+    timeout: float = 30.0,
+) -> dg.ExecuteInProcessResult:
+    """Waits for `events` webhook events after event #cursor to be stored by the gateway, then does what
+    the daemon would: one webhook_event_sensor tick and the refresh run it asks for."""
+    deadline = time.monotonic() + timeout
+    while last_event_id(settings) < cursor + events:
+        if time.monotonic() > deadline:
+            raise RuntimeError("no webhook arrived; see GET /_sandbox/webhook_deliveries")
+        time.sleep(0.05)
+    result = tick(defs, instance, "webhook_event_sensor", cursor=json.dumps({"after": cursor}))
+    [request] = run_requests(result)
+    return launch(defs, instance, JOB, request, CONSOLE_INFO_RUN_CONFIG)
 
 
 def _pick_listing(settings: Settings) -> tuple[str, int, int, str | None]:
@@ -75,7 +95,7 @@ def demonstrate(
         out(
             f"  gateway at {gateway.webhook_url}: {len(created)} subscriptions created, {len(existing)} there"
         )
-        cursor = _last_event_id(settings)
+        cursor = last_event_id(settings)
         channel, variant_id, location_id, sku = _pick_listing(settings)
         before = _feed_quantity(settings, channel, variant_id)
         control.post("/_sandbox/stats/reset").raise_for_status()
@@ -84,15 +104,8 @@ def demonstrate(
             json={"variant_id": variant_id, "location_id": location_id, "quantity": "-3"},
         ).raise_for_status()
         out(f"  stock move in the sandbox: variant {variant_id} ({sku}) -3 at location {location_id}")
-        deadline = time.monotonic() + timeout
-        while _last_event_id(settings) <= cursor:
-            if time.monotonic() > deadline:
-                raise RuntimeError("no webhook arrived; see GET /_sandbox/webhook_deliveries")
-            time.sleep(0.05)
+        run = refresh_after(settings, defs, instance, cursor, timeout=timeout)
         out("  webhook received, verified and stored in ops.sqlite")
-        result = tick(defs, instance, "webhook_event_sensor", cursor=json.dumps({"after": cursor}))
-        [request] = run_requests(result)
-        run = launch(defs, instance, JOB, request, CONSOLE_INFO_RUN_CONFIG)
         requests = {k: v for k, v in control.get("/_sandbox/stats").json()["by_route"].items() if v}
     after = _feed_quantity(settings, channel, variant_id)
     changes = json.loads((settings.feeds_dir / channel / "changes-latest.json").read_text(encoding="utf-8"))
