@@ -11,11 +11,13 @@ default, or `full`), or, for the webhook refresh, `ids` in the run config: the r
 re-read by id and only the tables they feed are materialized, with the same metadata as a sync.
 """
 
-from collections.abc import Iterator, Mapping
-from datetime import timedelta
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import duckdb
 from pydantic import Field
 
 from gecko_pipeline.api import GeckoApiError
@@ -31,13 +33,13 @@ from gecko_pipeline.warehouse.catalog import (
     refresh_order,
 )
 from gecko_pipeline.warehouse.counts import table_row_counts
-from gecko_pipeline.warehouse.state import read_state
 from gecko_pipeline.warehouse.sync import SyncResult, refresh_ids, sync_all
 
 # The run tag the sync jobs set.
 SYNC_MODE_TAG = "gecko_pipeline/sync_mode"
 SYNC_MODES = ("incremental", "full")
 KINDS = {"duckdb", "python"}
+PROGRESS_SECONDS = 10.0  # at most one progress line this often in the run's log
 EXTRACT_KEYS = [dg.AssetKey(spec.name) for spec in TABLE_LIST]
 
 
@@ -64,6 +66,38 @@ def _spec(table: str) -> dg.AssetSpec:
 
 def _check_spec(rule: quality.Rule) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(rule.name, asset=rule.table, description=rule.description, blocking=False)
+
+
+class Throttled:
+    """The sync's progress lines, at most one every `seconds`: each line is an event the run writes to
+    Dagster's event log (a SQLite transaction of its own on a default instance), and a sync says a line
+    per batch and per stream. A long sync still shows where it is; a short one writes one summary."""
+
+    def __init__(self, say: Callable[[str], None], seconds: float = PROGRESS_SECONDS) -> None:
+        self.say, self.seconds = say, seconds
+        self.next = time.monotonic() + seconds
+
+    def __call__(self, message: str) -> None:
+        now = time.monotonic()
+        if now >= self.next:
+            self.next = now + self.seconds
+            self.say(message)
+
+
+def sync_summary(results: Mapping[str, SyncResult]) -> str:
+    """One line for the whole sync: per stream, its mode, rows inserted/updated and requests."""
+    parts = [
+        f"{name} {r.mode} +{r.inserted}/~{r.updated}" + (f" ({r.issues} issues)" if r.issues else "")
+        for name, r in results.items()
+    ]
+    requests = sum(r.requests for r in results.values())
+    seconds = sum(r.duration_s for r in results.values())
+    return f"synced {len(results)} lists in {seconds:.1f} s, {requests} requests: " + ", ".join(parts)
+
+
+def read_cursors(con: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:
+    """Every stream's cursor (sync_state), in one read."""
+    return {row[0]: row[1] for row in con.execute('SELECT resource, "cursor" FROM sync_state').fetchall()}
 
 
 def sync_mode(context: dg.AssetExecutionContext) -> str:
@@ -140,7 +174,10 @@ def extract(
     tables = [spec.name for spec in TABLE_LIST if dg.AssetKey(spec.name) in context.selected_asset_keys]
     wanted = [r.name for r in RESOURCE_LIST if set(r.owned_tables()) & set(tables)]
     try:
-        with gecko_api.get_client() as client, warehouse.connect() as con:
+        with (
+            gecko_api.get_client() as client,
+            warehouse.connect(memory_limit=warehouse.sync_memory_limit) as con,
+        ):
             if not tables:
                 results: dict[str, SyncResult] = {}
             elif config.ids:
@@ -164,10 +201,11 @@ def extract(
                     full=sync_mode(context) == "full",
                     streams=wanted,
                     overlap=timedelta(seconds=warehouse.incremental_overlap_seconds),
-                    progress=context.log.info,
+                    progress=Throttled(context.log.info),
                 )
+                context.log.info(sync_summary(results))
             rows = table_row_counts(con, tables)
-            cursors = {t: read_state(con, RESOURCE_OF_TABLE[t]).cursor for t in tables}
+            cursors = read_cursors(con)
             # Every selected check (a run may select checks alone, e.g. to re-check from the UI).
             checks = [
                 rule
@@ -182,7 +220,7 @@ def extract(
         raise
     by_table = _results_by_table(results)
     for table in tables:
-        cursor = cursors[table]
+        cursor = cursors.get(RESOURCE_OF_TABLE[table])
         yield dg.MaterializeResult(
             asset_key=table,
             metadata=table_metadata(

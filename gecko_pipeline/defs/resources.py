@@ -48,6 +48,13 @@ class WarehouseResource(dg.ConfigurableResource):
         description="DuckDB memory_limit of the pipeline's connections: bounds a sync's memory (DuckDB evicts "
         "and spills beyond it). None: DuckDB's default, 80% of RAM.",
     )
+    sync_memory_limit: str | None = Field(
+        default="128MB",
+        description="DuckDB memory_limit of the extract's connection. A sync streams pages through a bounded "
+        "buffer, so it needs about this whatever the account's size, plus the primary-key indexes of the rows "
+        "written in the same sync (~20 bytes a row: ~40 MB for 100k variants at 10 locations); raise it for "
+        "accounts of several hundred thousand variants. None: `memory_limit`.",
+    )
     incremental_overlap_seconds: float = Field(
         default=60.0,
         description="An incremental sync asks for records updated since its cursor minus this much, so clock "
@@ -68,9 +75,14 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.storage.path / "published.duckdb"
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to warehouse.duckdb with every table in place, closed when the block ends."""
-        con = connect(self.warehouse_path, read_only=read_only, memory_limit=self.memory_limit)
+    def connect(
+        self, read_only: bool = False, memory_limit: str | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to warehouse.duckdb with every table in place, closed when the block ends
+        (`memory_limit`: this connection's, instead of the resource's)."""
+        con = connect(
+            self.warehouse_path, read_only=read_only, memory_limit=memory_limit or self.memory_limit
+        )
         try:
             if not read_only:
                 ensure_schema(con)
