@@ -25,7 +25,7 @@ from gecko_pipeline.config import SECRET_VARIABLES, Settings, load_settings
 from gecko_pipeline.defs.executor import recovering_in_process_executor
 from gecko_pipeline.orders.policy import RetryPolicy
 from gecko_pipeline.warehouse.catalog import ensure_schema
-from gecko_pipeline.warehouse.db import connect
+from gecko_pipeline.warehouse.db import SYNC_MEMORY_LIMIT, connect
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -49,7 +49,7 @@ class WarehouseResource(dg.ConfigurableResource):
         "and spills beyond it). None: DuckDB's default, 80% of RAM.",
     )
     sync_memory_limit: str | None = Field(
-        default="128MB",
+        default=SYNC_MEMORY_LIMIT,
         description="DuckDB memory_limit of the extract's connection. A sync streams pages through a bounded "
         "buffer, so it needs about this whatever the account's size, plus the primary-key indexes of the rows "
         "written in the same sync (~20 bytes a row: ~40 MB for 100k variants at 10 locations); raise it for "

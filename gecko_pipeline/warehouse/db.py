@@ -18,6 +18,11 @@ STORAGE_COMPATIBILITY_VERSION = "v1.1.0"
 # 150k such rows load in half the time and half the peak memory). Not stored in the file: every
 # connection that writes the warehouse must set it, or its checkpoints merge the row groups again.
 ROW_GROUP_SIZE = 8_192
+# What a sync needs of DuckDB's memory (memory_limit): a batch of pages staged (about 10x its JSON: 2 MB
+# batches), the rows not committed yet (8 MB of pages), a row group being checkpointed, and the
+# primary-key indexes of the rows the sync wrote (~20 bytes a row, not evictable while it runs: ~40 MB
+# at 100k variants with 10 locations). Measured: a full sync of 100k variants fits, at 96 MB it fails.
+SYNC_MEMORY_LIMIT = "128MB"
 _RESERVED_ALIASES = frozenset({"memory", "temp", "system"})
 
 
