@@ -89,8 +89,14 @@ async def _worker_requests(host: str, port: int, batches: list[list[bytes]]) -> 
 
 
 def _worker(
-    url: str, secret: str, first: int, count: int, load: Load, barrier: Barrier, out: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
+    url: str,
+    secret: str,
+    first: int,
+    count: int,
+    load: Load,
+    barrier: Barrier,
+    out: multiprocessing.Queue[tuple[float, float, int, int]],
+) -> None:
     if load.cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, load.cpus)
     parts = urlsplit(url)
