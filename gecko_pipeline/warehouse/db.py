@@ -11,17 +11,20 @@ import duckdb
 # opens in DuckDB >= 1.1 as well as in 2.x. It only applies when a file is created.
 STORAGE_COMPATIBILITY_VERSION = "v1.1.0"
 # Rows per row group (DuckDB's default is 122,880). A checkpoint rewrites a table's last, partly filled
-# row group whole, and compresses each of its columns in one piece: with `_raw` JSON of 1-2 KB a record,
-# a default row group is up to ~250 MB of text to hold at once, so a sync's memory (and the time spent
+# row group whole, and compresses each of its columns in one piece: with `_raw` JSON of 1-4 KB a record,
+# a default row group is up to ~500 MB of text to hold at once, so a sync's memory (and the time spent
 # rewriting) grew with the account until the row group was full, and a checkpoint that cannot allocate
-# it invalidates the database. 16,384 rows bound that to ~30 MB whatever the account's size (measured:
-# 150k such rows load in half the time and half the peak memory). Not stored in the file: every
-# connection that writes the warehouse must set it, or its checkpoints merge the row groups again.
+# it invalidates the database. 8,192 rows bound that to ~30 MB whatever the account's size. Measured,
+# 150k rows of 1.4 KB committed in batches of 2,500: 13.3 s and 618 MB peak with the default, 6.2 s and
+# 324 MB with 8,192. Not stored in the file: every connection that writes the warehouse must set it, or
+# its checkpoints merge the row groups again.
 ROW_GROUP_SIZE = 8_192
-# What a sync needs of DuckDB's memory (memory_limit): a batch of pages staged (about 10x its JSON: 2 MB
-# batches), the rows not committed yet (8 MB of pages), a row group being checkpointed, and the
-# primary-key indexes of the rows the sync wrote (~20 bytes a row, not evictable while it runs: ~40 MB
-# at 100k variants with 10 locations). Measured: a full sync of 100k variants fits, at 96 MB it fails.
+# What a sync needs of DuckDB's memory (memory_limit): a batch of pages staged (DuckDB's JSON reader
+# takes 30-40x a page's JSON: a 2.5 MB products page with its variants stages in 64-96 MB), the rows not
+# committed yet (8 MB of pages), a row group being checkpointed, and the primary-key indexes of the rows
+# the sync wrote (~20 bytes a row, kept in memory while the connection is open: ~40 MB at 100k variants
+# with 10 locations). Measured: a full sync of 100k variants runs at 128 MB and fails at 96 MB. An account
+# whose pages are much bigger (many variants a product) or of several hundred thousand variants needs more.
 SYNC_MEMORY_LIMIT = "128MB"
 _RESERVED_ALIASES = frozenset({"memory", "temp", "system"})
 
