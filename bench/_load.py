@@ -1,11 +1,12 @@
 """A load generator for HTTP endpoints that is not the bottleneck of what it measures.
 
 Several processes (spawned, so none inherits the benchmark's threads), each pinned to the given CPUs,
-each with several keep-alive connections over raw asyncio streams. Every request is built before the
+each with several keep-alive connections over raw asyncio streams (on uvloop when installed). Every request is built before the
 clock starts (signed webhook deliveries, each with its own delivery id); a response is read by its
 Content-Length, nothing more is parsed. Workers start together at a barrier; the rate is all requests
 over the span from the first start to the last end (perf_counter is CLOCK_MONOTONIC, one clock for
-every process on Linux).
+every process on Linux). Each worker also reports its CPU time: a generator that used less than its
+cores while the server was slower was waiting for the server, so it is not what is measured.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import multiprocessing
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
+from typing import Any
 from urllib.parse import urlsplit
 
 from gecko_pipeline.signing import sign
@@ -39,10 +41,17 @@ class Outcome:
     seconds: float
     sent: int
     accepted: int  # 2xx answers
+    cpu_seconds: float  # the generator's own CPU time, all workers together
+    cores: int  # the cores it could use
 
     @property
     def per_second(self) -> float:
         return self.sent / self.seconds
+
+    @property
+    def busy(self) -> float:
+        """Share of its cores the generator used: below 1, it waited for the server, not for itself."""
+        return self.cpu_seconds / (self.seconds * self.cores)
 
 
 def webhook_request(host: str, path: str, secret: str, number: int) -> bytes:
@@ -95,7 +104,7 @@ def _worker(
     count: int,
     load: Load,
     barrier: Barrier,
-    out: multiprocessing.Queue[tuple[float, float, int, int]],
+    out: multiprocessing.Queue[tuple[float, float, int, int, float]],
 ) -> None:
     if load.cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, load.cpus)
@@ -104,9 +113,9 @@ def _worker(
     requests = [webhook_request(f"{host}:{port}", parts.path, secret, n) for n in range(first, first + count)]
     batches = [requests[i :: load.connections] for i in range(load.connections)]
     barrier.wait()
-    started = time.perf_counter()
-    accepted = asyncio.run(_worker_requests(host, port, batches))
-    out.put((started, time.perf_counter(), count, accepted))
+    started, cpu = time.perf_counter(), time.process_time()
+    accepted = _run(_worker_requests(host, port, batches))
+    out.put((started, time.perf_counter(), count, accepted, time.process_time() - cpu))
 
 
 def blast(url: str, secret: str, load: Load) -> Outcome:
@@ -126,4 +135,21 @@ def blast(url: str, secret: str, load: Load) -> Outcome:
         worker.join()
     started = min(r[0] for r in results)
     ended = max(r[1] for r in results)
-    return Outcome(ended - started, sum(r[2] for r in results), sum(r[3] for r in results))
+    cores = len(load.cpus) if load.cpus else os.cpu_count() or 1
+    return Outcome(
+        ended - started,
+        sum(r[2] for r in results),
+        sum(r[3] for r in results),
+        sum(r[4] for r in results),
+        min(cores, load.processes),
+    )
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    """The event loop uvicorn itself prefers (uvloop, when installed): the generator's cost per request
+    must stay well below the server's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)

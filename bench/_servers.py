@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import cast
 
 RESPONSE = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"status":200}\n'
 
@@ -19,8 +20,7 @@ class RawResponder(asyncio.Protocol):
     """Counts complete requests in the byte stream (head, then Content-Length bytes) and answers each."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.buffer = transport, b""
+        self.transport, self.buffer = cast(asyncio.WriteTransport, transport), b""
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -62,6 +62,11 @@ def _serve_bare(port: int) -> None:
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "raw":
-        asyncio.run(_serve_raw(port))
+        try:
+            import uvloop  # as fast a loop as the generator's: the responder must not be what limits it
+
+            uvloop.run(_serve_raw(port))
+        except ImportError:
+            asyncio.run(_serve_raw(port))
     else:
         _serve_bare(port)

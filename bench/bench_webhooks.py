@@ -50,7 +50,7 @@ from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
 SCALE = int(os.environ.get("BENCH_WEBHOOKS_SCALE", "2000"))
 MOVES = int(os.environ.get("BENCH_WEBHOOKS_MOVES", "8"))
-DELIVERIES = int(os.environ.get("BENCH_WEBHOOKS_DELIVERIES", "4000"))
+DELIVERIES = int(os.environ.get("BENCH_WEBHOOKS_DELIVERIES", "10000"))
 SYNC_INTERVAL_SECONDS = 15 * 60  # incremental_sync_schedule's default cron
 SECRET = "bench-webhook-secret"
 CHANNELS = "channels:\n  - name: web\n    price_list: retail\n"
@@ -99,19 +99,20 @@ def report_receiver(results: dict[str, Outcome]) -> None:
     load = Load(DELIVERIES)
     print(
         f"webhook receiver, server on core 0, load generator ({load.processes} processes x {load.connections} "
-        f"keep-alive connections) on the other core(s), {DELIVERIES} signed deliveries each:"
+        f"keep-alive connections, uvloop) on the other core(s), {DELIVERIES} signed deliveries each:"
     )
     print(
-        f"  load generator against a raw asyncio responder: {raw.per_second:,.0f} requests/s "
-        "(its reach: a lower bound of its ceiling)"
+        f"  load generator against a raw responder: {raw.per_second:,.0f} requests/s, generator busy "
+        f"{raw.busy:.0%} of its core(s) (its reach: a lower bound of its ceiling)"
     )
     print(
         f"  bare Starlette endpoint, uvicorn as the gateway runs it (baseline): {bare.per_second:,.0f} requests/s "
-        f"= {bare.per_second / raw.per_second:.2f}x the generator's reach"
+        f"= {bare.per_second / raw.per_second:.2f}x the generator's reach; generator busy {bare.busy:.0%}"
     )
     print(
         f"  receiver (verify, deduplicate, store in ops.sqlite): {receiver.per_second:,.0f} deliveries/s, "
-        f"{receiver.accepted} of {receiver.sent} accepted; {receiver.per_second / bare.per_second:.2f}x the bare endpoint"
+        f"{receiver.accepted} of {receiver.sent} accepted; {receiver.per_second / bare.per_second:.2f}x the bare "
+        f"endpoint; generator busy {receiver.busy:.0%}"
     )
 
 
