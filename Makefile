@@ -34,9 +34,9 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-## bench: the benchmarks, printing figures (takes several minutes)
+## bench: the benchmarks, printing figures (takes several minutes); BENCH="extract orders" runs only those
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 lint: install
 	$(BIN)/ruff check .

@@ -74,7 +74,7 @@ def main() -> None:
         f"baseline without caches (serialize and filter per page): {base_rate:.1f} pages/s "
         f"-> caches give {rate / base_rate:.0f}x"
     )
-    print(f"target 100 pages/s warm: {'met' if rate >= 100 else 'NOT met'} ({rate / 100:.2f}x)")
+    print(f"warm pages/s against the 100 pages/s goal: {rate / 100:.2f}x")
 
 
 if __name__ == "__main__":

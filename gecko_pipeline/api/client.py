@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
 import json
 import logging
 import random
@@ -56,6 +55,9 @@ NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # budget (the reset, then the new window's probe). Beyond it something is wrong: say so instead of hanging.
 DEFAULT_MAX_RATE_LIMIT_WAIT = 360.0
 SECRET_HEADERS = frozenset({"authorization"})
+# Bytes of pages fetched ahead of the consumer (estimated from the pages seen so far): a products page
+# with its variants is 2-3 MB here, and can be tens of MB for an account with many variants a product.
+DEFAULT_PREFETCH_BYTES = 16_000_000
 
 
 def check_header_value(method: str, path: str, name: str, value: str) -> None:
@@ -97,6 +99,10 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, default=_json_default, separators=(",", ":")).encode()
 
 
+def _page_bytes(page: Page) -> int:
+    return len(page.body)
+
+
 def _looks_truncated(response: httpx.Response) -> bool:
     # A connection closed mid-body without a length can still look like a complete answer.
     content = response.content.rstrip()
@@ -130,6 +136,7 @@ class GeckoClient:
         rate_limit_margin: float = 0.05,
         rate_limit_state_path: str | Path | None = None,
         prefetch_pages: int | None = None,
+        prefetch_bytes: int = DEFAULT_PREFETCH_BYTES,
         user_agent: str | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -148,8 +155,10 @@ class GeckoClient:
                 f"max_rate_limit_wait_seconds must be positive, got {max_rate_limit_wait_seconds}"
             )
         self.max_rate_limit_wait_seconds = max_rate_limit_wait_seconds
-        # Pages fetched ahead of the consumer: enough to keep every worker busy, bounded for memory.
+        # Pages fetched ahead of the consumer: enough to keep every worker busy, bounded for memory (by
+        # count, and by bytes once the size of a page is known).
         self.prefetch_pages = prefetch_pages or 2 * max_concurrency
+        self.prefetch_bytes = prefetch_bytes
         self.stats = ClientStats()
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -466,7 +475,7 @@ class GeckoClient:
         if last.is_last:
             return
         planned = (partial(fetch, page=n) for n in range(2, last.total_pages + 1))
-        with contextlib.closing(self._ordered(planned)) as pages:
+        with contextlib.closing(self._ordered(planned, _page_bytes, len(last.body))) as pages:
             for last in pages:
                 yield last
                 if last.is_last:
@@ -491,7 +500,7 @@ class GeckoClient:
         unique = list(dict.fromkeys(str(i) for i in ids))
         batches = [unique[i : i + batch] for i in range(0, len(unique), batch)]
         tasks = (partial(self._first_pages_of_batch, path, params, chunk, batch) for chunk in batches)
-        with contextlib.closing(self._ordered(tasks)) as results:
+        with contextlib.closing(self._ordered(tasks, lambda result: _page_bytes(result[0]))) as results:
             for first, query in results:
                 yield first
                 last = first
@@ -505,18 +514,32 @@ class GeckoClient:
         query = {**(params or {}), "ids": ",".join(chunk)}
         return self.fetch_page(path, query, page=1, limit=batch), query
 
-    def _ordered(self, tasks: Iterator[Callable[[], T]]) -> Generator[T, None, None]:
-        """Run tasks on the pool, at most `prefetch_pages` at a time, yielding results in task order."""
+    def _ordered(
+        self, tasks: Iterator[Callable[[], T]], size: Callable[[T], int], first_size: int = 0
+    ) -> Generator[T, None, None]:
+        """Run tasks on the pool, yielding results in task order. Ahead of the consumer: at most
+        `prefetch_pages` results, and about `prefetch_bytes` of them at the mean `size` seen so far
+        (`first_size`: a result already seen), but always one, so the workers never all stop."""
         pool = self._get_pool()
-        pending: deque[Future[T]] = deque(
-            pool.submit(task) for task in itertools.islice(tasks, self.prefetch_pages)
-        )
+        pending: deque[Future[T]] = deque()
+        seen = [first_size, 1 if first_size else 0]  # bytes, results
+
+        def fill() -> None:
+            while len(pending) < self.prefetch_pages and (
+                not pending or not seen[1] or (len(pending) + 1) * seen[0] <= self.prefetch_bytes * seen[1]
+            ):
+                task = next(tasks, None)
+                if task is None:
+                    return
+                pending.append(pool.submit(task))
+
+        fill()
         try:
             while pending:
                 result = pending.popleft().result()
-                following = next(tasks, None)
-                if following is not None:
-                    pending.append(pool.submit(following))
+                seen[0] += size(result)
+                seen[1] += 1
+                fill()  # before the consumer gets the result: the workers go on meanwhile
                 yield result
         finally:
             for future in pending:

@@ -11,14 +11,17 @@ default, or `full`), or, for the webhook refresh, `ids` in the run config: the r
 re-read by id and only the tables they feed are materialized, with the same metadata as a sync.
 """
 
-from collections.abc import Iterator, Mapping
-from datetime import timedelta
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import duckdb
 from pydantic import Field
 
-from gecko_pipeline.api import GeckoApiError
+from gecko_pipeline.api import GeckoApiError, GeckoClient
 from gecko_pipeline.defs.labels import POOL, catalog_labels
 from gecko_pipeline.defs.resources import GeckoApiResource, WarehouseResource
 from gecko_pipeline.warehouse import quality
@@ -31,13 +34,13 @@ from gecko_pipeline.warehouse.catalog import (
     refresh_order,
 )
 from gecko_pipeline.warehouse.counts import table_row_counts
-from gecko_pipeline.warehouse.state import read_state
-from gecko_pipeline.warehouse.sync import SyncResult, refresh_ids, sync_all
+from gecko_pipeline.warehouse.sync import DEFAULT_OVERLAP, SyncResult, refresh_ids, sync_all
 
 # The run tag the sync jobs set.
 SYNC_MODE_TAG = "gecko_pipeline/sync_mode"
 SYNC_MODES = ("incremental", "full")
 KINDS = {"duckdb", "python"}
+PROGRESS_SECONDS = 10.0  # at most one progress line this often in the run's log
 EXTRACT_KEYS = [dg.AssetKey(spec.name) for spec in TABLE_LIST]
 
 
@@ -64,6 +67,38 @@ def _spec(table: str) -> dg.AssetSpec:
 
 def _check_spec(rule: quality.Rule) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(rule.name, asset=rule.table, description=rule.description, blocking=False)
+
+
+class Throttled:
+    """The sync's progress lines, at most one every `seconds`: each line is an event the run writes to
+    Dagster's event log (a SQLite transaction of its own on a default instance), and a sync says a line
+    per batch and per stream. A long sync still shows where it is; a short one writes one summary."""
+
+    def __init__(self, say: Callable[[str], None], seconds: float = PROGRESS_SECONDS) -> None:
+        self.say, self.seconds = say, seconds
+        self.next = time.monotonic() + seconds
+
+    def __call__(self, message: str) -> None:
+        now = time.monotonic()
+        if now >= self.next:
+            self.next = now + self.seconds
+            self.say(message)
+
+
+def sync_summary(results: Mapping[str, SyncResult]) -> str:
+    """One line for the whole sync: per stream, its mode, rows inserted/updated and requests."""
+    parts = [
+        f"{name} {r.mode} +{r.inserted}/~{r.updated}" + (f" ({r.issues} issues)" if r.issues else "")
+        for name, r in results.items()
+    ]
+    requests = sum(r.requests for r in results.values())
+    seconds = sum(r.duration_s for r in results.values())
+    return f"synced {len(results)} lists in {seconds:.1f} s, {requests} requests: " + ", ".join(parts)
+
+
+def read_cursors(con: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:
+    """Every stream's cursor (sync_state), in one read."""
+    return {row[0]: row[1] for row in con.execute('SELECT resource, "cursor" FROM sync_state').fetchall()}
 
 
 def sync_mode(context: dg.AssetExecutionContext) -> str:
@@ -122,6 +157,68 @@ def check_result(outcome: quality.Outcome) -> dg.AssetCheckResult:
     )
 
 
+@dataclass
+class ExtractRun:
+    """What one extract did: the syncs (or refreshes), the tables to materialize with their rows and
+    cursors, and the checks' outcomes."""
+
+    results: dict[str, SyncResult]
+    tables: list[str]
+    rows: dict[str, int]
+    cursors: dict[str, datetime | None]
+    outcomes: list[quality.Outcome]
+
+    def events(self) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        """A materialization per table (the same metadata keys in every mode), then every check."""
+        by_table = _results_by_table(self.results)
+        for table in self.tables:
+            cursor = self.cursors.get(RESOURCE_OF_TABLE[table])
+            yield dg.MaterializeResult(
+                asset_key=table,
+                metadata=table_metadata(
+                    by_table.get(table), table, self.rows[table], cursor.isoformat() if cursor else None
+                ),
+            )
+        for outcome in self.outcomes:
+            yield check_result(outcome)
+
+
+def extract_tables(
+    client: GeckoClient,
+    con: duckdb.DuckDBPyConnection,
+    tables: list[str],
+    checks: list[quality.Rule],
+    *,
+    full: bool = False,
+    ids: Mapping[str, list[int]] | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    log: Callable[[str], None] = lambda _message: None,
+) -> ExtractRun:
+    """The extract step's work, without Dagster: sync the lists that feed `tables` (or re-read `ids` by
+    id), count their rows, read the cursors, evaluate `checks`."""
+    wanted = [r.name for r in RESOURCE_LIST if set(r.owned_tables()) & set(tables)]
+    if not tables:
+        results: dict[str, SyncResult] = {}
+    elif ids:
+        results = {
+            name: refresh_ids(client, con, name, ids[name])
+            for name in refresh_order(ids)
+            if name in wanted and ids[name]
+        }
+        log(
+            "refreshed by id: "
+            + ", ".join(f"{len(ids[n])} {n} ({r.requests} requests)" for n, r in results.items())
+        )
+        refreshed = {t for name in results for t in RESOURCES[name].refreshed_tables()}
+        tables = [t for t in tables if t in refreshed]
+    else:
+        results = sync_all(client, con, full=full, streams=wanted, overlap=overlap, progress=Throttled(log))
+        log(sync_summary(results))
+    return ExtractRun(
+        results, tables, table_row_counts(con, tables), read_cursors(con), quality.evaluate(con, checks)
+    )
+
+
 @dg.multi_asset(
     name="extract",
     specs=[_spec(spec.name) for spec in TABLE_LIST],
@@ -138,59 +235,34 @@ def extract(
     warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     tables = [spec.name for spec in TABLE_LIST if dg.AssetKey(spec.name) in context.selected_asset_keys]
-    wanted = [r.name for r in RESOURCE_LIST if set(r.owned_tables()) & set(tables)]
+    # Every selected check (a run may select checks alone, e.g. to re-check from the UI).
+    checks = [
+        rule
+        for rule in quality.RULES
+        if dg.AssetCheckKey(dg.AssetKey(rule.table), rule.name) in context.selected_asset_check_keys
+    ]
+    full = bool(tables) and not config.ids and sync_mode(context) == "full"
     try:
-        with gecko_api.get_client() as client, warehouse.connect() as con:
-            if not tables:
-                results: dict[str, SyncResult] = {}
-            elif config.ids:
-                results = {
-                    name: refresh_ids(client, con, name, config.ids[name])
-                    for name in refresh_order(config.ids)
-                    if name in wanted and config.ids[name]
-                }
-                context.log.info(
-                    "refreshed by id: "
-                    + ", ".join(
-                        f"{len(config.ids[n])} {n} ({r.requests} requests)" for n, r in results.items()
-                    )
-                )
-                refreshed = {t for name in results for t in RESOURCES[name].refreshed_tables()}
-                tables = [t for t in tables if t in refreshed]
-            else:
-                results = sync_all(
-                    client,
-                    con,
-                    full=sync_mode(context) == "full",
-                    streams=wanted,
-                    overlap=timedelta(seconds=warehouse.incremental_overlap_seconds),
-                    progress=context.log.info,
-                )
-            rows = table_row_counts(con, tables)
-            cursors = {t: read_state(con, RESOURCE_OF_TABLE[t]).cursor for t in tables}
-            # Every selected check (a run may select checks alone, e.g. to re-check from the UI).
-            checks = [
-                rule
-                for rule in quality.RULES
-                if dg.AssetCheckKey(dg.AssetKey(rule.table), rule.name) in context.selected_asset_check_keys
-            ]
-            outcomes = quality.evaluate(con, checks)
+        with (
+            gecko_api.get_client() as client,
+            warehouse.connect(memory_limit=warehouse.sync_memory_limit) as con,
+        ):
+            run = extract_tables(
+                client,
+                con,
+                tables,
+                checks,
+                full=full,
+                ids=config.ids,
+                overlap=timedelta(seconds=warehouse.incremental_overlap_seconds),
+                log=context.log.info,
+            )
     except GeckoApiError as error:
         if error.status in (401, 402):
             # The client's message says what to fix (the token, or the lapsed subscription).
             raise dg.Failure(description=str(error), allow_retries=False) from error
         raise
-    by_table = _results_by_table(results)
-    for table in tables:
-        cursor = cursors[table]
-        yield dg.MaterializeResult(
-            asset_key=table,
-            metadata=table_metadata(
-                by_table.get(table), table, rows[table], cursor.isoformat() if cursor else None
-            ),
-        )
-    for outcome in outcomes:
-        yield check_result(outcome)
+    yield from run.events()
 
 
 def tables_of(resources: Mapping[str, object]) -> list[dg.AssetKey]:

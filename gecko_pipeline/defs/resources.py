@@ -30,7 +30,7 @@ from gecko_pipeline.defs.executor import recovering_in_process_executor
 from gecko_pipeline.orders.policy import RetryPolicy
 from gecko_pipeline.stores.shopify.shops import ShopifyShops
 from gecko_pipeline.warehouse.catalog import ensure_schema
-from gecko_pipeline.warehouse.db import connect
+from gecko_pipeline.warehouse.db import SYNC_MEMORY_LIMIT, connect
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -53,6 +53,13 @@ class WarehouseResource(dg.ConfigurableResource):
         description="DuckDB memory_limit of the pipeline's connections: bounds a sync's memory (DuckDB evicts "
         "and spills beyond it). None: DuckDB's default, 80% of RAM.",
     )
+    sync_memory_limit: str | None = Field(
+        default=SYNC_MEMORY_LIMIT,
+        description="DuckDB memory_limit of the extract's connection. A sync streams pages through a bounded "
+        "buffer, so it needs about this whatever the account's size, plus the primary-key indexes of the rows "
+        "written in the same sync (~20 bytes a row: ~40 MB for 100k variants at 10 locations); raise it for "
+        "accounts of several hundred thousand variants. None: `memory_limit`.",
+    )
     incremental_overlap_seconds: float = Field(
         default=60.0,
         description="An incremental sync asks for records updated since its cursor minus this much, so clock "
@@ -73,9 +80,14 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.storage.path / "published.duckdb"
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to warehouse.duckdb with every table in place, closed when the block ends."""
-        con = connect(self.warehouse_path, read_only=read_only, memory_limit=self.memory_limit)
+    def connect(
+        self, read_only: bool = False, memory_limit: str | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to warehouse.duckdb with every table in place, closed when the block ends
+        (`memory_limit`: this connection's, instead of the resource's)."""
+        con = connect(
+            self.warehouse_path, read_only=read_only, memory_limit=memory_limit or self.memory_limit
+        )
         try:
             if not read_only:
                 ensure_schema(con)

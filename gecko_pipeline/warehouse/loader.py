@@ -23,7 +23,7 @@ from datetime import datetime
 
 import duckdb
 
-from gecko_pipeline.warehouse.catalog import child_tables
+from gecko_pipeline.warehouse.catalog import TABLES, child_tables
 from gecko_pipeline.warehouse.schema import DATE, DECIMAL_TYPES, JSON, STR, TableSpec
 
 # Wider than any column: a value that differs after the cast to the column's scale was rounded.
@@ -273,10 +273,16 @@ class TableLoader:
             con, f"SELECT id AS parent_id, CAST({column} AS VARCHAR) AS doc FROM _typed_{self.spec.parent}"
         )
 
-    def load(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, result: BatchResult) -> None:
-        """Type, check and upsert the staged records (then the child tables fed by them)."""
+    def load(self, con: duckdb.DuckDBPyConnection, synced_at: datetime, result: BatchResult) -> int:
+        """Type, check and upsert the staged records (then the child tables fed by them); returns how
+        many were staged (0: nothing was typed, `_typed_<table>` is not there)."""
         spec, stats = self.spec, result.stats(self.spec.name)
         (staged,) = con.execute(f"SELECT count(*) FROM _src_{spec.name}").fetchone() or (0,)
+        if not staged:
+            # Nothing to type, check or upsert (an unchanged list in an incremental sync): a dozen
+            # statements saved per table; its children have nothing either.
+            self._no_rows(result)
+            return 0
         con.execute(self.stage_typed_sql)
         (kept,) = con.execute(f"SELECT count(*) FROM _typed_{spec.name}").fetchone() or (0,)
         (duplicates,) = con.execute(self.duplicates_sql).fetchone() or (0,)
@@ -312,6 +318,18 @@ class TableLoader:
         for child in self.children:
             child.stage_from_parent(con)
             child.load(con, synced_at, result)
+        return int(staged)
+
+    def _no_rows(self, result: BatchResult) -> None:
+        """Each table of this loader still shows in the result (with nothing done)."""
+        result.stats(self.spec.name)
+        for child in self.children:
+            child._no_rows(result)
+
+    def staged_tables(self) -> list[str]:
+        """The temp tables a load of this table (and its children) leaves behind."""
+        own = [f"_src_{self.spec.name}", f"_typed_{self.spec.name}"]
+        return own + [name for child in self.children for name in child.staged_tables()]
 
     def _reject(self, con: duckdb.DuckDBPyConnection, synced_at: datetime) -> int:
         """Keep records without a usable key whole, and say so in load_issues. A child row's issue is
@@ -348,6 +366,12 @@ def loader_for(spec: TableSpec) -> TableLoader:
     if spec.name not in _LOADERS:
         _LOADERS[spec.name] = TableLoader(spec)
     return _LOADERS[spec.name]
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    """Drop a batch's staging tables (the bodies, and each table's staged and typed records)."""
+    names = ["_bodies", *(name for table in tables for name in loader_for(TABLES[table]).staged_tables())]
+    con.execute("; ".join(f"DROP TABLE IF EXISTS temp.{name}" for name in names))
 
 
 def stage_bodies(con: duckdb.DuckDBPyConnection, bodies: list[bytes]) -> None:

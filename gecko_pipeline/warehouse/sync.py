@@ -26,7 +26,7 @@ import duckdb
 from gecko_pipeline.api.errors import NotFoundError
 from gecko_pipeline.api.pages import Page
 from gecko_pipeline.warehouse.catalog import RESOURCES, STREAM_OF_TABLE, TABLES, ApiResource, ensure_schema
-from gecko_pipeline.warehouse.loader import BatchResult, LoadStats, loader_for, stage_bodies
+from gecko_pipeline.warehouse.loader import BatchResult, LoadStats, drop_staged, loader_for, stage_bodies
 from gecko_pipeline.warehouse.price_lists import REFERENCING_TABLES, ensure_known_price_lists
 from gecko_pipeline.warehouse.state import read_state, write_state
 
@@ -39,8 +39,11 @@ UNAVAILABLE = "unavailable"  # sync_state.mode of an optional list the API answe
 
 DEFAULT_OVERLAP = timedelta(seconds=2)
 BATCH_PAGES = 32  # pages loaded per statement batch: fewer statements...
-BATCH_BYTES = 4_000_000  # ...but DuckDB's working set stays small (a products page with variants is ~2 MB)
-COMMIT_SECONDS = 1.0  # commit at most about once a second: each commit is an fsync
+BATCH_BYTES = 2_000_000  # ...but DuckDB's working set stays small: staging a batch takes ~10x its JSON
+COMMIT_SECONDS = 1.0  # commit at most about once a second: each commit is an fsync...
+# ...or sooner once this many bytes of pages are loaded: until its commit a batch's rows live in DuckDB's
+# transaction-local storage (about 5x the JSON they came from), so this bounds a sync's memory.
+COMMIT_BYTES = 8_000_000
 
 
 def utcnow() -> datetime:
@@ -144,9 +147,12 @@ class _Load:
         for table in self.tables:
             loader = loader_for(TABLES[table])
             loader.stage_from_bodies(self.con, table, single=self.single)
-            loader.load(self.con, self.synced_at, self.result)
-            if self.track_seen and TABLES[table].has_id:
+            staged = loader.load(self.con, self.synced_at, self.result)
+            if staged and self.track_seen and TABLES[table].has_id:
                 self.con.execute(f"INSERT INTO _seen_{table} SELECT id FROM _typed_{table}")  # noqa: S608
+        # The staged copies of the batch would otherwise stay in memory until the next batch of their
+        # table, one set per table: tens of MB held for nothing.
+        drop_staged(self.con, self.tables)
 
 
 @contextmanager
@@ -161,25 +167,28 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
 
 
 class _Commits:
-    """One transaction over several batches, committed about every `seconds` and after the final one.
-    A failure rolls back the uncommitted batches only; their pages are fetched again by the rerun."""
+    """One transaction over several batches, committed about every `seconds`, once `max_bytes` of pages
+    are in it, and after the final one. A failure rolls back the uncommitted batches only; their pages
+    are fetched again by the rerun."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
-        self.con, self.seconds = con, seconds
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float, max_bytes: int = COMMIT_BYTES) -> None:
+        self.con, self.seconds, self.max_bytes = con, seconds, max_bytes
         self.open = False
         self.since = time.monotonic()
+        self.pending = 0  # bytes of pages loaded in the open transaction
 
     @contextmanager
-    def batch(self, final: bool) -> Iterator[None]:
+    def batch(self, final: bool, size: int = 0) -> Iterator[None]:
         if not self.open:
             self.con.execute("BEGIN TRANSACTION")
-            self.open, self.since = True, time.monotonic()
+            self.open, self.since, self.pending = True, time.monotonic(), 0
         try:
             yield
         except BaseException:
             self.abandon()
             raise
-        if final or time.monotonic() - self.since >= self.seconds:
+        self.pending += size
+        if final or self.pending >= self.max_bytes or time.monotonic() - self.since >= self.seconds:
             self.con.execute("COMMIT")
             self.open = False
 
@@ -210,6 +219,31 @@ def sync_stream(
 ) -> SyncResult:
     """Sync one stream (see streams.RESOURCES); full when asked, or when the stream has no cursor yet."""
     ensure_schema(con)
+    return _sync_stream(
+        client,
+        con,
+        name,
+        full=full,
+        overlap=overlap,
+        batch_pages=batch_pages,
+        commit_seconds=commit_seconds,
+        progress=progress,
+    )
+
+
+def _sync_stream(
+    client: GeckoClient,
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    *,
+    full: bool,
+    overlap: timedelta,
+    batch_pages: int,
+    commit_seconds: float,
+    progress: Progress | None,
+) -> SyncResult:
+    """sync_stream on a warehouse whose schema is in place (ensure_schema reads the whole catalogue:
+    a sync of every stream checks it once, not once per stream)."""
     stream = RESOURCES[name]
     started, clock = utcnow(), time.perf_counter()
     requests_before = client.stats.snapshot()["requests"]
@@ -258,7 +292,7 @@ def sync_stream(
     commits = _Commits(con, commit_seconds)
     try:
         for batch, is_last in _with_lookahead(_batched(pages, batch_pages)):
-            with commits.batch(final=is_last):
+            with commits.batch(final=is_last, size=sum(len(page.body) for page in batch)):
                 loading = time.perf_counter()
                 load.batch([page.body for page in batch])
                 result.load_s += time.perf_counter() - loading
@@ -456,11 +490,12 @@ def sync_all(
     """Sync every stream (or the named ones) in dependency order; the same work the extract assets do."""
     names = list(streams) if streams is not None else list(RESOURCES)
     results: dict[str, SyncResult] = {}
+    ensure_schema(con)
     for name in names:
         products = results.get("products")
         if name == "variants" and products is not None and products.mode == "full":
             continue  # a full sync of products brought every variant with it (include=variants)
-        results[name] = sync_stream(
+        results[name] = _sync_stream(
             client,
             con,
             name,
