@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from gecko_pipeline.orders import inbox, ledger
 
@@ -76,6 +75,9 @@ def mirror_ledger(ops: sqlite3.Connection, con: duckdb.DuckDBPyConnection) -> di
     inbox.ensure_schema(ops)
     ledger.ensure_schema(ops)
     rows = ledger.all_rows(ops)
+    # Imported here: pandas costs ~1 s of start-up in every process that loads the code location.
+    import pandas as pd  # noqa: PLC0415
+
     frame = pd.DataFrame(
         [
             (
