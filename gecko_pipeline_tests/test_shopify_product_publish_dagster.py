@@ -95,16 +95,17 @@ def test_the_import_from_a_job_then_a_new_product_published_by_the_webhook_path(
     assert metadata(first, PUBLISH)["variants published"] == 0
 
     # The import, materialized on purpose: a dry run lists, the run creates and links.
-    dry = sync.execute_in_process(
-        instance=instance,
-        asset_selection=[IMPORT],
-        run_config={"ops": {OP_NAME: {"config": {"dry_run": True}}}},
-    )
+    # A dry run unless the run config says otherwise ("Materialize all" must not create products).
+    dry = sync.execute_in_process(instance=instance, asset_selection=[IMPORT])
     planned = metadata(dry, IMPORT)
     assert (
         planned["dry run"] is True and planned["variants to create"] > 0 and planned["variants created"] == 0
     )
-    done = sync.execute_in_process(instance=instance, asset_selection=[IMPORT])
+    done = sync.execute_in_process(
+        instance=instance,
+        asset_selection=[IMPORT],
+        run_config={"ops": {OP_NAME: {"config": {"dry_run": False}}}},
+    )
     imported = metadata(done, IMPORT)
     assert imported["variants created"] == planned["variants to create"]
     assert imported["links created"] == imported["variants created"]

@@ -6,7 +6,7 @@ file (read when the code location loads):
 
 | asset | what a materialization does | in which jobs |
 |---|---|---|
-| `shopify_<channel>_import` | onboarding: reads the store's catalogue, links each store variant by SKU or creates it in the inventory system exactly once (`dry_run` in the run config lists what would be done) | none: materialize it from the UI, or `gecko-pipeline shopify-import-products` |
+| `shopify_<channel>_import` | onboarding: reads the store's catalogue, links each store variant by SKU or creates it in the inventory system exactly once (a dry run that lists what would be done unless the run config says `dry_run: false`) | none: materialize it from the UI, or `gecko-pipeline shopify-import-products` |
 | `shopify_<channel>_publish` (channels with `publish_new_products: true`) | new inventory products and variants created in the store, linked, given their stock; archived ones archived there | the sync jobs; the webhook refresh (`product.create`, `variant.create`) |
 
 Tags: `gecko_pipeline/store_products` = `import` or `publish`; the sync jobs leave the import out by it
@@ -47,9 +47,10 @@ PUBLISH_CHECK = "publish_refused_nothing"
 
 class StoreProductsConfig(dg.Config):
     dry_run: bool = Field(
-        default=False,
+        default=True,
         description="Import: list what would be created and linked; nothing is written to the inventory system "
-        "or the links.",
+        "or the links. On by default, so that \"Materialize all\" in the UI never creates products by "
+        "accident: set it to false for the import itself.",
     )
     variant_ids: list[int] | None = Field(
         default=None,
@@ -70,7 +71,8 @@ inventory system. Each store variant is linked to the inventory variant with its
 variants are created (name, options, SKU, barcode, weight, price in the channel's price list) exactly once
 (import ledger shopify_import_ledger, Idempotency-Key, look-up before a re-post) and linked as `created`.
 No SKU, a SKU twice in the store, a SKU on several inventory variants, an archived store product and a
-422 from the inventory system are reported per item. Not in any job: materialize it (dry_run: list only)."""
+422 from the inventory system are reported per item. Not in any job: materialize it; by default it is a dry
+run that only lists (run config `dry_run: false` imports)."""
 
 PUBLISH_DESCRIPTION = """Shopify channel {name!r}: new inventory products and variants (created after publishing
 was turned on) created in the store with productSet (new variants of a published product with

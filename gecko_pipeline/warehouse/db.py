@@ -8,7 +8,8 @@ import duckdb
 
 # Files written by DuckDB 2.x cannot be opened by DuckDB 1.x unless they are written in an older storage
 # format. The warehouse is created in the v1.1.0 format so that the published copy (a byte copy of it)
-# opens in DuckDB >= 1.1 as well as in 2.x. It only applies when a file is created.
+# opens in DuckDB >= 1.1 as well as in 2.x. It is only given when the file is created: ATTACH refuses a
+# storage version below the one an existing file uses (a warehouse made by another tool or release).
 STORAGE_COMPATIBILITY_VERSION = "v1.1.0"
 # Rows per row group (DuckDB's default is 122,880). A checkpoint rewrites a table's last, partly filled
 # row group whole, and compresses each of its columns in one piece: with `_raw` JSON of 1-4 KB a record,
@@ -51,7 +52,9 @@ def connect(
     options = ["READ_ONLY"]
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-        options = [f"STORAGE_VERSION '{STORAGE_COMPATIBILITY_VERSION}'", f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
+        options = [f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
+        if not path.exists() or path.stat().st_size == 0:
+            options.append(f"STORAGE_VERSION '{STORAGE_COMPATIBILITY_VERSION}'")
     alias = path.stem if path.stem not in _RESERVED_ALIASES else f"{path.stem}_db"
     con = duckdb.connect(":memory:", config=config)
     try:
