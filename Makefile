@@ -28,11 +28,13 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/gecko-pipeline dev
 
-## test: the whole test suite (the sandbox runs in-process on 127.0.0.1)
+## test: the whole test suite (the sandbox runs in-process on 127.0.0.1), whole modules spread over
+## TEST_WORKERS processes (most tests wait on sockets and rate-limit windows, so more than the cores)
+TEST_WORKERS ?= 4
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## bench: the benchmarks, printing figures (takes several minutes); BENCH="extract orders" runs only those
 bench: install

@@ -80,3 +80,16 @@ def settings_for() -> Callable[[SandboxHandle, Path], Settings]:
         )
 
     return build
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked `slow(seconds)` first, longest first (collection order otherwise): `make test` hands
+    whole modules to its workers in this order, so the long ones (a browser, real SIGKILLs, store-sized
+    imports) start at once instead of running alone at the end. The seconds are a rough hint, measured
+    on one core, not a limit."""
+
+    def hint(item: pytest.Item) -> float:
+        slow = item.get_closest_marker("slow")
+        return -float(slow.args[0]) if slow and slow.args else 0.0
+
+    items.sort(key=hint)

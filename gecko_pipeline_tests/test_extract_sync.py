@@ -29,6 +29,8 @@ from gecko_pipeline.warehouse.publish import publish
 from gecko_pipeline.warehouse.schema import BOOL, DATE, DECIMAL_TYPES, ID, INT, JSON, TS
 from gecko_pipeline.warehouse.sync import DEFAULT_OVERLAP, refresh_ids, sync_all, sync_stream
 
+pytestmark = pytest.mark.slow(25)
+
 PAGE = 10  # small pages, so that the sandbox's few records still span several pages
 
 # --- helpers ---------------------------------------------------------------------------------------------

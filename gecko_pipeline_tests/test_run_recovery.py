@@ -27,6 +27,8 @@ import pytest
 from gecko_pipeline.defs.labels import POOL
 from gecko_pipeline.defs.runs import BOOT_TAG, WorkerProcess, dead_run_sensor
 
+pytestmark = pytest.mark.slow(70)
+
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
 JOB = "incremental_sync_job"

@@ -17,6 +17,8 @@ from gecko_pipeline.stores.shopify.links import (
     link_for_variant,
 )
 
+pytestmark = pytest.mark.slow(20)
+
 
 @pytest.fixture
 def world(tmp_path: Path) -> StockWorld:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from shopify_stock_world import StockWorld, stock_world
 
+pytestmark = pytest.mark.slow(17)
+
 UPDATE = "mutation productVariantsBulkUpdate"
 
 

@@ -29,6 +29,8 @@ from gecko_pipeline.stores.shopify.product_import import (
 )
 from gecko_pipeline.tools.cli import main
 
+pytestmark = pytest.mark.slow(30)
+
 
 def store_truth(world: StockWorld) -> dict[str, dict[str, Any]]:
     """Store variant GID -> its REST shape plus its product's title and status."""

@@ -17,6 +17,8 @@ from gecko_pipeline.api import GeckoClient
 from gecko_pipeline.stores.shopify.links import double_links
 from gecko_pipeline.stores.shopify.product_publish import PublishHooks, handle_for
 
+pytestmark = pytest.mark.slow(25)
+
 PRODUCT_SET = "mutation productSet"
 
 

@@ -11,6 +11,8 @@ from shopify_stock_world import MAIN, RETAIL, StockWorld, channel_file, stock_wo
 
 from gecko_pipeline.stores.shopify.stock_push import Entry, InventoryApi, PushHooks, batch_key
 
+pytestmark = pytest.mark.slow(20)
+
 SET = "mutation inventorySetQuantities"
 ACTIVATE = "mutation inventoryActivate"
 

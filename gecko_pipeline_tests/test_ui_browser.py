@@ -24,6 +24,8 @@ import pytest
 from gecko_pipeline.tools import dev
 from gecko_pipeline.tools.processes import free_port, gecko_command, port_in_use
 
+pytestmark = pytest.mark.slow(150)
+
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium's connections are refused on a closed network.
 CHROMIUM_ARGS = [

@@ -37,6 +37,8 @@ from gecko_pipeline.webhooks import store
 from gecko_pipeline.webhooks.events import DEFAULT_EVENTS
 from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
+pytestmark = pytest.mark.slow(15)
+
 CHANNELS = """
 channels:
   - name: web
