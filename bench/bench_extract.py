@@ -22,10 +22,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ import httpx
 from bench._pipeline import JobRun, PipelineHome
 from bench._sandbox import sandbox_process
 from gecko_pipeline.warehouse.catalog import RESOURCE_LIST
+from gecko_pipeline.warehouse.publish import publish
 
 RSS_SCALES = (10_000, 50_000, 100_000)
 TIMED_SCALES = (10_000, 50_000)
@@ -180,6 +183,23 @@ def incremental(url: str, plain: PipelineHome, dagster: PipelineHome) -> None:
 # --- the whole benchmark -------------------------------------------------------------------------------
 
 
+def publish_cost(path: Path, scale: int, sync_seconds: float) -> None:
+    """One publish of the synced file (checkpoint, copy, atomic swap: what `published_warehouse` does after
+    every sync, push and refresh), against a bare copy of the same file and the sync it follows."""
+    copies = []
+    for _ in range(3):
+        started = time.perf_counter()
+        shutil.copyfile(path, path.with_suffix(".copy"))
+        copies.append(time.perf_counter() - started)
+    runs = [publish(path, path.with_name("published.duckdb")) for _ in range(3)]
+    seconds = statistics.median(r.seconds for r in runs)
+    copy_s = statistics.median(copies)
+    print(
+        f"one publish at {scale:,} variants ({runs[0].bytes / 1e6:,.0f} MB, median of 3): {seconds:.2f} s; a bare "
+        f"copy of the file {copy_s:.2f} s ({seconds / copy_s:.2f}x); {seconds / sync_seconds:.1%} of the full sync"
+    )
+
+
 def _sandbox(scale: int) -> Any:
     return sandbox_process("--scale", str(scale), "--rate-limit-quota", "1000000000", timeout=400)
 
@@ -192,6 +212,7 @@ def main() -> None:
             root = Path(tmp)
             core = core_sync(url, root / "core.duckdb")
             report_core(scale, core)
+            publish_cost(root / "core.duckdb", scale, core["seconds"])
             peaks[scale] = core["peak_rss_mb"]
             if scale in TIMED_SCALES:
                 plain, dagster = first_full_sync(url, root, scale)
