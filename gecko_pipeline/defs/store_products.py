@@ -49,7 +49,7 @@ class StoreProductsConfig(dg.Config):
     dry_run: bool = Field(
         default=True,
         description="Import: list what would be created and linked; nothing is written to the inventory system "
-        "or the links. On by default, so that \"Materialize all\" in the UI never creates products by "
+        'or the links. On by default, so that "Materialize all" in the UI never creates products by '
         "accident: set it to false for the import itself.",
     )
     variant_ids: list[int] | None = Field(
