@@ -33,6 +33,7 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 TEST_WORKERS ?= 4
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
