@@ -277,6 +277,9 @@ def test_the_command_lists_with_dry_run_then_imports(
         }.items():
             monkeypatch.setenv(name, value)
         assert main(["shopify-import-products", "--channel", "nope"]) == 2
+        assert "no kind: shopify channel 'nope' in the channel file (Shopify channels: shop)" in (
+            capsys.readouterr().err
+        )
         assert main(["shopify-import-products", "--channel", "shop", "--dry-run"]) == 0
         listed = capsys.readouterr().out
         assert "would create" in listed and "\n  create  GK-" in listed and "\n  link    GK-" in listed

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
@@ -34,15 +37,13 @@ NEEDS_A_PERSON = ("attention", "failed", "waiting", "sending")
 
 def _import_orders(args: argparse.Namespace) -> int:
     settings = load_settings()
-    channels = {c.name: c for c in shopify_channels(load_channels(settings.channels_file))}
-    if args.channel not in channels:
-        known = ", ".join(sorted(channels)) or "none"
-        print(f"no kind: shopify channel {args.channel!r} in the channel file (Shopify channels: {known})")
+    channel = _channel(args.channel, settings)
+    if channel is None:
         return 2
     con = ops_db.connect(settings.ops_path)
     try:
-        with shopify_client(channels[args.channel], settings) as client:
-            result = backfill_orders(client, con, channels[args.channel], since=args.since)
+        with shopify_client(channel, settings) as client:
+            result = backfill_orders(client, con, channel, since=args.since)
     finally:
         con.close()
     print(
@@ -54,10 +55,14 @@ def _import_orders(args: argparse.Namespace) -> int:
 
 
 def _channel(name: str, settings: Settings) -> ChannelConfig | None:
+    """The `kind: shopify` channel of that name, or None after saying which ones there are."""
     channels = {c.name: c for c in shopify_channels(load_channels(settings.channels_file))}
     if name not in channels:
         known = ", ".join(sorted(channels)) or "none"
-        print(f"no kind: shopify channel {name!r} in the channel file (Shopify channels: {known})")
+        print(
+            f"error: no kind: shopify channel {name!r} in the channel file (Shopify channels: {known})",
+            file=sys.stderr,
+        )
         return None
     return channels[name]
 
@@ -206,13 +211,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     publish.set_defaults(func=_publish_products)
 
 
-def _list_fulfilments(args: argparse.Namespace) -> int:
+@contextmanager
+def _ledger() -> Iterator[sqlite3.Connection]:
+    """ops.sqlite with the fulfilment ledger's tables, closed when the block ends."""
     con = ops_db.connect(load_settings().ops_path)
     try:
         fl.ensure_schema(con)
-        rows = fl.all_rows(con, None if args.all else NEEDS_A_PERSON)
+        yield con
     finally:
         con.close()
+
+
+def _list_fulfilments(args: argparse.Namespace) -> int:
+    with _ledger() as con:
+        rows = fl.all_rows(con, None if args.all else NEEDS_A_PERSON)
     for row in rows:
         if args.json:
             print(json.dumps(row.__dict__))
@@ -228,26 +240,19 @@ def _list_fulfilments(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    con = ops_db.connect(load_settings().ops_path)
     try:
-        fl.ensure_schema(con)
-        fl.reopen(con, args.fulfillment_id)
+        with _ledger() as con:
+            fl.reopen(con, args.fulfillment_id)
     except (KeyError, fl.IllegalTransition) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        con.close()
     print(f"fulfilment {args.fulfillment_id} is pending again: the next pass plans and sends it.")
     return 0
 
 
 def _list_voids(args: argparse.Namespace) -> int:
-    con = ops_db.connect(load_settings().ops_path)
-    try:
-        fl.ensure_schema(con)
+    with _ledger() as con:
         rows = fl.voids(con, None if args.all else ("flagged", "cancelling"))
-    finally:
-        con.close()
     for row in rows:
         print(f"{row.channel}:{row.channel_order_id:<16} {row.state:<11} {row.flagged_at}\n    {row.reason}")
     print(f"{len(rows)} store order(s)." + ("" if rows else " Nothing to look at."))
@@ -256,9 +261,8 @@ def _list_voids(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     settings = load_settings()
-    channel = next((c for c in load_channels(settings.channels_file) if c.name == args.channel), None)
-    if channel is None or channel.shopify is None:
-        print(f"error: {args.channel!r} is not a kind: shopify channel of the channel file", file=sys.stderr)
+    channel = _channel(args.channel, settings)
+    if channel is None:
         return 1
     request = CancelRequest(
         reason=args.reason,
@@ -281,13 +285,11 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _dismiss(args: argparse.Namespace) -> int:
-    con = ops_db.connect(load_settings().ops_path)
     try:
-        dismiss_void(con, args.channel, args.order_id, args.note)
+        with _ledger() as con:
+            dismiss_void(con, args.channel, args.order_id, args.note)
     except KeyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        con.close()
     print(f"store order {args.channel}:{args.order_id} stays as it is (flag dismissed).")
     return 0

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+from sandbox_kit.server_thread import ServerThread, uvicorn_config
+from sandbox_kit.server_thread import serve_forever as kit_serve_forever
 
-import uvicorn
-from sandbox_kit.server_thread import ServerThread, bound_address
-
-from gecko_sandbox.app import SandboxApp, create_app
+from gecko_sandbox.app import create_app
 from gecko_sandbox.config import SandboxConfig
-
-
-def _uvicorn_config(app: SandboxApp, config: SandboxConfig) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-    )
 
 
 class SandboxHandle(ServerThread):
@@ -31,7 +17,9 @@ class SandboxHandle(ServerThread):
         self.config = config
         self.app = create_app(config)  # seeds the account before anything listens
         super().__init__(
-            _uvicorn_config(self.app, config), name=f"gecko-sandbox-{config.port}", timeout=timeout
+            uvicorn_config(self.app, config.host, config.port),
+            name=f"gecko-sandbox-{config.port}",
+            timeout=timeout,
         )
         self.app.sandbox.base_url = self.url
 
@@ -53,22 +41,11 @@ def run_sandbox(config: SandboxConfig | None = None, *, timeout: float = 120.0) 
 
 
 def serve_forever(config: SandboxConfig) -> None:
-    """Foreground: serve until SIGTERM / Ctrl-C (uvicorn handles the signals in the main thread)."""
+    """Foreground: serve until SIGTERM / Ctrl-C, printing the URL once it listens."""
     app = create_app(config)
-    server = uvicorn.Server(_uvicorn_config(app, config))
 
-    async def main() -> None:
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            app.sandbox.base_url = f"http://{config.host}:{bound_address(server)[1]}"
-            # One parseable line, so a parent process started with --port 0 learns the URL.
-            print(
-                f"sandbox serving at {app.sandbox.base_url} (scale {config.scale}, seed {config.seed})",
-                flush=True,
-            )
-        await serving
+    def started(url: str) -> str:
+        app.sandbox.base_url = url
+        return f"sandbox serving at {url} (scale {config.scale}, seed {config.seed})"
 
-    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
-        runner.run(main())
+    kit_serve_forever(app, config.host, config.port, started)

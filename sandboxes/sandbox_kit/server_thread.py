@@ -3,12 +3,47 @@ the demo start sandboxes this way). Port 0 takes an ephemeral port."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 import uvicorn
+from starlette.types import ASGIApp
+
+
+def uvicorn_config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    """How every sandbox is served: quiet, with its lifespan, and quick to stop."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+
+
+def serve_forever(app: ASGIApp, host: str, port: int, started: Callable[[str], str]) -> None:
+    """Foreground: serve until SIGTERM / Ctrl-C (uvicorn handles the signals in the main thread). Once it
+    listens, `started(base_url)` gives the one line printed, so a parent that asked for port 0 can parse
+    the URL from it."""
+    server = uvicorn.Server(uvicorn_config(app, host, port))
+
+    async def main() -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            bound_host, bound_port = bound_address(server)
+            print(started(f"http://{bound_host}:{bound_port}"), flush=True)
+        await serving
+
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(main())
 
 
 def bound_address(server: uvicorn.Server) -> tuple[str, int]:

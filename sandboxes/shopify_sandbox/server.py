@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+from sandbox_kit.server_thread import ServerThread, uvicorn_config
+from sandbox_kit.server_thread import serve_forever as kit_serve_forever
 
-import uvicorn
-from sandbox_kit.server_thread import ServerThread, bound_address
-
-from shopify_sandbox.app import ShopifyApp, create_app
+from shopify_sandbox.app import create_app
 from shopify_sandbox.config import ShopifySandboxConfig
-
-
-def _uvicorn_config(app: ShopifyApp, config: ShopifySandboxConfig) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-    )
 
 
 class ShopifySandboxHandle(ServerThread):
@@ -31,7 +17,9 @@ class ShopifySandboxHandle(ServerThread):
         self.config = config
         self.app = create_app(config)  # seeds before anything listens
         super().__init__(
-            _uvicorn_config(self.app, config), name=f"shopify-sandbox-{config.port}", timeout=timeout
+            uvicorn_config(self.app, config.host, config.port),
+            name=f"shopify-sandbox-{config.port}",
+            timeout=timeout,
         )
         self.app.sandbox.store.base_url = self.url
 
@@ -66,23 +54,14 @@ def run_shopify_sandbox(
 
 
 def serve_forever(config: ShopifySandboxConfig) -> None:
-    """Foreground: serve until SIGTERM / Ctrl-C (uvicorn handles the signals in the main thread)."""
+    """Foreground: serve until SIGTERM / Ctrl-C, printing the GraphQL URL once it listens."""
     app = create_app(config)
-    server = uvicorn.Server(_uvicorn_config(app, config))
 
-    async def main() -> None:
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            host, port = bound_address(server)
-            app.sandbox.store.base_url = f"http://{host}:{port}"
-            # One parseable line, so a parent process started with --port 0 learns the URL.
-            print(
-                f"shopify sandbox serving at {app.sandbox.store.base_url}/admin/api/{config.api_version}/graphql.json "
-                f"(shop {config.shop_domain}, scale {config.scale}, seed {config.seed})",
-                flush=True,
-            )
-        await serving
+    def started(url: str) -> str:
+        app.sandbox.store.base_url = url
+        return (
+            f"shopify sandbox serving at {url}/admin/api/{config.api_version}/graphql.json "
+            f"(shop {config.shop_domain}, scale {config.scale}, seed {config.seed})"
+        )
 
-    asyncio.run(main())
+    kit_serve_forever(app, config.host, config.port, started)
