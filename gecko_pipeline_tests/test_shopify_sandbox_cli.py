@@ -31,6 +31,8 @@ def test_cli_serves_logs_each_request_and_stops_on_sigterm() -> None:
         "20",
         "--token",
         "shpat_cli",
+        "--shop-currency",
+        "NZD",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -38,9 +40,13 @@ def test_cli_serves_logs_each_request_and_stops_on_sigterm() -> None:
         assert line.startswith("shopify sandbox serving at http://127.0.0.1:")
         url = line.split()[4]
         response = httpx.post(
-            url, json={"query": "{ shop { name } }"}, headers={"X-Shopify-Access-Token": "shpat_cli"}
+            url,
+            json={"query": "{ shop { name currencyCode } }"},
+            headers={"X-Shopify-Access-Token": "shpat_cli"},
         )
-        assert response.status_code == 200 and response.json()["data"]["shop"]["name"]
+        assert response.status_code == 200, response.text
+        shop = response.json()["data"]["shop"]
+        assert shop["name"] and shop["currencyCode"] == "NZD"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         log = process.stderr.read()  # type: ignore[union-attr]

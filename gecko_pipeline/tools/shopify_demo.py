@@ -63,6 +63,10 @@ def sandbox_command(port: int = SHOPIFY_PORT) -> list[str]:
         APP_SECRET,
         "--scale",
         "200",
+        # The demo channel sells from the NZD retail list: a shop in NZD takes its prices (one in another
+        # currency would get none, by design: docs/shopify.md).
+        "--shop-currency",
+        "NZD",
         "--orders",
         "12",
         "--webhook-retry-base-delay",

@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--app-secret", default=defaults.app_secret, help="signs webhook deliveries")
     p.add_argument("--client-id", default=defaults.client_id)
     p.add_argument("--api-version", default=DEFAULT_API_VERSION)
+    p.add_argument("--shop-currency", default=defaults.shop_currency, help="the shop's currency (ISO 4217)")
     p.add_argument("--scale", type=int, default=defaults.scale, help="number of variants")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument(
@@ -52,6 +53,7 @@ def config_from_args(args: argparse.Namespace) -> ShopifySandboxConfig:
         app_secret=args.app_secret,
         client_id=args.client_id,
         api_version=args.api_version,
+        shop_currency=args.shop_currency,
         scale=args.scale,
         seed=args.seed,
         orders=args.orders,
