@@ -160,8 +160,23 @@ def webhook_latency() -> None:
             daemon.start()
             rng = random.Random(7)
             placed: dict[str, float] = {}
+            done: dict[str, float] = {}
+
+            def watch(seconds: float) -> None:
+                """Note each placed order's sales order as it appears, for `seconds` (also while later
+                orders are still being placed: an order is timed from its checkout, not from the last)."""
+                end = time.monotonic() + seconds
+                while True:
+                    with closing(ops_db.connect(settings.ops_path)) as con:
+                        for row in ledger.all_rows(con):
+                            if row.channel_order_id in placed and row.order_id:
+                                done.setdefault(row.channel_order_id, time.monotonic())
+                    if time.monotonic() >= end or len(done) == LATENCY_ORDERS:
+                        return
+                    time.sleep(0.1)
+
             for i in range(LATENCY_ORDERS):
-                time.sleep(rng.uniform(0, INBOX_SENSOR_SECONDS / 2))
+                watch(rng.uniform(0, INBOX_SENSOR_SECONDS / 2))
                 body = {
                     "line_items": [{"sku": rng.choice(skus), "quantity": 1}],
                     "customer": {"email": f"b{i}@example.com", "first_name": "B", "last_name": str(i)},
@@ -170,18 +185,7 @@ def webhook_latency() -> None:
                 }
                 order = httpx.post(f"{shop.url}/_sandbox/orders", json=body, timeout=30).json()["order"]
                 placed[str(order["id"])] = time.monotonic()
-            done: dict[str, float] = {}
-            deadline = time.monotonic() + 6 * INBOX_SENSOR_SECONDS
-            while len(done) < len(placed) and time.monotonic() < deadline:
-                with closing(ops_db.connect(settings.ops_path)) as con:
-                    for row in ledger.all_rows(con):
-                        if (
-                            row.channel_order_id in placed
-                            and row.order_id
-                            and row.channel_order_id not in done
-                        ):
-                            done[row.channel_order_id] = time.monotonic()
-                time.sleep(0.1)
+            watch(6 * INBOX_SENSOR_SECONDS)
             daemon.stop.set()
             daemon.join(timeout=60)
     latencies = sorted(done[k] - placed[k] for k in done)
