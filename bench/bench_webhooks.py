@@ -137,6 +137,9 @@ class DaemonLoop:
                 result = quiet_tick(self.defs, self.instance, "webhook_event_sensor", self.cursor)
                 if isinstance(result, dg.SensorResult) and result.cursor:
                     self.cursor = result.cursor
+                skipped = result.skip_reason if isinstance(result, dg.SensorResult) else None
+                if skipped and skipped.skip_message and "need no refresh" in skipped.skip_message:
+                    self.problems.append(f"tick: {skipped.skip_message}")  # events that moved nothing
                 for request in run_requests(result):
                     run = launch(
                         self.defs, self.instance, "webhook_refresh_job", request, raise_on_error=False
