@@ -25,12 +25,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -239,6 +241,18 @@ def bench_latency(root: Path) -> dict[str, Any]:
                             listings, variant_id, Decimal(before) - 1 if before is not None else None
                         )
                         latencies.append(time.perf_counter() - moved)
+                        if latencies[-1] >= 60:  # not seen: what became of its delivery and its event
+                            sent = http.get("/_sandbox/webhook_deliveries").json()["webhook_deliveries"]
+                            mine = [d for d in sent if d["object_id"] == variant_id]
+                            with closing(sqlite3.connect(home.settings.ops_path)) as ops:
+                                stored = ops.execute(
+                                    "SELECT id, status FROM webhook_events WHERE object_id = ?", (variant_id,)
+                                ).fetchall()
+                            loop.problems.append(
+                                f"variant {variant_id} not seen: deliveries "
+                                f"{[(d['state'], d['attempts']) for d in mine]}, stored events {stored}, "
+                                f"sensor cursor {loop.cursor}"
+                            )
                 finally:
                     loop.stop.set()
                     loop.thread.join(timeout=120)
