@@ -13,9 +13,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import duckdb
+
 from gecko_pipeline import ops_db
 from gecko_pipeline.api import GeckoClient
-from gecko_pipeline.channels.config import ChannelConfig, load_channels
+from gecko_pipeline.channels.config import ChannelConfig, ResolvedChannel, load_channels
 from gecko_pipeline.channels.stock import as_resolved
 from gecko_pipeline.config import Settings, load_settings
 from gecko_pipeline.stores.shopify import fulfilment_ledger as fl
@@ -67,19 +69,31 @@ def _channel(name: str, settings: Settings) -> ChannelConfig | None:
     return channels[name]
 
 
+@contextmanager
+def _warehouse_with(
+    channel: ChannelConfig, settings: Settings
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, ResolvedChannel]]:
+    """The warehouse and the channel resolved against it, closed when the block ends. The warehouse allows
+    one writing process: run the products commands while no sync step holds it."""
+    con = db.connect(settings.warehouse_path)
+    try:
+        (resolved,) = as_resolved(con, [channel])
+        yield con, resolved
+    finally:
+        con.close()
+
+
 def _import_products(args: argparse.Namespace) -> int:
     settings = load_settings()
     channel = _channel(args.channel, settings)
     if channel is None:
         return 2
-    # The warehouse allows one writing process: run this while no sync step holds it.
-    con = db.connect(settings.warehouse_path)
-    try:
-        (resolved,) = as_resolved(con, [channel])
-        with shopify_client(channel, settings) as client, GeckoClient.from_settings(settings) as gecko:
-            result = import_products(client, gecko, con, resolved, dry_run=args.dry_run)
-    finally:
-        con.close()
+    with (
+        _warehouse_with(channel, settings) as (con, resolved),
+        shopify_client(channel, settings) as client,
+        GeckoClient.from_settings(settings) as gecko,
+    ):
+        result = import_products(client, gecko, con, resolved, dry_run=args.dry_run)
     verb = "would create" if result.dry_run else "created"
     made = (
         (result.products_to_create, result.variants_to_create)
@@ -113,13 +127,8 @@ def _publish_products(args: argparse.Namespace) -> int:
     channel = _channel(args.channel, settings)
     if channel is None:
         return 2
-    con = db.connect(settings.warehouse_path)
-    try:
-        (resolved,) = as_resolved(con, [channel])
-        with shopify_client(channel, settings) as client:
-            result = publish_products(client, con, resolved)
-    finally:
-        con.close()
+    with _warehouse_with(channel, settings) as (con, resolved), shopify_client(channel, settings) as client:
+        result = publish_products(client, con, resolved)
     if not result.enabled:
         print(f"{args.channel}: publish_new_products is not true in the channel file: nothing published")
         return 0
