@@ -29,7 +29,8 @@ import duckdb
 
 from gecko_pipeline.channels import stock
 from gecko_pipeline.channels.config import ChannelConfig
-from gecko_pipeline.channels.feeds import FILES, wait_for_retired_files, write_feeds
+from gecko_pipeline.channels.feeds import FILES, write_feeds
+from gecko_pipeline.channels.file_swap import wait_for_retired_files
 from gecko_pipeline.channels.stock import compute_channel_stock
 
 VARIANTS = int(os.environ.get("BENCH_CHANNELS_VARIANTS", "100000"))

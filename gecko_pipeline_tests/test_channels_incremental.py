@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from gecko_pipeline.channels import checks, feeds
+from gecko_pipeline.channels import checks, feeds, file_swap
 from gecko_pipeline.channels.config import ChannelConfig
 from gecko_pipeline.channels.feeds import read_changes, write_feeds
 from gecko_pipeline.channels.stock import compute_channel_stock
@@ -283,7 +283,7 @@ def test_patched_feed_files_are_byte_for_byte_a_full_rewrite(
         assert rows == [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in rows]
         assert len(json.loads((folder / channel.name / "listings.json").read_text())) == len(rows)
     assert checks.feeds_match_listings(warehouse, folder).passed
-    feeds.wait_for_retired_files()  # old versions are deleted in the background
+    file_swap.wait_for_retired_files()  # old versions are deleted in the background
     assert not list(folder.rglob(".*"))  # no temp file or old version left behind
 
 
@@ -386,7 +386,7 @@ def test_a_feed_that_dies_before_saving_lists_its_changes_again(
             feed(warehouse, folder)
     first = read_changes(folder, "north")
     assert [c["variant_id"] for c in first["changes"]] == [12]
-    feeds.wait_for_retired_files()
+    file_swap.wait_for_retired_files()
     assert snapshot(folder) == old and not list(folder.rglob(".*"))  # old files, no temp left
     again = feed(warehouse, folder)
     assert read_changes(folder, "north")["changes"] == first["changes"]
@@ -399,12 +399,12 @@ def test_a_feed_that_dies_before_saving_lists_its_changes_again(
     )
     compute_channel_stock(warehouse, CHANNELS)
     with monkeypatch.context() as patch:
-        patch.setattr(feeds, "_move_into_place", die)
+        patch.setattr(feeds, "move_into_place", die)
         with pytest.raises(RuntimeError, match="killed"):
             feed(warehouse, folder)
     assert snapshot(folder) == patched  # not moved into place
     # An old version a dead process had set aside for deletion goes with the next feed of its channel.
-    leftover = folder / "north" / f".listings.csv.1.2{feeds.RETIRED}"
+    leftover = folder / "north" / f".listings.csv.1.2{file_swap.RETIRED}"
     leftover.write_bytes(b"old")
     recovered = feed(warehouse, folder)
     assert not leftover.exists()

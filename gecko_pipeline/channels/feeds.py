@@ -27,7 +27,8 @@ A run writes the changes files and the new listing files (as temp files) first, 
 state, the emptied queue and the identity of the new files in one transaction, then moves the new files
 into place. Dying before the save lists the same changes again next time (at least once, never
 skipped); dying after it leaves old files the state does not vouch for, which the next feed rewrites in
-full. The replaced versions are deleted by a background thread (freeing a large file waits on the disk).
+full. New files take their names by an atomic swap and the replaced versions are deleted by a
+background thread (channels/file_swap.py: both keep waits on the disk off the feed's path).
 Decimals are rendered by DuckDB as exact strings ("12.5", "-3") end to end.
 """
 
@@ -49,14 +50,13 @@ import duckdb
 import numpy as np
 
 from gecko_pipeline.channels.config import ChannelConfig, ResolvedChannel
+from gecko_pipeline.channels.file_swap import RETIRER, move_into_place
 from gecko_pipeline.channels.stock import QTY, as_resolved, create_missing, dec_text, ensure_channel_tables
 
 # Part of each channel's signature: a change in how rows are rendered rewrites every feed once.
 FORMAT_VERSION = "feed 2"
 # Above this share of a channel's rows queued, one full write is cheaper than splicing them in.
 PATCH_LIMIT = 0.10
-# The suffix of an old version of a listing file waiting to be deleted (see _move_into_place).
-RETIRED = ".retired"
 # Listing files patched at the same time (kernel copies overlap well on two cores).
 SPLICE_THREADS = 2
 # A full write gives its rows positions GAP, 2 GAP, 3 GAP...; an inserted row takes one in between
@@ -794,54 +794,6 @@ def _final_name(temp: Path) -> Path:
     return temp.with_name(temp.name[1:].rsplit(".", 2)[0])
 
 
-def _move_into_place(temp: Path) -> Path | None:
-    """Moves a new listing file onto its name. The old version is kept alive by a second (hidden) name
-    and freed later off the feed's path: freeing a large file's blocks waits on the disk (ext4 with
-    `discard` takes tenths of a second for 100 MB), and nobody needs to wait for that."""
-    target = _final_name(temp)
-    retired: Path | None = target.with_name(f".{target.name}.{os.getpid()}.{time.time_ns()}{RETIRED}")
-    try:
-        os.link(target, retired)  # type: ignore[arg-type]
-    except OSError:  # no old version, or no hard links here: the rename frees it right away
-        retired = None
-    os.replace(temp, target)
-    return retired
-
-
-class _Retirer:
-    """One background thread that deletes old versions of the listing files. Python waits for it at
-    exit; a version left behind by a process that died is deleted by the next feed of its channel."""
-
-    def __init__(self) -> None:
-        self.pool: ThreadPoolExecutor | None = None
-        self.pending: dict[Path, Future[None]] = {}
-
-    def retire(self, paths: Sequence[Path]) -> None:
-        self.pool = self.pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-retire")
-        self.pending = {p: f for p, f in self.pending.items() if not f.done()}
-        for path in paths:
-            self.pending[path] = self.pool.submit(path.unlink, missing_ok=True)
-
-    def sweep(self, folder: Path) -> None:
-        """Deletes the old versions in `folder` that are not already on their way out."""
-        for path in folder.glob(f".*{RETIRED}"):
-            if path not in self.pending:
-                path.unlink(missing_ok=True)
-
-    def wait(self) -> None:
-        for future in list(self.pending.values()):
-            future.result()
-        self.pending.clear()
-
-
-RETIRER = _Retirer()
-
-
-def wait_for_retired_files() -> None:
-    """Blocks until the old versions of listing files replaced so far are deleted (tests, benchmarks)."""
-    RETIRER.wait()
-
-
 def _report(
     plan: ChannelFeed, folder: Path, counts: dict[str, int], changes_files: list[str]
 ) -> dict[str, Any]:
@@ -881,7 +833,8 @@ def write_feeds(
     try:
         con.execute(LAYOUT_DDL)  # once: staging again (a channel falling back to a full write) keeps it
         _stage(con, plans)
-        for plan in plans:
+        # The biggest files first: their copies take longest, so they start while DuckDB does the rest.
+        for plan in sorted(plans, key=lambda p: -p.rows):
             if plan.mode == "patch":
                 try:
                     jobs = _prepare_patch(con, plan, Path(feeds_dir) / plan.channel.name)
@@ -908,7 +861,8 @@ def write_feeds(
         # leaves old files the state does not vouch for, so the next feed rewrites them. (Committing
         # before the renames also keeps ext4 from flushing the new files inside DuckDB's commit.)
         _save(con, plans, now)
-        RETIRER.retire([r for r in pool.map(_move_into_place, written) if r is not None])
+        moved = pool.map(lambda temp: move_into_place(temp, _final_name(temp)), written)
+        RETIRER.retire([r for r in moved if r is not None])
         finished = True
     finally:
         pool.shutdown(wait=True)  # splices in flight finish before their files are cleaned up
