@@ -54,7 +54,7 @@ def test_the_repos_instance_uses_it_where_dagster_keeps_run_logs(
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the instance's folder is enough
     with dg.DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         assert isinstance(storage, PooledSqliteEventLogStorage)

@@ -28,6 +28,7 @@ from typing import Any
 
 from dagster._config import Field, StringSource
 from dagster._config.config_schema import UserConfigSchema
+from dagster._core.instance import DagsterInstance
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -40,24 +41,31 @@ INDEX_SHARD = "index"  # Dagster's cross-run database (INDEX_SHARD_NAME)
 OPEN_RUN_DATABASES = 8
 
 
-def default_base_dir() -> str:
-    """Where Dagster's default instance keeps run event logs: $DAGSTER_HOME/history/runs/."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise RuntimeError("DAGSTER_HOME is not set: the event log needs base_dir in dagster.yaml")
-    return os.path.join(os.path.abspath(home), "history", "runs", "")
+def runs_directory(instance_root: str) -> str:
+    """Where Dagster's default instance keeps run event logs: <instance folder>/history/runs/."""
+    return os.path.join(os.path.abspath(instance_root), "history", "runs", "")
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
-    """SqliteEventLogStorage with one open connection per database (see the module's doc)."""
+    """SqliteEventLogStorage with one open connection per database (see the module's doc). Without a
+    `base_dir`, it opens once the instance it belongs to says where it lives (`register_instance`)."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None) -> None:
         # Set before the parent's __init__, which may already connect (to build the index).
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
-        super().__init__(base_dir or default_base_dir(), inst_data)
+        self._pending_inst_data = inst_data
+        if base_dir is not None:
+            super().__init__(base_dir, inst_data)
         # A forked child must not share its parent's SQLite connections: it opens its own.
         os.register_at_fork(after_in_child=self._forget_engines)
+
+    def register_instance(self, instance: DagsterInstance) -> None:
+        if not hasattr(self, "_base_dir"):  # no base_dir configured: the instance's own place for it
+            SqliteEventLogStorage.__init__(
+                self, runs_directory(instance.root_directory), self._pending_inst_data
+            )
+        super().register_instance(instance)
 
     @classmethod
     def config_type(cls) -> UserConfigSchema:
@@ -121,4 +129,5 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def dispose(self) -> None:
         self.close_connections()
-        super().dispose()
+        if hasattr(self, "_base_dir"):  # opened (see register_instance)
+            super().dispose()
