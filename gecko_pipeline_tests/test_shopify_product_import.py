@@ -280,6 +280,10 @@ def test_the_command_lists_with_dry_run_then_imports(
         assert "no kind: shopify channel 'nope' in the channel file (Shopify channels: shop)" in (
             capsys.readouterr().err
         )
+        monkeypatch.delenv(TOKEN_ENV)
+        assert main(["shopify-import-products", "--channel", "shop", "--dry-run"]) == 2
+        assert TOKEN_ENV in capsys.readouterr().err  # names the variable to set, no traceback
+        monkeypatch.setenv(TOKEN_ENV, world.shop.token)
         assert main(["shopify-import-products", "--channel", "shop", "--dry-run"]) == 0
         listed = capsys.readouterr().out
         assert "would create" in listed and "\n  create  GK-" in listed and "\n  link    GK-" in listed

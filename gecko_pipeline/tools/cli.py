@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+from gecko_pipeline.stores.shopify.shops import ShopifyNotConfigured
+
 COMMAND_MODULES = [
     "gecko_pipeline.tools.demo",
     "gecko_pipeline.tools.dev",
@@ -57,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ShopifyNotConfigured as exc:  # a missing token or address: say which, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
