@@ -45,6 +45,7 @@ from bench._load import Load, Outcome, blast
 from bench._pipeline import PipelineHome, quiet_tick
 from bench._sandbox import TOKEN, sandbox_process, server_process
 from gecko_pipeline.api.client import GeckoClient
+from gecko_pipeline.defs.webhooks import EVENTS_TAG
 from gecko_pipeline.tools.background import run_gateway
 from gecko_pipeline.tools.daemon import launch, run_requests
 from gecko_pipeline.tools.processes import gecko_command
@@ -131,11 +132,21 @@ class DaemonLoop:
         self.stop = threading.Event()
         self.runs = 0
         self.problems: list[str] = []  # failed runs and errors of the loop itself, said in the report
+        self._doing = ("starting", time.perf_counter())
         self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _now_doing(self, what: str) -> None:
+        self._doing = (what, time.perf_counter())
+
+    def doing(self) -> str:
+        """What the loop is doing and for how long: a move not seen waits for a tick or for a run."""
+        what, since = self._doing
+        return f"{what} for {time.perf_counter() - since:.1f} s"
 
     def _loop(self) -> None:
         while not self.stop.wait(self.interval):
             try:
+                self._now_doing("evaluating webhook_event_sensor")
                 result = quiet_tick(self.defs, self.instance, "webhook_event_sensor", self.cursor)
                 if isinstance(result, dg.SensorResult) and result.cursor:
                     self.cursor = result.cursor
@@ -143,6 +154,7 @@ class DaemonLoop:
                 if skipped and skipped.skip_message and "need no refresh" in skipped.skip_message:
                     self.problems.append(f"tick: {skipped.skip_message}")  # events that moved nothing
                 for request in run_requests(result):
+                    self._now_doing(f"running webhook_refresh_job on events {request.tags.get(EVENTS_TAG)}")
                     run = launch(
                         self.defs, self.instance, "webhook_refresh_job", request, raise_on_error=False
                     )
@@ -154,6 +166,7 @@ class DaemonLoop:
                         self.problems.append(f"run {run.run_id} failed: {why[:300]}")
             except Exception as exc:  # noqa: BLE001 - a daemon goes on after a bad tick; the report says it
                 self.problems.append(f"tick failed: {exc!r}")
+            self._now_doing("waiting for the next tick")
 
 
 def _feed_quantity(listings: Path, variant_id: int) -> str | None:
@@ -251,7 +264,7 @@ def bench_latency(root: Path) -> dict[str, Any]:
                             loop.problems.append(
                                 f"variant {variant_id} not seen: deliveries "
                                 f"{[(d['state'], d['attempts']) for d in mine]}, stored events {stored}, "
-                                f"sensor cursor {loop.cursor}"
+                                f"sensor cursor {loop.cursor}, the stand-in daemon: {loop.doing()}"
                             )
                 finally:
                     loop.stop.set()

@@ -7,6 +7,10 @@ and coalescing precisely; the others let the sandbox deliver."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,6 +42,8 @@ from gecko_pipeline.webhooks.events import DEFAULT_EVENTS
 from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
 pytestmark = pytest.mark.slow(15)
+
+REPO = Path(__file__).resolve().parents[1]
 
 CHANNELS = """
 channels:
@@ -365,6 +371,61 @@ def test_a_stock_move_reaches_the_feed_through_receiver_and_sensor(pipeline: Pip
     )
     changes = pipeline.changes()["changes"]
     assert [(c["variant_id"], Decimal(str(c["quantity"]))) for c in changes] == [(variant, before - 2)]
+
+
+def _tail_children() -> list[int]:
+    """Our child processes running `tail`: Dagster's compute-log capture starts two per run."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+        if name == "tail" and int(fields[1]) == os.getpid():
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_refresh_launched_off_the_main_thread_ends_with_its_work(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # The stand-in daemon of the benchmarks (and of anyone driving the pipeline from a thread) launches
+    # runs off the main thread, after runs on it; the process was started in the background by a shell
+    # without job control, which ignores SIGINT. On an instance that captures compute logs as a
+    # deployment's does (the ephemeral one does not), each such run stayed blocked 60 s after its work
+    # and left two `tail` processes behind, and no sensor tick could happen meanwhile.
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    variant, location, _ = listed_variant(pipeline)
+    pipeline.subscribe()
+    sigint, sigterm = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `command &` in a script gives the command
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            pipeline.instance = instance
+            pipeline.stock_move(variant, location, "-1")
+            pipeline.wait_for_events(1)
+            [request] = pipeline.tick().run_requests
+            assert pipeline.run(request).success  # on the main thread
+            assert signal.getsignal(signal.SIGTERM) == sigterm
+
+            pipeline.stock_move(variant, location, "-1")
+            pipeline.wait_for_events(2)
+            [request] = pipeline.tick().run_requests
+            runs: list[dg.ExecuteInProcessResult] = []
+            started = time.monotonic()
+            loop = threading.Thread(target=lambda: runs.append(pipeline.run(request)))
+            loop.start()
+            loop.join(timeout=180)
+            took = time.monotonic() - started
+            assert [run.success for run in runs] == [True]
+            assert took < 25, f"the run took {took:.1f} s"  # Dagster waits 30 s for a tail it cannot stop
+            assert _tail_children() == []
+    finally:
+        signal.signal(signal.SIGINT, sigint)
+        signal.signal(signal.SIGTERM, sigterm)
 
 
 def test_receiver_restarted_while_deliveries_are_retried_loses_no_event(pipeline: Pipeline) -> None:
