@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from gecko_pipeline.defs.extract import extract_tables
 from gecko_pipeline.defs.orders import channel_order_sync
 from gecko_pipeline.defs.publish import published_warehouse
 from gecko_pipeline.defs.resources import build_resources
-from gecko_pipeline.tools.daemon import launch, tick
+from gecko_pipeline.tools.daemon import launch, run_requests, tick
 from gecko_pipeline.warehouse import quality
 from gecko_pipeline.warehouse.catalog import TABLE_LIST
 
@@ -262,3 +263,99 @@ def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
 
 def _events(instance: dg.DagsterInstance, run_id: str) -> int:
     return len(instance.get_records_for_run(run_id, limit=100_000).records)
+
+
+@dataclass(frozen=True)
+class LoopRun:
+    """A run a SensorLoop launched: its request, when it started and ended (time.monotonic), its result."""
+
+    request: dg.RunRequest
+    started: float
+    ended: float
+    result: dg.ExecuteInProcessResult
+
+
+class SensorLoop:
+    """The Dagster daemon's part for one sensor, in a thread: the sensor evaluated every `interval`
+    seconds on a fixed cadence, each run it asks for executed in process (a tick due while a run goes is
+    skipped, as the daemon does). A failed run or a tick that raised goes into `problems` and the loop
+    goes on; so does a skip whose message contains one of `problem_skips`. Use it as a context manager."""
+
+    def __init__(
+        self,
+        defs: dg.Definitions,
+        instance: dg.DagsterInstance,
+        sensor: str,
+        job: str,
+        interval: float,
+        cursor: str | None = None,
+        problem_skips: tuple[str, ...] = (),
+    ) -> None:
+        self.defs, self.instance, self.sensor, self.job = defs, instance, sensor, job
+        self.interval, self.cursor, self.problem_skips = interval, cursor, problem_skips
+        self.runs: list[LoopRun] = []
+        self.problems: list[str] = []
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._doing = ("starting", time.perf_counter())
+        self._thread = threading.Thread(target=self._loop, name=f"{sensor}-loop", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """Stops ticking; waits up to `timeout` for a run in progress to end."""
+        self._stop.set()
+        self._thread.join(timeout=timeout)
+
+    def __enter__(self) -> SensorLoop:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def finished_runs(self) -> list[LoopRun]:
+        with self.lock:
+            return list(self.runs)
+
+    def doing(self) -> str:
+        """What the loop is doing and for how long (for a report on something not seen in time)."""
+        what, since = self._doing
+        return f"{what} for {time.perf_counter() - since:.1f} s"
+
+    def _now_doing(self, what: str) -> None:
+        self._doing = (what, time.perf_counter())
+
+    def _loop(self) -> None:
+        next_tick = time.monotonic() + self.interval
+        while not self._stop.wait(max(next_tick - time.monotonic(), 0)):
+            try:
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - a daemon goes on after a bad tick; the report says it
+                self.problems.append(f"tick failed: {exc!r}")
+            self._now_doing("waiting for the next tick")
+            now = time.monotonic()
+            while next_tick <= now:
+                next_tick += self.interval
+
+    def _tick(self) -> None:
+        self._now_doing(f"evaluating {self.sensor}")
+        result = quiet_tick(self.defs, self.instance, self.sensor, self.cursor)
+        if isinstance(result, dg.SensorResult) and result.cursor:
+            self.cursor = result.cursor
+        skipped = result.skip_reason if isinstance(result, dg.SensorResult) else None
+        message = (skipped.skip_message if skipped else None) or ""
+        if any(s in message for s in self.problem_skips):
+            self.problems.append(f"tick: {message}")
+        for request in run_requests(result):
+            self._now_doing(f"running {self.job} ({request.run_key})")
+            started = time.monotonic()
+            run = launch(self.defs, self.instance, self.job, request, raise_on_error=False)
+            with self.lock:
+                self.runs.append(LoopRun(request, started, time.monotonic(), run))
+            if not run.success:
+                steps = run.get_step_failure_events()
+                error = steps[0].event_specific_data.error if steps else None  # type: ignore[union-attr]
+                why = error.message.strip() if error else "no step failed"
+                self.problems.append(f"run {run.run_id} failed: {why[:300]}")

@@ -23,7 +23,6 @@ import os
 import random
 import statistics
 import tempfile
-import threading
 import time
 from contextlib import closing
 from datetime import datetime, timezone
@@ -35,6 +34,7 @@ import httpx
 from gecko_sandbox import SandboxConfig, run_sandbox
 from shopify_sandbox import ShopifySandboxConfig, run_shopify_sandbox
 
+from bench._pipeline import SensorLoop
 from gecko_pipeline import ops_db
 from gecko_pipeline.channels.config import ChannelConfig, ShopifyChannel
 from gecko_pipeline.config import Settings
@@ -45,7 +45,7 @@ from gecko_pipeline.orders import ledger
 from gecko_pipeline.stores.shopify import ShopifyClient, backfill_orders, subscribe_shopify, webhook_path
 from gecko_pipeline.stores.shopify.queries import PAGE_ORDERS
 from gecko_pipeline.tools.background import run_gateway
-from gecko_pipeline.tools.daemon import launch, run_requests, tick
+from gecko_pipeline.tools.daemon import launch
 
 SINCE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 ORDERS = int(os.environ.get("BENCH_SHOPIFY_ORDERS", "10000"))
@@ -103,25 +103,6 @@ channels:
 """
 
 
-class Daemon(threading.Thread):
-    """order_inbox_sensor every `interval` seconds and the runs it asks for, as the daemon would."""
-
-    def __init__(
-        self, defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str, interval: float
-    ) -> None:
-        super().__init__(daemon=True)
-        self.defs, self.instance, self.cursor, self.interval = defs, instance, cursor, interval
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(self.interval):
-            result = tick(self.defs, self.instance, "order_inbox_sensor", self.cursor)
-            if isinstance(result, dg.SensorResult) and result.cursor:
-                self.cursor = result.cursor
-            for request in run_requests(result):
-                launch(self.defs, self.instance, "order_push_job", request)
-
-
 def webhook_latency() -> None:
     with (
         run_sandbox(SandboxConfig(scale=400, rate_limit_quota=100_000)) as api,
@@ -156,7 +137,14 @@ def webhook_latency() -> None:
         with run_gateway(settings) as gateway:
             with ShopifyClient(shop.shop_domain, shop.token, base_url=shop.url) as client:
                 subscribe_shopify(client, gateway.url + webhook_path("shopify"))
-            daemon = Daemon(defs, instance, json.dumps({"inbox": 0}), INBOX_SENSOR_SECONDS)
+            daemon = SensorLoop(
+                defs,
+                instance,
+                "order_inbox_sensor",
+                "order_push_job",
+                INBOX_SENSOR_SECONDS,
+                cursor=json.dumps({"inbox": 0}),
+            )
             daemon.start()
             rng = random.Random(7)
             placed: dict[str, float] = {}
@@ -186,8 +174,7 @@ def webhook_latency() -> None:
                 order = httpx.post(f"{shop.url}/_sandbox/orders", json=body, timeout=30).json()["order"]
                 placed[str(order["id"])] = time.monotonic()
             watch(6 * INBOX_SENSOR_SECONDS)
-            daemon.stop.set()
-            daemon.join(timeout=60)
+            daemon.stop(timeout=60)
     latencies = sorted(done[k] - placed[k] for k in done)
     p95 = latencies[max(0, math.ceil(0.95 * len(latencies)) - 1)] if latencies else float("nan")
     print(
@@ -196,6 +183,8 @@ def webhook_latency() -> None:
         f"p95 {p95:.1f} s (the sensor interval alone accounts for {INBOX_SENSOR_SECONDS / 2:.1f} s on average)",
         flush=True,
     )
+    for problem in daemon.problems:
+        print(f"  problem: {problem}", flush=True)
 
 
 def main() -> None:

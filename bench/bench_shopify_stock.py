@@ -35,7 +35,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 import dagster as dg
 import httpx
 
+from bench._pipeline import LoopRun, SensorLoop
 from bench._sandbox import HOST, TOKEN, sandbox_process, server_process
 from gecko_pipeline.api.client import GeckoClient
 from gecko_pipeline.channels.config import load_channels, resolve_channels
@@ -55,8 +55,6 @@ from gecko_pipeline.stores.shopify.links import refresh_catalogue
 from gecko_pipeline.stores.shopify.price_push import push_variant_fields
 from gecko_pipeline.stores.shopify.stock_push import MAX_ENTRIES, push_stock
 from gecko_pipeline.tools.background import run_gateway
-from gecko_pipeline.tools.daemon import launch, tick
-from gecko_pipeline.tools.runs import CONSOLE_QUIET_RUN_CONFIG
 from gecko_pipeline.warehouse.sync import sync_all
 from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
@@ -127,64 +125,21 @@ def budget_line(label: str, cost: float, seconds: float, sent: int, mutations: i
     )
 
 
-class DaemonLoop:
-    """The Dagster daemon's part: webhook_event_sensor every `interval` seconds on a fixed cadence, and the
-    run it asks for executed in process (a tick due while a run goes is skipped)."""
+def _refreshed_ids(run: LoopRun) -> list[int]:
+    """The variants a webhook refresh run pushed to the stores (its shopify_stores config)."""
+    ops = (run.request.run_config or {}).get("ops", {})
+    return list(((ops.get("shopify_stores") or {}).get("config") or {}).get("variant_ids") or [])
 
-    def __init__(self, defs: dg.Definitions, interval: float) -> None:
-        self.defs, self.interval = defs, interval
-        self.instance = dg.DagsterInstance.ephemeral()
-        self.cursor: str | None = None
-        self.stop = threading.Event()
-        self.done: list[tuple[float, float, list[int]]] = []  # (run start, run end, variant ids)
-        self.steps: dict[str, list[float]] = {}  # step -> seconds, over the runs
-        self.failures = 0
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self) -> None:
-        next_tick = time.monotonic() + self.interval
-        while not self.stop.is_set():
-            delay = next_tick - time.monotonic()
-            if delay > 0 and self.stop.wait(delay):
-                return
-            result = tick(self.defs, self.instance, "webhook_event_sensor", self.cursor)
-            if isinstance(result, dg.SensorResult):
-                self.cursor = result.cursor or self.cursor
-                for request in result.run_requests or []:
-                    started = time.monotonic()
-                    run = launch(
-                        self.defs,
-                        self.instance,
-                        "webhook_refresh_job",
-                        request,
-                        logging_config=CONSOLE_QUIET_RUN_CONFIG,
-                        raise_on_error=False,
-                    )
-                    ops = (request.run_config or {}).get("ops", {})
-                    ids = list(
-                        ((ops.get("shopify_stores") or {}).get("config") or {}).get("variant_ids") or []
-                    )
-                    with self.lock:
-                        self.done.append((started, time.monotonic(), ids))
-                        self.failures += not run.success
-                    for stat in self.instance.get_run_step_stats(run.run_id):
-                        if stat.end_time and stat.start_time:
-                            self.steps.setdefault(stat.step_key, []).append(stat.end_time - stat.start_time)
-            now = time.monotonic()
-            while next_tick <= now:  # the next tick of the cadence
-                next_tick += self.interval
-
-    def run_with(self, variant: int, after: float, timeout: float = 120.0) -> float:
-        """When the first run started after `after` that pushed `variant` ended."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                for started, ended, ids in self.done:
-                    if started >= after and variant in ids:
-                        return ended
-            time.sleep(0.02)
-        raise TimeoutError(f"no run pushed variant {variant} within {timeout:.0f} s")
+def run_with(loop: SensorLoop, variant: int, after: float, timeout: float = 120.0) -> float:
+    """When the first run started after `after` that pushed `variant` ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in loop.finished_runs():
+            if run.started >= after and variant in _refreshed_ids(run):
+                return run.ended
+        time.sleep(0.05)
+    raise TimeoutError(f"no refresh run pushed variant {variant} within {timeout} s")
 
 
 def main() -> None:
@@ -375,7 +330,8 @@ def latency(
     defs = definitions_with(resources, loaded)
     interval = float(settings.webhook_sensor_interval_seconds)
     gateway = run_gateway(settings, with_intake=False)
-    loop = DaemonLoop(defs, interval)
+    instance = dg.DagsterInstance.ephemeral()
+    loop = SensorLoop(defs, instance, "webhook_event_sensor", "webhook_refresh_job", interval)
     client = shop.client()
     try:
         with GeckoClient(settings.api_url, token=TOKEN) as api:
@@ -392,7 +348,7 @@ def latency(
                     [variant],
                 ).fetchone()
                 gid_of[variant] = row[0] if row else None
-        loop.thread.start()  # after our own look-ups: its runs write the warehouse
+        loop.start()  # after our own look-ups: its runs write the warehouse
         for variant, location in picks:
             shop_location = f"gid://shopify/Location/{71_000_000_000 + location}"
             before = read_levels(client, [(gid_of[variant], shop_location)])[(gid_of[variant], shop_location)]
@@ -402,7 +358,7 @@ def latency(
                 "/activity/stock_move",
                 json={"variant_id": variant, "location_id": location, "quantity": "-1"},
             ).raise_for_status()
-            ended = loop.run_with(variant, moved_at)
+            ended = run_with(loop, variant, moved_at)
             seconds.append(ended - moved_at)
             after = read_levels(client, [(gid_of[variant], shop_location)])[(gid_of[variant], shop_location)]
             if after != (before or 0) - 1:
@@ -412,15 +368,23 @@ def latency(
                     flush=True,
                 )
         stats = shop.stats()
+        done = loop.finished_runs()
+        steps_of: dict[str, list[float]] = {}
+        for run in done:
+            for stat in instance.get_run_step_stats(run.result.run_id):
+                if stat.end_time and stat.start_time:
+                    steps_of.setdefault(stat.step_key, []).append(stat.end_time - stat.start_time)
         print(
             f"latency, stock move -> Shopify quantity through receiver, sensor (every {interval:.0f} s) and one run, "
             f"{len(seconds)} moves: p50 {statistics.median(seconds):.2f} s, p95 {pct(seconds, 0.95):.2f} s, "
-            f"max {max(seconds):.2f} s; runs {len(loop.done)} ({loop.failures} failed); wrong quantities {wrong}; "
+            f"max {max(seconds):.2f} s; runs {len(done)} ({len(loop.problems)} problems); wrong quantities {wrong}; "
             f"THROTTLED {stats['throttled']}",
             flush=True,
         )
-        runs = [end - start for start, end, _ in loop.done]
-        steps = ", ".join(f"{step} {statistics.median(v):.2f} s" for step, v in loop.steps.items())
+        for problem in loop.problems:
+            print(f"  problem: {problem}", flush=True)
+        runs = [run.ended - run.started for run in done]
+        steps = ", ".join(f"{step} {statistics.median(v):.2f} s" for step, v in steps_of.items())
         print(
             f"  refresh run (extract by id, targeted channel recompute, targeted push) p50 "
             f"{statistics.median(runs):.2f} s, max {max(runs):.2f} s (step p50: {steps}); a deployment's run "
@@ -428,8 +392,7 @@ def latency(
             flush=True,
         )
     finally:
-        loop.stop.set()
-        loop.thread.join(timeout=300)
+        loop.stop(timeout=300)
         gateway.stop()
         client.close()
 

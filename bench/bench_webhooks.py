@@ -29,7 +29,6 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -42,12 +41,11 @@ import duckdb
 import httpx
 
 from bench._load import Load, Outcome, blast
-from bench._pipeline import PipelineHome, quiet_tick
+from bench._pipeline import PipelineHome, SensorLoop
 from bench._sandbox import TOKEN, sandbox_process, server_process
 from gecko_pipeline.api.client import GeckoClient
-from gecko_pipeline.defs.webhooks import EVENTS_TAG
 from gecko_pipeline.tools.background import run_gateway
-from gecko_pipeline.tools.daemon import launch, run_requests
+from gecko_pipeline.tools.daemon import launch
 from gecko_pipeline.tools.processes import gecko_command
 from gecko_pipeline.webhooks.subscriptions import ensure_subscriptions
 
@@ -120,53 +118,6 @@ def report_receiver(results: dict[str, Outcome]) -> None:
 
 
 # --- 2. stock move -> feed row ------------------------------------------------------------------------
-
-
-class DaemonLoop:
-    """Evaluates webhook_event_sensor every interval and runs what it asks for, as the daemon would."""
-
-    def __init__(self, home: PipelineHome, defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
-        self.home, self.defs, self.instance = home, defs, instance
-        self.interval = home.settings.webhook_sensor_interval_seconds
-        self.cursor: str | None = None
-        self.stop = threading.Event()
-        self.runs = 0
-        self.problems: list[str] = []  # failed runs and errors of the loop itself, said in the report
-        self._doing = ("starting", time.perf_counter())
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _now_doing(self, what: str) -> None:
-        self._doing = (what, time.perf_counter())
-
-    def doing(self) -> str:
-        """What the loop is doing and for how long: a move not seen waits for a tick or for a run."""
-        what, since = self._doing
-        return f"{what} for {time.perf_counter() - since:.1f} s"
-
-    def _loop(self) -> None:
-        while not self.stop.wait(self.interval):
-            try:
-                self._now_doing("evaluating webhook_event_sensor")
-                result = quiet_tick(self.defs, self.instance, "webhook_event_sensor", self.cursor)
-                if isinstance(result, dg.SensorResult) and result.cursor:
-                    self.cursor = result.cursor
-                skipped = result.skip_reason if isinstance(result, dg.SensorResult) else None
-                if skipped and skipped.skip_message and "need no refresh" in skipped.skip_message:
-                    self.problems.append(f"tick: {skipped.skip_message}")  # events that moved nothing
-                for request in run_requests(result):
-                    self._now_doing(f"running webhook_refresh_job on events {request.tags.get(EVENTS_TAG)}")
-                    run = launch(
-                        self.defs, self.instance, "webhook_refresh_job", request, raise_on_error=False
-                    )
-                    self.runs += 1
-                    if not run.success:
-                        steps = run.get_step_failure_events()
-                        error = steps[0].event_specific_data.error if steps else None  # type: ignore[union-attr]
-                        why = error.message.strip() if error else "no step failed"
-                        self.problems.append(f"run {run.run_id} failed: {why[:300]}")
-            except Exception as exc:  # noqa: BLE001 - a daemon goes on after a bad tick; the report says it
-                self.problems.append(f"tick failed: {exc!r}")
-            self._now_doing("waiting for the next tick")
 
 
 def _feed_quantity(listings: Path, variant_id: int) -> str | None:
@@ -242,9 +193,15 @@ def bench_latency(root: Path) -> dict[str, Any]:
                 with GeckoClient(url, token=TOKEN) as client:
                     ensure_subscriptions(client, gateway.webhook_url)
                 http.post("/_sandbox/stats/reset")
-                loop = DaemonLoop(home, defs, instance)
-                loop.thread.start()
-                try:
+                loop = SensorLoop(
+                    defs,
+                    instance,
+                    "webhook_event_sensor",
+                    "webhook_refresh_job",
+                    home.settings.webhook_sensor_interval_seconds,
+                    problem_skips=("need no refresh",),  # events that moved nothing
+                )
+                with loop:
                     for variant_id, location_id in rng.sample(candidates[:-1], MOVES):
                         time.sleep(rng.uniform(0, loop.interval))
                         before = _feed_quantity(listings, variant_id)
@@ -266,14 +223,11 @@ def bench_latency(root: Path) -> dict[str, Any]:
                                 f"{[(d['state'], d['attempts']) for d in mine]}, stored events {stored}, "
                                 f"sensor cursor {loop.cursor}, the stand-in daemon: {loop.doing()}"
                             )
-                finally:
-                    loop.stop.set()
-                    loop.thread.join(timeout=120)
                 stats = http.get("/_sandbox/stats").json()
         http.close()
     return {
         "latencies": latencies,
-        "runs": loop.runs,
+        "runs": len(loop.finished_runs()),
         "problems": loop.problems,
         "interval": loop.interval,
         "api_requests": stats["requests"],
