@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -333,7 +334,11 @@ class SensorLoop:
             try:
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - a daemon goes on after a bad tick; the report says it
-                self.problems.append(f"tick failed: {exc!r}")
+                where = " <- ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                    for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
+                )
+                self.problems.append(f"tick failed: {exc!r} at {where}")
             self._now_doing("waiting for the next tick")
             now = time.monotonic()
             while next_tick <= now:
