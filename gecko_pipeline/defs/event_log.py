@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +44,16 @@ INDEX_SHARD = "index"  # Dagster's cross-run database (INDEX_SHARD_NAME)
 OPEN_RUN_DATABASES = 8
 
 
+def _forget_all_engines() -> None:
+    for storage in list(_LIVE):
+        storage._forget_engines()
+
+
+# A forked child must not share its parent's SQLite connections: it drops them and opens its own.
+_LIVE: weakref.WeakSet[PooledSqliteEventLogStorage] = weakref.WeakSet()
+os.register_at_fork(after_in_child=_forget_all_engines)
+
+
 def runs_directory(instance_root: str) -> str:
     """Where Dagster's default instance keeps run event logs: <instance folder>/history/runs/."""
     return os.path.join(os.path.abspath(instance_root), "history", "runs", "")
@@ -59,8 +70,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._pending_inst_data = inst_data
         if base_dir is not None:
             super().__init__(base_dir, inst_data)
-        # A forked child must not share its parent's SQLite connections: it opens its own.
-        os.register_at_fork(after_in_child=self._forget_engines)
+        _LIVE.add(self)
 
     def register_instance(self, instance: DagsterInstance) -> None:
         if not hasattr(self, "_base_dir"):  # no base_dir configured: the instance's own place for it
@@ -107,9 +117,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn:
+                sqlite = conn.connection.dbapi_connection
+                changes = sqlite.total_changes if sqlite is not None else None
                 with conn.begin():
                     yield conn
-                if shard != INDEX_SHARD:  # the run's .db file changes: the UI's watcher sees new events
+                wrote = sqlite is None or sqlite.total_changes != changes
+                if wrote and shard != INDEX_SHARD:  # the run's .db file changes: the UI's watcher sees it
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _forget_engines(self) -> None:
