@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,21 @@ def test_a_swap_that_fails_for_another_reason_says_so(tmp_path: Path) -> None:
     with pytest.raises(NotADirectoryError):  # an error, not a quiet fall back to the rename
         file_swap._exchange(tmp_path / "x" / "nested", target)
     assert target.read_text() == "old\n"
+
+
+def test_a_sweep_deletes_what_dead_processes_left_and_nothing_a_live_one_writes(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])  # noqa: S607 - a process that is surely gone once waited for
+    dead.wait()
+    left = {
+        "retired": tmp_path / f".listings.csv.{dead.pid}.123{file_swap.RETIRED}",
+        "dead temp": tmp_path / f".listings.json.{dead.pid}{file_swap.TEMP}",
+        "live temp": tmp_path / f".listings.csv.1{file_swap.TEMP}",  # pid 1 lives as long as the machine
+        "own temp": file_swap.temp_name(tmp_path / "listings.csv"),
+        "listing": tmp_path / "listings.csv",
+    }
+    for path in left.values():
+        path.write_text("x")
+    file_swap.RETIRER.sweep(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        left[k].name for k in ("live temp", "own temp", "listing")
+    )

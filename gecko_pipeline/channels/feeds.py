@@ -50,7 +50,7 @@ import duckdb
 import numpy as np
 
 from gecko_pipeline.channels.config import ChannelConfig, ResolvedChannel
-from gecko_pipeline.channels.file_swap import RETIRER, move_into_place
+from gecko_pipeline.channels.file_swap import RETIRER, move_into_place, temp_name
 from gecko_pipeline.channels.stock import QTY, as_resolved, create_missing, dec_text, ensure_channel_tables
 
 # Part of each channel's signature: a change in how rows are rendered rewrites every feed once.
@@ -359,10 +359,6 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _temp(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
-
-
 def _identity(path: Path) -> str | None:
     """inode:size:mtime_ns: a file replaced (new inode) or edited (size, mtime) shows a new identity."""
     try:
@@ -637,7 +633,7 @@ def _prepare_patch(con: duckdb.DuckDBPyConnection, plan: ChannelFeed, folder: Pa
 
 def _splice_file(job: SpliceJob) -> Path:
     """Writes the patched file next to its target (moved into place once the fed state is saved)."""
-    temp = _temp(job.target)
+    temp = temp_name(job.target)
     with job.target.open("rb") as source, temp.open("wb") as out:
         splice = _Splice(source.fileno(), out.fileno(), job.file, job.head, job.old_body)
         cursor = 0
@@ -658,7 +654,7 @@ def _write_full(con: duckdb.DuckDBPyConnection, plan: ChannelFeed, folder: Path)
     (rows,) = con.execute("SELECT count(*) FROM _feed_sorted").fetchone() or (0,)
     temps = []
     for file in FILES:
-        temp = _temp(folder / file.name)
+        temp = temp_name(folder / file.name)
         temps.append(temp)
         file.copy_all(con, file.head(plan.channel.per_location), temp, int(rows))
         plan.files[file.name] = _identity(temp)  # a rename keeps inode, size and mtime
@@ -678,7 +674,7 @@ def _write_changes(
     """`{header..., "changes": [...]}`: DuckDB renders the array (exact decimals), Python wraps it. A
     short list comes back from one query; a long one (a first feed) is streamed through a file."""
     head = json.dumps(header)[:-1].encode() + b', "changes": '
-    temp = _temp(target)
+    temp = temp_name(target)
     array = target.with_name(f".{target.name}.{os.getpid()}.array")
     try:
         if count <= CHANGES_IN_ONE_QUERY:
@@ -730,7 +726,7 @@ def _publish_changes(
         return [latest.name]
     stamped = folder / f"changes-{_stamp(now)}.json"
     _write_changes(con, plan.channel.name, header, count, stamped)
-    temp = _temp(latest)
+    temp = temp_name(latest)
     try:
         try:
             os.link(stamped, temp)  # the same bytes under a second name: no copy of a large first feed
@@ -743,7 +739,7 @@ def _publish_changes(
 
 
 def _write_json(target: Path, data: bytes) -> None:
-    temp = _temp(target)
+    temp = temp_name(target)
     try:
         temp.write_bytes(data)
         os.replace(temp, target)
@@ -869,7 +865,7 @@ def write_feeds(
         for temp in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
         if not finished:  # no half-made file stays behind
-            for path in [*written, *(_temp(job.target) for job, _ in spliced)]:
+            for path in [*written, *(temp_name(job.target) for job, _ in spliced)]:
                 path.unlink(missing_ok=True)
     return {
         "generated_at": generated_at,

@@ -23,8 +23,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-# The suffix of an old version waiting to be deleted.
+# The suffix of an old version waiting to be deleted, and of a new version being written.
 RETIRED = ".retired"
+TEMP = ".tmp"
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -45,6 +46,23 @@ def _exchange(first: Path, second: Path) -> bool:
     if code in (errno.ENOENT, errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.ENOTSUP):
         return False  # no old version yet, or the file system cannot exchange
     raise OSError(code, os.strerror(code), str(first), None, str(second))
+
+
+def temp_name(target: Path) -> Path:
+    """Where this process writes the next version of `target` (hidden, named after its process)."""
+    return target.with_name(f".{target.name}.{os.getpid()}{TEMP}")
+
+
+def _dead(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def _retired_name(target: Path) -> Path:
@@ -82,9 +100,14 @@ class Retirer:
             self.pending[path] = self.pool.submit(path.unlink, missing_ok=True)
 
     def sweep(self, folder: Path) -> None:
-        """Deletes the old versions in `folder` that are not already on their way out."""
+        """Deletes the old versions in `folder` that are not already on their way out, and the new
+        versions a process that died was writing (or had just swapped out: see move_into_place)."""
         for path in folder.glob(f".*{RETIRED}"):
             if path not in self.pending:
+                path.unlink(missing_ok=True)
+        for path in folder.glob(f".*{TEMP}"):
+            pid = path.name.removesuffix(TEMP).rpartition(".")[2]
+            if pid.isdigit() and _dead(int(pid)):
                 path.unlink(missing_ok=True)
 
     def wait(self) -> None:
