@@ -30,6 +30,7 @@ def test_the_new_version_takes_the_name_and_the_old_one_is_set_aside(tmp_path: P
         assert reader.read() == "old ünïcode\n"
     assert target.read_text() == "new\n" and target.stat().st_ino == new_inode
     assert not temp.exists()
+    assert file_swap.final_name(file_swap.temp_name(target)) == target
     assert retired is not None and retired.name.endswith(file_swap.RETIRED)
     assert retired.read_text() == "old ünïcode\n"
     file_swap.RETIRER.retire([retired])

@@ -50,7 +50,7 @@ import duckdb
 import numpy as np
 
 from gecko_pipeline.channels.config import ChannelConfig, ResolvedChannel
-from gecko_pipeline.channels.file_swap import RETIRER, move_into_place, temp_name
+from gecko_pipeline.channels.file_swap import RETIRER, final_name, move_into_place, temp_name
 from gecko_pipeline.channels.stock import QTY, as_resolved, create_missing, dec_text, ensure_channel_tables
 
 # Part of each channel's signature: a change in how rows are rendered rewrites every feed once.
@@ -786,10 +786,6 @@ def _ensure_state_tables(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE channel_feed_state ADD COLUMN {column} {kind}")  # names are ours
 
 
-def _final_name(temp: Path) -> Path:
-    return temp.with_name(temp.name[1:].rsplit(".", 2)[0])
-
-
 def _report(
     plan: ChannelFeed, folder: Path, counts: dict[str, int], changes_files: list[str]
 ) -> dict[str, Any]:
@@ -822,7 +818,9 @@ def write_feeds(
     generated_at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     plans = _plan(con, resolved, Path(feeds_dir), full)
     report: dict[str, Any] = {}
-    written: list[Path] = []  # temp files, moved into place (see _final_name) after the state is saved
+    written: list[
+        Path
+    ] = []  # temp files, moved into place (see file_swap.final_name) after the state is saved
     pool = ThreadPoolExecutor(max_workers=SPLICE_THREADS)
     spliced: list[tuple[SpliceJob, Future[Path]]] = []
     finished = False
@@ -857,7 +855,7 @@ def write_feeds(
         # leaves old files the state does not vouch for, so the next feed rewrites them. (Committing
         # before the renames also keeps ext4 from flushing the new files inside DuckDB's commit.)
         _save(con, plans, now)
-        moved = pool.map(lambda temp: move_into_place(temp, _final_name(temp)), written)
+        moved = pool.map(lambda temp: move_into_place(temp, final_name(temp)), written)
         RETIRER.retire([r for r in moved if r is not None])
         finished = True
     finally:

@@ -53,6 +53,11 @@ def temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}{TEMP}")
 
 
+def final_name(temp: Path) -> Path:
+    """The file a `temp_name` is the next version of."""
+    return temp.with_name(temp.name[1:].removesuffix(TEMP).rpartition(".")[0])
+
+
 def _dead(pid: int) -> bool:
     if pid == os.getpid():
         return False
